@@ -1,0 +1,31 @@
+# Two commands for a fresh machine: `make demo` and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+LUCIDA := HF_HUB_OFFLINE=1 $(VENV)/bin/lucida
+DEMO_DB := demo/catalog.db
+
+.PHONY: install demo test clean
+
+$(VENV)/.installed: pyproject.toml Makefile
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# The CPU wheel first: otherwise pip resolves torch to a multi-GB CUDA build.
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	HF_HUB_OFFLINE=1 $(PY) -c "from lucida.samples import write_sample_photos; write_sample_photos('demo/photos')"
+	$(LUCIDA) --db $(DEMO_DB) index demo/photos
+	@for q in "a cat" "a cup of coffee" "a rocket launch" "a motorcycle" "galaxies in space"; do \
+		echo; echo "== lucida search \"$$q\" -k 3"; \
+		$(LUCIDA) --db $(DEMO_DB) search "$$q" -k 3 || exit 1; \
+	done
+
+test: install
+	HF_HUB_OFFLINE=1 $(PY) -m pytest
+
+clean:
+	rm -rf demo .pytest_cache

@@ -1,0 +1,74 @@
+"""Schema migrations. Each one says why it exists; the catalog's version is SQLite's user_version.
+
+Append new migrations; never edit one that has shipped.
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    why: str
+    sql: str
+
+
+MIGRATIONS: list[Migration] = [
+    Migration(
+        version=1,
+        why="First schema. Images are keyed by content hash so a moved or renamed file keeps "
+        "its descriptions; descriptions are per (describer, prompt) and embeddings per "
+        "(description, embedder), so switching either model redoes only what it must.",
+        sql="""
+        CREATE TABLE settings (
+            key   TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        CREATE TABLE images (
+            id           INTEGER PRIMARY KEY,
+            content_hash TEXT NOT NULL UNIQUE,
+            width        INTEGER,           -- as displayed, after EXIF orientation
+            height       INTEGER,
+            taken_at     TEXT,              -- ISO 8601 from EXIF, with offset when known
+            added_at     REAL NOT NULL
+        );
+        CREATE TABLE files (
+            id       INTEGER PRIMARY KEY,
+            path     TEXT NOT NULL UNIQUE,  -- absolute
+            size     INTEGER NOT NULL,
+            mtime_ns INTEGER NOT NULL,
+            image_id INTEGER NOT NULL REFERENCES images(id)
+        );
+        CREATE INDEX files_by_image ON files(image_id);
+        CREATE TABLE descriptions (
+            id         INTEGER PRIMARY KEY,
+            image_id   INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+            describer  TEXT NOT NULL,
+            prompt     TEXT NOT NULL DEFAULT '',
+            text       TEXT NOT NULL,
+            details    TEXT,               -- JSON: the model's structured output (e.g. top classes)
+            created_at REAL NOT NULL,
+            UNIQUE (image_id, describer, prompt)
+        );
+        CREATE TABLE embeddings (
+            description_id INTEGER NOT NULL REFERENCES descriptions(id) ON DELETE CASCADE,
+            embedder       TEXT NOT NULL,
+            vector         BLOB NOT NULL,   -- L2-normalised float32, little-endian
+            PRIMARY KEY (description_id, embedder)
+        );
+        CREATE INDEX embeddings_by_embedder ON embeddings(embedder);
+        CREATE TABLE skipped (
+            path     TEXT PRIMARY KEY,      -- printable form; undecodable bytes are escaped
+            size     INTEGER,
+            mtime_ns INTEGER,
+            reason   TEXT NOT NULL,
+            at       REAL NOT NULL
+        );
+        CREATE TABLE pending (
+            path TEXT PRIMARY KEY           -- found by a scan, not yet indexed (an interrupted run)
+        );
+        """,
+    ),
+]
+
+LATEST_VERSION = MIGRATIONS[-1].version

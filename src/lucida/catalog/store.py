@@ -1,0 +1,347 @@
+"""SQLite access for the catalog. Every query lucida runs lives in this module."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from lucida.catalog.migrations import LATEST_VERSION, MIGRATIONS
+from lucida.errors import LucidaError
+
+# Settings keys recording which models the catalog's search vectors come from.
+ACTIVE_DESCRIBER = "describer"
+ACTIVE_EMBEDDER = "embedder"
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class StoredEmbedding:
+    """The search vectors of one embedder, one row per image that has a file."""
+
+    image_ids: np.ndarray  # int64, shape (n,)
+    vectors: np.ndarray  # float32, shape (n, dim), rows L2-normalised
+
+
+@dataclass(frozen=True)
+class CatalogStatus:
+    files: int
+    images: int
+    pending: int
+    unembedded: int
+    skipped: list[SkippedFile]
+    describers: dict[str, int]  # describer name -> images it described
+    embedders: dict[str, int]  # embedder name -> descriptions it embedded
+    settings: dict[str, str]
+
+
+@dataclass(frozen=True)
+class ResultRow:
+    image_id: int
+    path: str
+    caption: str
+    describer: str
+
+
+class Catalog:
+    """One catalog file. Not shared between threads: open one per thread or process."""
+
+    def __init__(self, path: Path, connection: sqlite3.Connection):
+        self.path = path
+        self._db = connection
+
+    # -- opening ---------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: str | Path, create: bool = True) -> Catalog:
+        path = Path(path).expanduser().absolute()
+        if not path.exists():
+            if not create:
+                raise LucidaError(f"no catalog at {path}; run `lucida index PATH` to create one")
+            path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            # isolation_level=None: we issue BEGIN/COMMIT ourselves, one transaction per batch.
+            db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA busy_timeout = 30000")
+            # WAL lets searches read while an index run writes. synchronous=FULL makes each
+            # committed batch survive power loss, at the cost of one fsync per batch.
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = FULL")
+            db.execute("PRAGMA foreign_keys = ON")
+            catalog = cls(path, db)
+            catalog._migrate()
+        except sqlite3.DatabaseError as error:
+            raise LucidaError(f"cannot open catalog {path}: {error}") from error
+        return catalog
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > LATEST_VERSION:
+            raise LucidaError(
+                f"catalog {self.path} has schema version {version}, newer than this lucida "
+                f"understands ({LATEST_VERSION}); upgrade lucida"
+            )
+        for migration in MIGRATIONS:
+            if migration.version <= version:
+                continue
+            with self.transaction():
+                for statement in _split_statements(migration.sql):
+                    self._db.execute(statement)
+                self._db.execute(f"PRAGMA user_version = {migration.version}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One atomic unit of work: everything inside commits together or not at all."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def data_version(self) -> int:
+        """Changes whenever another connection commits; cheap to poll."""
+        return self._db.execute("PRAGMA data_version").fetchone()[0]
+
+    def file_size_bytes(self) -> int:
+        return sum(
+            p.stat().st_size
+            for p in (self.path, Path(f"{self.path}-wal"), Path(f"{self.path}-shm"))
+            if p.exists()
+        )
+
+    # -- settings --------------------------------------------------------------------------
+
+    def get_setting(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_setting(self, key: str, value: str) -> None:
+        self._db.execute(
+            "INSERT INTO settings (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    def settings(self) -> dict[str, str]:
+        return dict(self._db.execute("SELECT key, value FROM settings ORDER BY key"))
+
+    # -- files and what a scan needs -------------------------------------------------------
+
+    def indexed_file_states(self) -> dict[str, tuple[int, int]]:
+        """path -> (size, mtime_ns) of every indexed file."""
+        return {p: (s, m) for p, s, m in self._db.execute("SELECT path, size, mtime_ns FROM files")}
+
+    def skipped_file_states(self) -> dict[str, tuple[int | None, int | None]]:
+        return {p: (s, m) for p, s, m in self._db.execute("SELECT path, size, mtime_ns FROM skipped")}
+
+    def image_id_for_hash(self, content_hash: str) -> int | None:
+        row = self._db.execute(
+            "SELECT id FROM images WHERE content_hash = ?", (content_hash,)
+        ).fetchone()
+        return row[0] if row else None
+
+    def described_hashes(self, describer: str, prompt: str = "") -> set[str]:
+        """Content hashes of images that already have a description by this describer and prompt."""
+        return {
+            h
+            for (h,) in self._db.execute(
+                "SELECT i.content_hash FROM images i JOIN descriptions d ON d.image_id = i.id "
+                "WHERE d.describer = ? AND d.prompt = ?",
+                (describer, prompt),
+            )
+        }
+
+    def add_image(
+        self, content_hash: str, width: int | None, height: int | None, taken_at: str | None
+    ) -> int:
+        """Insert the image with this content, or refresh its facts; returns its id."""
+        self._db.execute(
+            "INSERT INTO images (content_hash, width, height, taken_at, added_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (content_hash) DO UPDATE SET "
+            "width = excluded.width, height = excluded.height, taken_at = excluded.taken_at",
+            (content_hash, width, height, taken_at, time.time()),
+        )
+        return self.image_id_for_hash(content_hash)  # type: ignore[return-value]
+
+    def put_file(self, path: str, size: int, mtime_ns: int, image_id: int) -> None:
+        """Record an indexed file; it is no longer pending or skipped."""
+        self._db.execute(
+            "INSERT INTO files (path, size, mtime_ns, image_id) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (path) DO UPDATE SET size = excluded.size, "
+            "mtime_ns = excluded.mtime_ns, image_id = excluded.image_id",
+            (path, size, mtime_ns, image_id),
+        )
+        self._db.execute("DELETE FROM skipped WHERE path = ?", (path,))
+        self._db.execute("DELETE FROM pending WHERE path = ?", (path,))
+
+    def put_skipped(self, path: str, size: int | None, mtime_ns: int | None, reason: str) -> None:
+        """Record a file that could not be indexed. If it was indexed before, it leaves search."""
+        self._db.execute(
+            "INSERT INTO skipped (path, size, mtime_ns, reason, at) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns, "
+            "reason = excluded.reason, at = excluded.at",
+            (path, size, mtime_ns, reason, time.time()),
+        )
+        self._db.execute("DELETE FROM files WHERE path = ?", (path,))
+        self._db.execute("DELETE FROM pending WHERE path = ?", (path,))
+
+    def remove_paths(self, paths: Iterable[str]) -> int:
+        """Forget files that no longer exist, and skip records for them. Returns files removed."""
+        removed = 0
+        for path in paths:
+            removed += self._db.execute("DELETE FROM files WHERE path = ?", (path,)).rowcount
+            self._db.execute("DELETE FROM skipped WHERE path = ?", (path,))
+            self._db.execute("DELETE FROM pending WHERE path = ?", (path,))
+        return removed
+
+    def prune_orphan_images(self) -> int:
+        """Drop images no file points to any more (their descriptions and embeddings go too)."""
+        return self._db.execute(
+            "DELETE FROM images WHERE NOT EXISTS (SELECT 1 FROM files WHERE files.image_id = images.id)"
+        ).rowcount
+
+    def replace_pending(self, paths: Iterable[str]) -> None:
+        self._db.execute("DELETE FROM pending")
+        self._db.executemany("INSERT OR IGNORE INTO pending (path) VALUES (?)", ((p,) for p in paths))
+
+    # -- descriptions and embeddings -------------------------------------------------------
+
+    def put_description(
+        self,
+        image_id: int,
+        describer: str,
+        prompt: str,
+        text: str,
+        details: dict | None = None,
+    ) -> int:
+        """Store (or replace) an image's description by one describer and prompt.
+
+        Replacing a description drops the embeddings made from its old text.
+        """
+        self._db.execute(
+            "INSERT INTO descriptions (image_id, describer, prompt, text, details, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (image_id, describer, prompt) DO UPDATE SET "
+            "text = excluded.text, details = excluded.details, created_at = excluded.created_at",
+            (image_id, describer, prompt, text, json.dumps(details) if details else None, time.time()),
+        )
+        description_id = self._db.execute(
+            "SELECT id FROM descriptions WHERE image_id = ? AND describer = ? AND prompt = ?",
+            (image_id, describer, prompt),
+        ).fetchone()[0]
+        self._db.execute("DELETE FROM embeddings WHERE description_id = ?", (description_id,))
+        return description_id
+
+    def put_embedding(self, description_id: int, embedder: str, vector: np.ndarray) -> None:
+        blob = np.ascontiguousarray(vector, dtype="<f4").tobytes()
+        self._db.execute(
+            "INSERT INTO embeddings (description_id, embedder, vector) VALUES (?, ?, ?) "
+            "ON CONFLICT (description_id, embedder) DO UPDATE SET vector = excluded.vector",
+            (description_id, embedder, blob),
+        )
+
+    def descriptions_without_embedding(self, embedder: str) -> list[tuple[int, str]]:
+        """(description id, text) of every description of a filed image not yet embedded."""
+        return self._db.execute(
+            "SELECT d.id, d.text FROM descriptions d "
+            "WHERE EXISTS (SELECT 1 FROM files f WHERE f.image_id = d.image_id) "
+            "AND NOT EXISTS (SELECT 1 FROM embeddings e "
+            "                WHERE e.description_id = d.id AND e.embedder = ?) "
+            "ORDER BY d.id",
+            (embedder,),
+        ).fetchall()
+
+    def search_vectors(self, embedder: str, describer: str) -> StoredEmbedding:
+        """One vector per image with a file: from `describer`'s description when it has one,
+        else from its most recent description by another describer."""
+        rows = self._db.execute(
+            "SELECT d.image_id, e.vector FROM embeddings e "
+            "JOIN descriptions d ON d.id = e.description_id "
+            "WHERE e.embedder = ? AND EXISTS (SELECT 1 FROM files f WHERE f.image_id = d.image_id) "
+            "ORDER BY d.image_id, (d.describer = ?) , d.created_at",
+            (embedder, describer),
+        ).fetchall()
+        # Rows come sorted so the preferred description of each image is its last row.
+        chosen: dict[int, bytes] = {}
+        for image_id, blob in rows:
+            chosen[image_id] = blob
+        if not chosen:
+            return StoredEmbedding(np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32))
+        image_ids = np.fromiter(chosen.keys(), dtype=np.int64, count=len(chosen))
+        vectors = np.frombuffer(b"".join(chosen.values()), dtype="<f4").reshape(len(chosen), -1)
+        return StoredEmbedding(image_ids, vectors)
+
+    def result_rows(self, image_ids: list[int], describer: str) -> dict[int, ResultRow]:
+        """Path and caption for each image: its first path by name, its preferred description."""
+        found: dict[int, ResultRow] = {}
+        for image_id in image_ids:
+            row = self._db.execute(
+                "SELECT f.path, d.text, d.describer FROM files f "
+                "JOIN descriptions d ON d.image_id = f.image_id "
+                "WHERE f.image_id = ? ORDER BY (d.describer = ?) DESC, d.created_at DESC, f.path "
+                "LIMIT 1",
+                (image_id, describer),
+            ).fetchone()
+            if row:
+                found[image_id] = ResultRow(image_id, row[0], row[1], row[2])
+        return found
+
+    # -- status ----------------------------------------------------------------------------
+
+    def status(self) -> CatalogStatus:
+        settings = self.settings()
+        embedder = settings.get(ACTIVE_EMBEDDER, "")
+        one = lambda sql, *args: self._db.execute(sql, args).fetchone()[0]  # noqa: E731
+        return CatalogStatus(
+            files=one("SELECT count(*) FROM files"),
+            images=one("SELECT count(DISTINCT image_id) FROM files"),
+            pending=one("SELECT count(*) FROM pending"),
+            unembedded=len(self.descriptions_without_embedding(embedder)) if embedder else 0,
+            skipped=[
+                SkippedFile(p, r)
+                for p, r in self._db.execute("SELECT path, reason FROM skipped ORDER BY path")
+            ],
+            describers=dict(
+                self._db.execute(
+                    "SELECT describer, count(DISTINCT image_id) FROM descriptions "
+                    "GROUP BY describer ORDER BY describer"
+                )
+            ),
+            embedders=dict(
+                self._db.execute(
+                    "SELECT embedder, count(*) FROM embeddings GROUP BY embedder ORDER BY embedder"
+                )
+            ),
+            settings=settings,
+        )
+
+
+def _split_statements(script: str) -> list[str]:
+    """Split a migration into statements so they run inside our own transaction.
+
+    (sqlite3's executescript would commit first.) Comments are dropped first; migrations
+    contain no semicolons inside string literals.
+    """
+    code = "\n".join(line.split("--", 1)[0] for line in script.splitlines())
+    return [s.strip() for s in code.split(";") if s.strip()]

@@ -1,0 +1,257 @@
+"""The indexing pipeline: find files -> read and hash -> decode -> describe -> embed -> store.
+
+Decoding runs in worker threads (Pillow and LibRaw release the GIL) while the main thread runs
+the models, so decode overlaps inference. Every batch commits in one transaction, and a file is
+recorded only together with its description and vector: an interrupted run loses nothing it
+committed and the next run resumes with no duplicates.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+
+from lucida.catalog import Catalog
+from lucida.catalog.store import ACTIVE_DESCRIBER, ACTIVE_EMBEDDER
+from lucida.errors import LucidaError
+from lucida.media import DecodedPhoto, UnreadablePhoto, content_hash, decode_for_models
+from lucida.models.base import Describer, Embedder
+from lucida.progress import Progress, SilentProgress
+from lucida.scan import FoundFile, ScanProblem, is_under, scan
+
+
+@dataclass
+class IndexSummary:
+    found: int = 0  # photo files found under the given paths
+    unchanged: int = 0  # same size and mtime as when indexed: no work
+    described: int = 0  # new or changed content run through the describer
+    reused: int = 0  # moved, renamed or copied files that kept their stored description
+    skipped: list[ScanProblem] = field(default_factory=list)  # could not be indexed this run
+    skipped_before: int = 0  # skipped earlier and unchanged since: not tried again
+    removed: int = 0  # files gone from disk, dropped from the catalog
+    embedded: int = 0  # stored descriptions embedded afresh (e.g. after switching embedder)
+    seconds: float = 0.0
+
+
+@dataclass
+class _Prepared:
+    file: FoundFile
+    content_hash: str | None = None
+    photo: DecodedPhoto | None = None  # None when the content is already described
+    reason: str | None = None  # why it is skipped
+
+
+def index_paths(
+    catalog: Catalog,
+    paths: Iterable[str],
+    describer: Describer,
+    embedder: Embedder,
+    progress: Progress | None = None,
+    batch_size: int = 32,
+    decode_workers: int = 2,
+) -> IndexSummary:
+    """Bring the catalog up to date with the photos under `paths` (folders or files)."""
+    progress = progress or SilentProgress()
+    roots = [os.path.abspath(p) for p in paths]
+    for root in roots:
+        if not os.path.exists(root):
+            raise LucidaError(f"{root} does not exist")
+    started = time.monotonic()
+    summary = IndexSummary()
+
+    with catalog.transaction():
+        catalog.set_setting(ACTIVE_DESCRIBER, describer.name)
+        catalog.set_setting(ACTIVE_EMBEDDER, embedder.name)
+
+    found = scan(roots)
+    summary.found = len(found.files) + len(found.problems)
+    todo = _files_needing_work(catalog, found.files, summary)
+    with catalog.transaction():
+        for problem in found.problems:
+            catalog.put_skipped(problem.path, problem.size, problem.change_stamp, problem.reason)
+        catalog.replace_pending(f.path for f in todo)
+    for problem in found.problems:
+        progress.note(f"skipped {problem.path}: {problem.reason}")
+    summary.skipped.extend(found.problems)
+
+    _describe_files(catalog, todo, describer, embedder, progress, summary, batch_size, decode_workers)
+
+    seen = {f.path for f in found.files} | {p.path for p in found.problems}
+    with catalog.transaction():
+        gone = _gone_paths(catalog, roots, seen, found.unreadable_dirs)
+        summary.removed = catalog.remove_paths(gone)
+        catalog.prune_orphan_images()
+
+    summary.embedded = embed_missing(catalog, embedder, progress)
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+def _files_needing_work(catalog: Catalog, files: list[FoundFile], summary: IndexSummary) -> list[FoundFile]:
+    indexed = catalog.indexed_file_states()
+    skipped = catalog.skipped_file_states()
+    todo = []
+    for f in files:
+        if indexed.get(f.path) == (f.size, f.mtime_ns):
+            summary.unchanged += 1
+        elif skipped.get(f.path) == (f.size, f.change_stamp):
+            summary.skipped_before += 1
+        else:
+            todo.append(f)
+    return todo
+
+
+def _describe_files(
+    catalog: Catalog,
+    todo: list[FoundFile],
+    describer: Describer,
+    embedder: Embedder,
+    progress: Progress,
+    summary: IndexSummary,
+    batch_size: int,
+    decode_workers: int,
+) -> None:
+    if not todo:
+        return
+    known = catalog.described_hashes(describer.name, describer.prompt)
+    prepare = lambda f: _prepare(f, known, describer.input_side)  # noqa: E731
+    progress.start("indexing", len(todo))
+    batch: list[_Prepared] = []
+    try:
+        with ThreadPoolExecutor(decode_workers, thread_name_prefix="decode") as pool:
+            for prepared in _in_order(pool, prepare, todo, window=batch_size * 2):
+                batch.append(prepared)
+                if len(batch) >= batch_size:
+                    _store_batch(catalog, batch, describer, embedder, progress, summary)
+                    batch = []
+            _store_batch(catalog, batch, describer, embedder, progress, summary)
+    finally:
+        progress.finish()
+
+
+def _prepare(file: FoundFile, known_hashes: set[str], min_side: int) -> _Prepared:
+    """Read, hash and (unless the content is already described) decode one file. Never raises."""
+    try:
+        with open(file.path, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            data = handle.read()
+        # Record the state of the bytes we actually read, in case the file changed since the scan.
+        file = replace(
+            file,
+            size=info.st_size,
+            mtime_ns=info.st_mtime_ns,
+            change_stamp=max(info.st_mtime_ns, info.st_ctime_ns),
+        )
+    except PermissionError:
+        return _Prepared(file, reason="cannot read file: permission denied")
+    except OSError as error:
+        return _Prepared(file, reason=f"cannot read file: {error.strerror or error}")
+    digest = content_hash(data)
+    if digest in known_hashes:
+        return _Prepared(file, digest)
+    try:
+        photo = decode_for_models(data, file.extension, min_side)
+    except UnreadablePhoto as problem:
+        return _Prepared(file, digest, reason=str(problem))
+    except Exception as error:  # a decoder bug must not end the run over a whole library
+        return _Prepared(file, digest, reason=f"decoder failed: {type(error).__name__}: {error}")
+    return _Prepared(file, digest, photo)
+
+
+def _store_batch(
+    catalog: Catalog,
+    batch: list[_Prepared],
+    describer: Describer,
+    embedder: Embedder,
+    progress: Progress,
+    summary: IndexSummary,
+) -> None:
+    if not batch:
+        return
+    fresh = [p for p in batch if p.photo is not None]
+    descriptions = describer.describe([p.photo.image for p in fresh])  # type: ignore[union-attr]
+    vectors = embedder.embed_documents([d.text for d in descriptions]) if fresh else []
+    made = {id(p): (d, v) for p, d, v in zip(fresh, descriptions, vectors)}
+
+    with catalog.transaction():
+        for prepared in batch:
+            f = prepared.file
+            if prepared.reason is not None:
+                catalog.put_skipped(f.path, f.size, f.change_stamp, prepared.reason)
+                continue
+            photo = prepared.photo
+            if photo is not None:
+                description, vector = made[id(prepared)]
+                image_id = catalog.add_image(prepared.content_hash, photo.width, photo.height, photo.taken_at)
+                description_id = catalog.put_description(
+                    image_id, describer.name, describer.prompt, description.text, description.details
+                )
+                catalog.put_embedding(description_id, embedder.name, vector)
+            else:
+                image_id = catalog.image_id_for_hash(prepared.content_hash)
+                if image_id is None:  # cannot happen within a run; left pending for the next
+                    continue
+            catalog.put_file(f.path, f.size, f.mtime_ns, image_id)
+    for prepared in batch:
+        if prepared.reason is not None:
+            summary.skipped.append(ScanProblem(prepared.file.path, prepared.reason))
+            progress.note(f"skipped {prepared.file.path}: {prepared.reason}")
+        elif prepared.photo is not None:
+            summary.described += 1
+        else:
+            summary.reused += 1
+    progress.advance(len(batch))
+
+
+def _gone_paths(catalog: Catalog, roots: list[str], seen: set[str], unreadable_dirs: list[str]) -> list[str]:
+    """Catalogued paths that are gone: under a root walked now and not found, or elsewhere and
+    no longer on disk. Paths under folders that could not be listed are kept."""
+    gone = []
+    known = itertools.chain(catalog.indexed_file_states(), catalog.skipped_file_states())
+    for path in dict.fromkeys(known):
+        if path in seen or any(is_under(path, d) for d in unreadable_dirs):
+            continue
+        if any(is_under(path, root) for root in roots) or not os.path.lexists(path):
+            gone.append(path)
+    return gone
+
+
+def embed_missing(catalog: Catalog, embedder: Embedder, progress: Progress, chunk: int = 256) -> int:
+    """Embed every stored description that lacks a vector from `embedder`. No image is decoded."""
+    rows = catalog.descriptions_without_embedding(embedder.name)
+    if not rows:
+        return 0
+    progress.start(f"embedding with {embedder.name}", len(rows))
+    try:
+        for start in range(0, len(rows), chunk):
+            part = rows[start : start + chunk]
+            vectors = embedder.embed_documents([text for _, text in part])
+            with catalog.transaction():
+                for (description_id, _), vector in zip(part, vectors):
+                    catalog.put_embedding(description_id, embedder.name, vector)
+            progress.advance(len(part))
+    finally:
+        progress.finish()
+    return len(rows)
+
+
+def _in_order(pool: ThreadPoolExecutor, work: Callable, items: list, window: int) -> Iterator:
+    """Like pool.map, but with at most `window` items in flight, so memory stays bounded."""
+    pending: deque = deque()
+    source = iter(items)
+    try:
+        for item in itertools.islice(source, window):
+            pending.append(pool.submit(work, item))
+        while pending:
+            result = pending.popleft().result()
+            for item in itertools.islice(source, 1):
+                pending.append(pool.submit(work, item))
+            yield result
+    finally:
+        for future in pending:
+            future.cancel()

@@ -1,0 +1,202 @@
+"""Decoding photos into small, upright RGB images for the models.
+
+Decoding is the main cost of indexing, so it decodes as little as it can: JPEGs in draft mode
+(the decoder's DCT scaling gives 1/2, 1/4 or 1/8 size almost for free) and camera RAW files
+through their embedded preview JPEG. EXIF orientation is applied before the models see pixels.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import warnings
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import pillow_heif
+import rawpy
+from PIL import Image, UnidentifiedImageError
+
+pillow_heif.register_heif_opener()
+
+RAW_EXTENSIONS = frozenset({".nef", ".cr2", ".cr3", ".arw", ".dng", ".raf", ".orf", ".rw2"})
+SUPPORTED_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".heic", ".heif"}
+) | RAW_EXTENSIONS
+
+# Real cameras reach 150-200 megapixels (Phase One, Fujifilm GFX pixel shift); far beyond that is a
+# decompression bomb. Pillow's default limit (89 MP) would refuse a GFX100's 102 MP frames.
+MAX_PIXELS = 250_000_000
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+# Pillow only warns between 1x and 2x its limit; a bomb must be refused, not decoded.
+warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
+
+_EXIF_IFD = 0x8769
+_ORIENTATION = 0x0112
+_DATETIME = 0x0132
+_DATETIME_ORIGINAL = 0x9003
+_OFFSET_TIME_ORIGINAL = 0x9011
+
+# LibRaw's `flip` code -> the Pillow transpose that makes the image upright.
+_RAW_FLIP = {3: Image.Transpose.ROTATE_180, 5: Image.Transpose.ROTATE_90, 6: Image.Transpose.ROTATE_270}
+
+
+class UnreadablePhoto(Exception):
+    """This file cannot be decoded; the message is the one-line reason shown to the user."""
+
+
+@dataclass
+class DecodedPhoto:
+    image: Image.Image  # RGB, upright, shorter side about `min_side` (smaller if the photo is)
+    width: int  # full size as displayed (after orientation)
+    height: int
+    taken_at: str | None  # ISO 8601 capture time from EXIF
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def decode_for_models(data: bytes, extension: str, min_side: int) -> DecodedPhoto:
+    """Decode `data` (a whole file) into an upright RGB image whose shorter side is `min_side`."""
+    if not data:
+        raise UnreadablePhoto("file is empty")
+    try:
+        if extension in RAW_EXTENSIONS:
+            return _decode_raw(data, min_side)
+        return _decode_with_pillow(data, min_side)
+    except UnreadablePhoto:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise UnreadablePhoto(f"refused as a decompression bomb: {error}") from None
+    except UnidentifiedImageError:
+        raise UnreadablePhoto(f"not a readable image, though named {extension}") from None
+    except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as error:
+        # Pillow reports truncated and corrupt data as OSError/SyntaxError/ValueError.
+        raise UnreadablePhoto(f"damaged image data: {_one_line(error)}") from None
+
+
+def _decode_with_pillow(data: bytes, min_side: int) -> DecodedPhoto:
+    with Image.open(io.BytesIO(data)) as opened:
+        full_w, full_h = opened.size
+        if full_w * full_h > MAX_PIXELS:
+            raise UnreadablePhoto(
+                f"refused as a decompression bomb: {full_w}x{full_h} pixels is over the "
+                f"{MAX_PIXELS // 1_000_000}-megapixel limit"
+            )
+        exif = opened.getexif()
+        if opened.format == "JPEG":
+            # Ask the decoder for the smallest DCT scale that still covers min_side.
+            scale = min(full_w, full_h) / min_side
+            if scale >= 2:
+                opened.draft("RGB", (int(full_w / scale) + 1, int(full_h / scale) + 1))
+        opened.seek(0)  # first frame of a GIF or multi-page TIFF
+        opened.load()
+        image = _to_rgb(opened)
+    image = _apply_orientation(image, exif.get(_ORIENTATION))
+    width, height = (full_h, full_w) if exif.get(_ORIENTATION) in (5, 6, 7, 8) else (full_w, full_h)
+    return DecodedPhoto(_shrink(image, min_side), width, height, _capture_time(exif))
+
+
+def _decode_raw(data: bytes, min_side: int) -> DecodedPhoto:
+    try:
+        raw = rawpy.imread(io.BytesIO(data))
+    except (rawpy.LibRawError, OSError) as error:
+        raise UnreadablePhoto(f"not a readable camera RAW file: {_one_line(error)}") from None
+    with raw:
+        flip = raw.sizes.flip
+        full_w, full_h = raw.sizes.width, raw.sizes.height
+        if flip in (5, 6):
+            full_w, full_h = full_h, full_w
+        try:
+            thumb = raw.extract_thumb()
+        except (rawpy.LibRawNoThumbnailError, rawpy.LibRawUnsupportedThumbnailError):
+            thumb = None
+        if thumb is not None and thumb.format == rawpy.ThumbFormat.JPEG:
+            preview = _decode_with_pillow(thumb.data, min_side)
+            image, taken_at = preview.image, preview.taken_at
+            # Previews written without an orientation tag are in sensor orientation.
+            if not _jpeg_has_orientation(thumb.data) and flip in _RAW_FLIP:
+                image = image.transpose(_RAW_FLIP[flip])
+        elif thumb is not None and thumb.format == rawpy.ThumbFormat.BITMAP:
+            image, taken_at = Image.fromarray(thumb.data).convert("RGB"), None
+            if flip in _RAW_FLIP:
+                image = image.transpose(_RAW_FLIP[flip])
+        else:
+            # No usable preview: demosaic at half size (LibRaw applies the flip itself).
+            try:
+                pixels = raw.postprocess(half_size=True, use_camera_wb=True, output_bps=8)
+            except rawpy.LibRawError as error:
+                raise UnreadablePhoto(f"cannot develop RAW data: {_one_line(error)}") from None
+            image, taken_at = Image.fromarray(pixels), None
+    return DecodedPhoto(_shrink(image, min_side), full_w, full_h, taken_at)
+
+
+def _jpeg_has_orientation(data: bytes) -> bool:
+    with Image.open(io.BytesIO(data)) as preview:
+        return preview.getexif().get(_ORIENTATION, 1) != 1
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    if image.mode == "RGB":
+        return image
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+        # 16-bit or float greyscale (scientific TIFFs, some PNGs): stretch to 8 bits.
+        pixels = np.asarray(image, dtype=np.float32)
+        low, high = float(pixels.min()), float(pixels.max())
+        scaled = (pixels - low) * (255.0 / (high - low)) if high > low else np.zeros_like(pixels)
+        return Image.fromarray(scaled.astype(np.uint8)).convert("RGB")
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        # Transparent areas over white, as a viewer would show them.
+        rgba = image.convert("RGBA")
+        canvas = Image.new("RGB", rgba.size, (255, 255, 255))
+        canvas.paste(rgba, mask=rgba.getchannel("A"))
+        return canvas
+    return image.convert("RGB")
+
+
+def _apply_orientation(image: Image.Image, orientation: int | None) -> Image.Image:
+    if not orientation or orientation == 1:
+        return image
+    # Not ImageOps.exif_transpose: the tag lives on the opened file, not on its RGB copy.
+    method = {
+        2: Image.Transpose.FLIP_LEFT_RIGHT,
+        3: Image.Transpose.ROTATE_180,
+        4: Image.Transpose.FLIP_TOP_BOTTOM,
+        5: Image.Transpose.TRANSPOSE,
+        6: Image.Transpose.ROTATE_270,
+        7: Image.Transpose.TRANSVERSE,
+        8: Image.Transpose.ROTATE_90,
+    }.get(orientation)
+    return image.transpose(method) if method is not None else image
+
+
+def _shrink(image: Image.Image, min_side: int) -> Image.Image:
+    shorter = min(image.size)
+    if shorter <= min_side:
+        return image
+    scale = min_side / shorter
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+
+
+def _capture_time(exif: Image.Exif) -> str | None:
+    sub = exif.get_ifd(_EXIF_IFD)
+    value = sub.get(_DATETIME_ORIGINAL) or exif.get(_DATETIME)
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.strptime(value.strip("\x00 "), "%Y:%m:%d %H:%M:%S")
+    except ValueError:
+        return None
+    offset = sub.get(_OFFSET_TIME_ORIGINAL)
+    text = moment.isoformat()
+    if isinstance(offset, str) and len(offset.strip("\x00 ")) == 6:
+        text += offset.strip("\x00 ")
+    return text
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+

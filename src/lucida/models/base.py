@@ -1,0 +1,42 @@
+"""The two small interfaces every model sits behind.
+
+A describer turns pixels into text; an embedder turns text into unit vectors. Captioning VLMs
+(Florence-2, LLaVA, GPT-4o class APIs) are describers with a prompt; GTE, E5 and OpenAI
+embeddings are embedders. Adding one is a module plus a registry entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+from PIL import Image
+
+
+@dataclass(frozen=True)
+class Description:
+    text: str
+    details: dict | None = None  # structured output worth keeping (e.g. class probabilities)
+
+
+class Describer(Protocol):
+    name: str  # registry name; stored with every description it writes
+    prompt: str  # "" for describers that take no prompt
+    input_side: int  # the shorter side, in pixels, it wants decoded images to have
+
+    def describe(self, images: list[Image.Image]) -> list[Description]:
+        """One description per image, in order."""
+        ...
+
+
+class Embedder(Protocol):
+    name: str  # registry name; stored with every vector it makes
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray:
+        """float32 array (len(texts), dim) of L2-normalised vectors for stored descriptions."""
+        ...
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        """The same for search queries (some models embed queries differently)."""
+        ...

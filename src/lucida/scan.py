@@ -1,0 +1,151 @@
+"""Finding photo files under folders, and deciding which need work.
+
+The walk never raises for one bad entry: unreadable folders, symlink loops, broken links and
+names that are not valid UTF-8 come back as `ScanProblem`s for the run's summary.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from lucida.media import SUPPORTED_EXTENSIONS
+
+
+@dataclass(frozen=True)
+class FoundFile:
+    path: str  # absolute
+    size: int
+    mtime_ns: int
+    change_stamp: int  # max(mtime, ctime): also moves when permissions change
+
+    @property
+    def extension(self) -> str:
+        return os.path.splitext(self.path)[1].lower()
+
+
+@dataclass(frozen=True)
+class ScanProblem:
+    path: str  # printable: undecodable bytes are shown as \xNN escapes
+    reason: str
+    size: int | None = None
+    change_stamp: int | None = None
+
+
+@dataclass
+class ScanResult:
+    files: list[FoundFile] = field(default_factory=list)
+    problems: list[ScanProblem] = field(default_factory=list)
+    # Folders whose contents could not be listed: files under them must not be taken as deleted.
+    unreadable_dirs: list[str] = field(default_factory=list)
+
+
+def printable_path(path: str) -> str:
+    """A path as valid UTF-8 text, with undecodable bytes escaped."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def is_photo_name(name: str) -> bool:
+    return os.path.splitext(name)[1].lower() in SUPPORTED_EXTENSIONS
+
+
+def scan(roots: list[str]) -> ScanResult:
+    """Walk `roots` (folders or single files) and list every photo file under them.
+
+    Follows symbolic links to folders and files, guarding against loops; skips hidden entries
+    (names starting with a dot), as caches and editor folders live there.
+    """
+    result = ScanResult()
+    visited_dirs: set[tuple[int, int]] = set()
+    for root in roots:
+        root = os.path.abspath(root)
+        if os.path.isdir(root):
+            _walk(root, result, visited_dirs)
+        else:
+            _consider_file(root, result)
+    return result
+
+
+def _walk(folder: str, result: ScanResult, visited: set[tuple[int, int]]) -> None:
+    try:
+        info = os.stat(folder)
+    except OSError as error:
+        result.problems.append(ScanProblem(printable_path(folder), _os_reason(error, "folder")))
+        result.unreadable_dirs.append(folder)
+        return
+    key = (info.st_dev, info.st_ino)
+    if key in visited:
+        result.problems.append(
+            ScanProblem(printable_path(folder), "symbolic link loop: this folder was already walked")
+        )
+        return
+    visited.add(key)
+    try:
+        with os.scandir(folder) as entries:
+            children = sorted(entries, key=lambda e: e.name)
+    except OSError as error:
+        result.problems.append(ScanProblem(printable_path(folder), _os_reason(error, "folder")))
+        result.unreadable_dirs.append(folder)
+        return
+    for entry in children:
+        if entry.name.startswith("."):
+            continue
+        try:
+            is_dir = entry.is_dir()  # follows symlinks
+        except OSError:
+            is_dir = False
+        if is_dir:
+            _walk(entry.path, result, visited)
+        elif is_photo_name(entry.name):
+            _consider_file(entry.path, result)
+
+
+def _consider_file(path: str, result: ScanResult) -> None:
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        result.problems.append(
+            ScanProblem(printable_path(path), "file name is not valid UTF-8; rename the file to index it")
+        )
+        return
+    try:
+        info = os.stat(path)
+    except OSError as error:
+        result.problems.append(ScanProblem(path, _os_reason(error, "file")))
+        return
+    if not stat.S_ISREG(info.st_mode):
+        result.problems.append(ScanProblem(path, "not a regular file"))
+        return
+    result.files.append(
+        FoundFile(
+            path=path,
+            size=info.st_size,
+            mtime_ns=info.st_mtime_ns,
+            change_stamp=max(info.st_mtime_ns, info.st_ctime_ns),
+        )
+    )
+
+
+def _os_reason(error: OSError, what: str) -> str:
+    import errno
+
+    if error.errno == errno.ELOOP:
+        return "symbolic link loop"
+    if error.errno == errno.ENOENT:
+        return "broken symbolic link: its target does not exist"
+    if error.errno == errno.EACCES:
+        return f"cannot read {what}: permission denied"
+    return f"cannot read {what}: {error.strerror or error}"
+
+
+def is_under(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def iter_missing(paths: list[str]) -> Iterator[str]:
+    """The given paths that no longer exist."""
+    for path in paths:
+        if not os.path.lexists(path):
+            yield path
