@@ -163,5 +163,3 @@ def main() -> None:
     cli(prog_name="lucida")
 
 
-if __name__ == "__main__":
-    main()

@@ -1,0 +1,3 @@
+from lucida.cli import main
+
+main()

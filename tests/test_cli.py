@@ -1,0 +1,143 @@
+"""The `lucida` command as a user runs it: real processes, real catalog files, real models."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from lucida.catalog import Catalog
+from lucida.indexer import index_paths
+
+from conftest import make_photo_variants
+
+LUCIDA = [sys.executable, "-m", "lucida"]
+
+
+def run(*args: str, db: Path, check: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "LUCIDA_DB": str(db)}
+    done = subprocess.run([*LUCIDA, *args], env=env, capture_output=True, text=True, input=stdin, timeout=300)
+    if check:
+        assert done.returncode == 0, done.stderr
+    return done
+
+
+@pytest.fixture(scope="module")
+def indexed_db(tmp_path_factory, sample_photos, describer, embedder) -> Path:
+    db = tmp_path_factory.mktemp("cli") / "catalog.db"
+    with Catalog.open(db) as catalog:
+        index_paths(catalog, [str(sample_photos)], describer, embedder)
+    return db
+
+
+def test_search_json_contract_is_exact(indexed_db, sample_photos):
+    done = run("search", "a cat", "-k", "5", "--json", db=indexed_db)
+    lines = done.stdout.splitlines()
+    assert len(lines) == 1, "exactly one JSON object"
+    payload = json.loads(lines[0])
+    assert set(payload) == {"query", "results"} and payload["query"] == "a cat"
+    results = payload["results"]
+    assert len(results) == 5
+    for result in results:
+        assert set(result) == {"path", "score", "caption"}
+        assert os.path.isabs(result["path"]) and Path(result["path"]).exists()
+        assert isinstance(result["score"], float) and isinstance(result["caption"], str) and result["caption"]
+    scores = [r["score"] for r in results]
+    assert scores == sorted(scores, reverse=True)
+    assert results[0]["path"] == str(sample_photos / "chelsea.jpg")
+
+
+def test_queries_file_prints_json_lines_in_order(indexed_db, sample_photos, tmp_path):
+    queries = ["a cat", "a cup of coffee", "a rocket launch"]
+    query_file = tmp_path / "queries.txt"
+    query_file.write_text("\n".join(queries) + "\n\n", encoding="utf-8")
+    done = run("search", "--queries", str(query_file), "--json", "-k", "3", db=indexed_db)
+    payloads = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [p["query"] for p in payloads] == queries
+    assert [p["results"][0]["path"] for p in payloads] == [
+        str(sample_photos / "chelsea.jpg"),
+        str(sample_photos / "coffee.jpg"),
+        str(sample_photos / "rocket.jpg"),
+    ]
+    assert all(len(p["results"]) == 3 for p in payloads)
+
+
+def test_human_search_output_has_rank_score_path_and_description(indexed_db, sample_photos):
+    done = run("search", "a cup of coffee", "-k", "2", db=indexed_db)
+    first, description = done.stdout.splitlines()[:2]
+    rank, score, path = first.split(maxsplit=2)
+    assert rank == "1" and 0 < float(score) <= 1 and path == str(sample_photos / "coffee.jpg")
+    assert "coffee" in description
+
+
+def test_status_json_reports_counts_models_and_catalog(indexed_db):
+    payload = json.loads(run("status", "--json", db=indexed_db).stdout)
+    assert payload["indexed"] == 17 and payload["images"] == 17
+    assert payload["pending"] == 0 and payload["skipped"] == []
+    assert payload["models"] == {"describer": "efficientnet-lite0-imagenet", "embedder": "all-minilm-l6-v2"}
+    assert payload["catalog"] == str(indexed_db) and payload["catalog_bytes"] > 0
+
+
+def test_user_errors_are_one_line_and_non_zero(tmp_path, indexed_db):
+    missing = run("search", "a cat", db=tmp_path / "none.db", check=False)
+    assert missing.returncode == 1 and "no catalog at" in missing.stderr
+    assert len(missing.stderr.strip().splitlines()) == 1 and "Traceback" not in missing.stderr
+    assert not (tmp_path / "none.db").exists(), "searching must not create a catalog"
+    nowhere = run("index", str(tmp_path / "nowhere"), db=tmp_path / "new.db", check=False)
+    assert nowhere.returncode == 1 and "does not exist" in nowhere.stderr and "Traceback" not in nowhere.stderr
+    empty = run("search", "   ", db=indexed_db, check=False)
+    assert empty.returncode == 1 and "query is empty" in empty.stderr
+
+
+def test_kill_9_mid_run_then_rerun_indexes_every_photo_exactly_once(tmp_path, sample_photos):
+    photos = make_photo_variants(sample_photos, tmp_path / "library", per_photo=6)
+    db = tmp_path / "catalog.db"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    process = subprocess.Popen(
+        [*LUCIDA, "--db", str(db), "index", str(tmp_path / "library"), "--batch-size", "4"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    committed = 0
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        if db.exists():
+            try:
+                with sqlite3.connect(db, timeout=5) as reader:  # a reader beside the writer (WAL)
+                    committed = reader.execute("SELECT count(*) FROM files").fetchone()[0]
+            except sqlite3.OperationalError:
+                committed = 0
+        if committed >= 12:
+            break
+        time.sleep(0.05)
+    assert process.poll() is None, "the run finished before it could be killed; use more photos"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert 12 <= committed < len(photos)
+
+    status = json.loads(run("status", "--json", db=db).stdout)
+    assert status["pending"] > 0 and status["indexed"] >= 12
+
+    rerun = run("index", str(tmp_path / "library"), db=db)
+    assert "0 skipped" in rerun.stdout
+    with sqlite3.connect(db) as reader:
+        paths = [p for (p,) in reader.execute("SELECT path FROM files")]
+        per_image = reader.execute(
+            "SELECT count(*) FROM descriptions GROUP BY image_id, describer HAVING count(*) > 1"
+        ).fetchall()
+        embeddings = reader.execute("SELECT count(*) FROM embeddings").fetchone()[0]
+    assert sorted(paths) == sorted(str(p) for p in photos)
+    assert per_image == [] and embeddings == len(photos)
+    # The rerun described only what the killed run had not committed.
+    described = int(rerun.stdout.split(" described")[0].rsplit(" ", 1)[1])
+    assert described <= len(photos) - committed
+    status = json.loads(run("status", "--json", db=db).stdout)
+    assert (status["indexed"], status["pending"]) == (len(photos), 0)
