@@ -1,0 +1,109 @@
+"""The catalog file: schema versions, transactions, replacement rules, reads beside writes."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import numpy as np
+import pytest
+
+from lucida.catalog import Catalog
+from lucida.catalog.migrations import LATEST_VERSION, MIGRATIONS
+from lucida.errors import LucidaError
+
+
+def unit(*values: float) -> np.ndarray:
+    v = np.asarray(values, dtype=np.float32)
+    return v / np.linalg.norm(v)
+
+
+def add_photo(catalog: Catalog, path: str, content: str, text: str, describer: str = "d", vector=(1.0, 0.0)) -> int:
+    with catalog.transaction():
+        image_id = catalog.add_image(content, 10, 20, None)
+        description_id = catalog.put_description(image_id, describer, "", text)
+        catalog.put_embedding(description_id, "e", unit(*vector))
+        catalog.put_file(path, 1, 1, image_id)
+    return image_id
+
+
+def test_new_catalog_has_latest_schema_and_wal(tmp_path):
+    with Catalog.open(tmp_path / "c.db") as catalog:
+        pass
+    with sqlite3.connect(tmp_path / "c.db") as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == LATEST_VERSION
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert all(m.why for m in MIGRATIONS), "every migration says why it exists"
+
+
+def test_catalog_from_a_newer_lucida_is_refused(tmp_path):
+    with sqlite3.connect(tmp_path / "c.db") as db:
+        db.execute(f"PRAGMA user_version = {LATEST_VERSION + 1}")
+    with pytest.raises(LucidaError, match="newer than this lucida"):
+        Catalog.open(tmp_path / "c.db")
+
+
+def test_not_a_catalog_is_a_clear_error(tmp_path):
+    (tmp_path / "c.db").write_text("these are not the bytes of an SQLite file" * 100)
+    with pytest.raises(LucidaError, match="cannot open catalog"):
+        Catalog.open(tmp_path / "c.db")
+
+
+def test_open_without_create_does_not_make_a_file(tmp_path):
+    with pytest.raises(LucidaError, match="no catalog at"):
+        Catalog.open(tmp_path / "missing.db", create=False)
+    assert not (tmp_path / "missing.db").exists()
+
+
+def test_a_failed_transaction_leaves_nothing(tmp_path):
+    with Catalog.open(tmp_path / "c.db") as catalog:
+        with pytest.raises(RuntimeError), catalog.transaction():
+            catalog.add_image("abc", 1, 1, None)
+            raise RuntimeError("interrupted")
+        assert catalog.image_id_for_hash("abc") is None
+
+
+def test_replacing_a_description_drops_its_old_vectors(tmp_path):
+    with Catalog.open(tmp_path / "c.db") as catalog:
+        image_id = add_photo(catalog, "/p/a.jpg", "h1", "old text")
+        assert catalog.descriptions_without_embedding("e") == []
+        with catalog.transaction():
+            description_id = catalog.put_description(image_id, "d", "", "new text")
+        assert catalog.descriptions_without_embedding("e") == [(description_id, "new text")]
+
+
+def test_search_vectors_prefer_the_active_describer(tmp_path):
+    with Catalog.open(tmp_path / "c.db") as catalog:
+        image_id = add_photo(catalog, "/p/a.jpg", "h1", "by old", describer="old", vector=(1.0, 0.0))
+        with catalog.transaction():
+            description_id = catalog.put_description(image_id, "new", "", "by new")
+            catalog.put_embedding(description_id, "e", unit(0.0, 1.0))
+        for describer, expected in (("new", [0.0, 1.0]), ("old", [1.0, 0.0])):
+            stored = catalog.search_vectors("e", describer)
+            assert stored.image_ids.tolist() == [image_id]
+            assert stored.vectors.tolist() == [expected]
+            assert catalog.result_rows([image_id], describer)[image_id].caption == f"by {describer}"
+
+
+def test_orphans_pruned_and_skips_cleared_when_a_file_is_indexed(tmp_path):
+    with Catalog.open(tmp_path / "c.db") as catalog:
+        with catalog.transaction():
+            catalog.put_skipped("/p/a.jpg", 0, 0, "file is empty")
+        assert [s.reason for s in catalog.status().skipped] == ["file is empty"]
+        add_photo(catalog, "/p/a.jpg", "h1", "a photo")
+        status = catalog.status()
+        assert status.skipped == [] and status.files == 1
+        with catalog.transaction():
+            assert catalog.remove_paths(["/p/a.jpg"]) == 1
+            assert catalog.prune_orphan_images() == 1
+        assert catalog.search_vectors("e", "d").image_ids.size == 0
+
+
+def test_a_reader_sees_committed_batches_while_a_writer_holds_a_transaction(tmp_path):
+    with Catalog.open(tmp_path / "c.db") as writer, Catalog.open(tmp_path / "c.db") as reader:
+        add_photo(writer, "/p/a.jpg", "h1", "first")
+        before = reader.data_version()
+        with writer.transaction():
+            writer.add_image("h2", 1, 1, None)
+            # Mid-transaction, the reader is not blocked and sees only committed rows.
+            assert reader.search_vectors("e", "d").image_ids.size == 1
+        assert reader.data_version() != before
