@@ -19,7 +19,7 @@ install: $(VENV)/.installed
 demo: install
 	HF_HUB_OFFLINE=1 $(PY) -c "from lucida.samples import write_sample_photos; write_sample_photos('demo/photos')"
 	$(LUCIDA) --db $(DEMO_DB) index demo/photos
-	@for q in "a cat" "a cup of coffee" "a rocket launch" "a motorcycle" "galaxies in space"; do \
+	@for q in "a cat" "a cup of coffee" "a rocket launch" "a motorcycle" "a woman in military uniform"; do \
 		echo; echo "== lucida search \"$$q\" -k 3"; \
 		$(LUCIDA) --db $(DEMO_DB) search "$$q" -k 3 || exit 1; \
 	done
