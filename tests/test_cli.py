@@ -141,3 +141,35 @@ def test_kill_9_mid_run_then_rerun_indexes_every_photo_exactly_once(tmp_path, sa
     assert described <= len(photos) - committed
     status = json.loads(run("status", "--json", db=db).stdout)
     assert (status["indexed"], status["pending"]) == (len(photos), 0)
+
+
+def test_ctrl_c_keeps_committed_batches_and_says_how_to_resume(tmp_path, sample_photos):
+    photos = make_photo_variants(sample_photos, tmp_path / "library", per_photo=3)
+    db = tmp_path / "catalog.db"
+    process = subprocess.Popen(
+        [*LUCIDA, "--db", str(db), "index", str(tmp_path / "library"), "--batch-size", "4"],
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    committed = 0
+    while committed < 4 and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+        if db.exists():
+            try:
+                with sqlite3.connect(db, timeout=5) as reader:
+                    committed = reader.execute("SELECT count(*) FROM files").fetchone()[0]
+            except sqlite3.OperationalError:
+                pass
+    assert process.poll() is None, "the run finished before it could be interrupted"
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert "interrupted" in stderr and "resume" in stderr and "Traceback" not in stderr
+    status = json.loads(run("status", "--json", db=db).stdout)
+    assert 4 <= status["indexed"] < len(photos) and status["pending"] == len(photos) - status["indexed"]
+    run("index", str(tmp_path / "library"), "--quiet", db=db)
+    status = json.loads(run("status", "--json", db=db).stdout)
+    assert (status["indexed"], status["pending"]) == (len(photos), 0)
