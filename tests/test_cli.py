@@ -29,6 +29,30 @@ def run(*args: str, db: Path, check: bool = True, stdin: str | None = None) -> s
     return done
 
 
+def start_index_and_wait_for_commits(db: Path, library: Path, at_least: int, **popen) -> tuple[subprocess.Popen, int]:
+    """Start `lucida index` with small batches; return once `at_least` files are committed.
+
+    Polls the catalog from a second connection, as a search beside an index run would.
+    """
+    process = subprocess.Popen(
+        [*LUCIDA, "--db", str(db), "index", str(library), "--batch-size", "4"],
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        **popen,
+    )
+    committed = 0
+    deadline = time.monotonic() + 120
+    while committed < at_least and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+        if db.exists():
+            try:
+                with sqlite3.connect(db, timeout=5) as reader:
+                    committed = reader.execute("SELECT count(*) FROM files").fetchone()[0]
+            except sqlite3.OperationalError:  # schema not created yet
+                pass
+    assert process.poll() is None, "the run finished before it could be stopped; use more photos"
+    return process, committed
+
+
 @pytest.fixture(scope="module")
 def indexed_db(tmp_path_factory, sample_photos, describer, embedder) -> Path:
     db = tmp_path_factory.mktemp("cli") / "catalog.db"
@@ -99,26 +123,9 @@ def test_user_errors_are_one_line_and_non_zero(tmp_path, indexed_db):
 def test_kill_9_mid_run_then_rerun_indexes_every_photo_exactly_once(tmp_path, sample_photos):
     photos = make_photo_variants(sample_photos, tmp_path / "library", per_photo=6)
     db = tmp_path / "catalog.db"
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    process = subprocess.Popen(
-        [*LUCIDA, "--db", str(db), "index", str(tmp_path / "library"), "--batch-size", "4"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    process, committed = start_index_and_wait_for_commits(
+        db, tmp_path / "library", 12, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    committed = 0
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and process.poll() is None:
-        if db.exists():
-            try:
-                with sqlite3.connect(db, timeout=5) as reader:  # a reader beside the writer (WAL)
-                    committed = reader.execute("SELECT count(*) FROM files").fetchone()[0]
-            except sqlite3.OperationalError:
-                committed = 0
-        if committed >= 12:
-            break
-        time.sleep(0.05)
-    assert process.poll() is None, "the run finished before it could be killed; use more photos"
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert 12 <= committed < len(photos)
@@ -146,24 +153,9 @@ def test_kill_9_mid_run_then_rerun_indexes_every_photo_exactly_once(tmp_path, sa
 def test_ctrl_c_keeps_committed_batches_and_says_how_to_resume(tmp_path, sample_photos):
     photos = make_photo_variants(sample_photos, tmp_path / "library", per_photo=3)
     db = tmp_path / "catalog.db"
-    process = subprocess.Popen(
-        [*LUCIDA, "--db", str(db), "index", str(tmp_path / "library"), "--batch-size", "4"],
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    process, _ = start_index_and_wait_for_commits(
+        db, tmp_path / "library", 4, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    deadline = time.monotonic() + 120
-    committed = 0
-    while committed < 4 and time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.05)
-        if db.exists():
-            try:
-                with sqlite3.connect(db, timeout=5) as reader:
-                    committed = reader.execute("SELECT count(*) FROM files").fetchone()[0]
-            except sqlite3.OperationalError:
-                pass
-    assert process.poll() is None, "the run finished before it could be interrupted"
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130
