@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import warnings
 from dataclasses import dataclass
 from datetime import datetime
@@ -69,7 +70,7 @@ def decode_for_models(data: bytes, extension: str, min_side: int) -> DecodedPhot
     except UnreadablePhoto:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise UnreadablePhoto(f"refused as a decompression bomb: {error}") from None
+        raise UnreadablePhoto(_bomb_reason(error)) from None
     except UnidentifiedImageError:
         raise UnreadablePhoto(f"not a readable image, though named {extension}") from None
     except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as error:
@@ -86,7 +87,7 @@ def _decode_with_pillow(data: bytes, min_side: int) -> DecodedPhoto:
                 f"{MAX_PIXELS // 1_000_000}-megapixel limit"
             )
         exif = opened.getexif()
-        if opened.format == "JPEG":
+        if opened.format in ("JPEG", "MPO"):  # cameras' JPEGs with an MPF preview open as MPO
             # Ask the decoder for the smallest DCT scale that still covers min_side.
             scale = min(full_w, full_h) / min_side
             if scale >= 2:
@@ -100,6 +101,7 @@ def _decode_with_pillow(data: bytes, min_side: int) -> DecodedPhoto:
 
 
 def _decode_raw(data: bytes, min_side: int) -> DecodedPhoto:
+    # Every RAW format (NEF, CR2, CR3, ARW, DNG, RAF, ORF, RW2) takes this same LibRaw path.
     try:
         raw = rawpy.imread(io.BytesIO(data))
     except (rawpy.LibRawError, OSError) as error:
@@ -109,28 +111,65 @@ def _decode_raw(data: bytes, min_side: int) -> DecodedPhoto:
         full_w, full_h = raw.sizes.width, raw.sizes.height
         if flip in (5, 6):
             full_w, full_h = full_h, full_w
-        try:
-            thumb = raw.extract_thumb()
-        except (rawpy.LibRawNoThumbnailError, rawpy.LibRawUnsupportedThumbnailError):
-            thumb = None
-        if thumb is not None and thumb.format == rawpy.ThumbFormat.JPEG:
-            preview = _decode_with_pillow(thumb.data, min_side)
-            image, taken_at = preview.image, preview.taken_at
+        image, taken_at = _raw_preview(raw, flip, min(min_side, full_w, full_h))
+        if image is None:
+            # No usable preview: demosaic (at half size when that still covers min_side); LibRaw
+            # applies the flip itself.
+            try:
+                pixels = raw.postprocess(
+                    half_size=min(full_w, full_h) >= 2 * min_side, use_camera_wb=True, output_bps=8
+                )
+            except rawpy.LibRawError as error:
+                raise UnreadablePhoto(f"cannot develop RAW data: {_one_line(error)}") from None
+            image = Image.fromarray(pixels)
+            taken_at = _raw_capture_time(raw)  # only now: rawpy unpacks the sensor data to answer
+        elif taken_at == datetime.fromtimestamp(0).isoformat():
+            # LibRaw wraps a bare preview JPEG in EXIF of its own, dated 0 when no time is known.
+            taken_at = None
+    return DecodedPhoto(_shrink(image, min_side), full_w, full_h, taken_at)
+
+
+def _raw_preview(raw: rawpy.RawPy, flip: int, wanted_side: int) -> tuple[Image.Image | None, str | None]:
+    """The embedded preview, upright, with its EXIF capture time; (None, None) when there is none,
+    it cannot be decoded, or its shorter side is under `wanted_side` (a thumbnail too small for
+    the models when the sensor has more)."""
+    try:
+        thumb = raw.extract_thumb()
+    except rawpy.LibRawError:
+        return None, None
+    try:
+        if thumb.format == rawpy.ThumbFormat.JPEG:
+            preview = _decode_with_pillow(thumb.data, wanted_side)
+            image, taken_at, size = preview.image, preview.taken_at, (preview.width, preview.height)
             # Previews written without an orientation tag are in sensor orientation.
             if not _jpeg_has_orientation(thumb.data) and flip in _RAW_FLIP:
                 image = image.transpose(_RAW_FLIP[flip])
-        elif thumb is not None and thumb.format == rawpy.ThumbFormat.BITMAP:
+        elif thumb.format == rawpy.ThumbFormat.BITMAP:
             image, taken_at = Image.fromarray(thumb.data).convert("RGB"), None
+            size = image.size
             if flip in _RAW_FLIP:
                 image = image.transpose(_RAW_FLIP[flip])
         else:
-            # No usable preview: demosaic at half size (LibRaw applies the flip itself).
-            try:
-                pixels = raw.postprocess(half_size=True, use_camera_wb=True, output_bps=8)
-            except rawpy.LibRawError as error:
-                raise UnreadablePhoto(f"cannot develop RAW data: {_one_line(error)}") from None
-            image, taken_at = Image.fromarray(pixels), None
-    return DecodedPhoto(_shrink(image, min_side), full_w, full_h, taken_at)
+            return None, None
+    except (UnreadablePhoto, OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError,
+            Image.DecompressionBombWarning):
+        return None, None  # a damaged preview: the sensor data may still be fine
+    if min(size) < wanted_side:
+        return None, None
+    return image, taken_at
+
+
+def _raw_capture_time(raw: rawpy.RawPy) -> str | None:
+    """LibRaw's capture time (from the RAW's EXIF DateTimeOriginal), as local wall time."""
+    try:
+        moment = raw.other.timestamp
+        if isinstance(moment, (int, float)):
+            moment = datetime.fromtimestamp(moment)
+        if not isinstance(moment, datetime) or moment.timestamp() <= 0:  # 0: none was recorded
+            return None
+    except (rawpy.LibRawError, AttributeError, OverflowError, OSError, ValueError):
+        return None
+    return moment.isoformat()
 
 
 def _jpeg_has_orientation(data: bytes) -> bool:
@@ -197,6 +236,16 @@ def _capture_time(exif: Image.Exif) -> str | None:
     return text
 
 
+def _bomb_reason(error: Exception) -> str:
+    # Pillow refuses outright at twice its limit and names that in its message; state ours.
+    match = re.search(r"\((\d+) pixels\)", str(error))
+    what = f"{int(match.group(1)) / 1_000_000:.0f} megapixels" if match else "the image"
+    return f"refused as a decompression bomb: {what} is over the {MAX_PIXELS // 1_000_000}-megapixel limit"
+
+
 def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split()) or type(error).__name__
+    text = str(error)
+    if len(error.args) == 1 and isinstance(error.args[0], bytes):  # LibRaw's messages are bytes
+        text = error.args[0].decode("utf-8", "replace")
+    return " ".join(text.split()) or type(error).__name__
 

@@ -59,16 +59,21 @@ def scan(roots: list[str]) -> ScanResult:
     """
     result = ScanResult()
     visited_dirs: set[tuple[int, int]] = set()
+    # Folders reached through a symbolic link are walked last, so that a folder that can also be
+    # reached directly is indexed under its own path, and its link is the one reported.
+    linked_dirs: list[str] = []
     for root in roots:
         root = os.path.abspath(root)
         if os.path.isdir(root):
-            _walk(root, result, visited_dirs)
+            _walk(root, result, visited_dirs, linked_dirs)
         else:
             _consider_file(root, result)
+    while linked_dirs:
+        _walk(linked_dirs.pop(0), result, visited_dirs, linked_dirs)
     return result
 
 
-def _walk(folder: str, result: ScanResult, visited: set[tuple[int, int]]) -> None:
+def _walk(folder: str, result: ScanResult, visited: set[tuple[int, int]], linked_dirs: list[str]) -> None:
     try:
         info = os.stat(folder)
     except OSError as error:
@@ -77,9 +82,7 @@ def _walk(folder: str, result: ScanResult, visited: set[tuple[int, int]]) -> Non
         return
     key = (info.st_dev, info.st_ino)
     if key in visited:
-        result.problems.append(
-            ScanProblem(printable_path(folder), "symbolic link loop: this folder was already walked")
-        )
+        result.problems.append(ScanProblem(printable_path(folder), _walked_already_reason(folder)))
         return
     visited.add(key)
     try:
@@ -94,12 +97,23 @@ def _walk(folder: str, result: ScanResult, visited: set[tuple[int, int]]) -> Non
             continue
         try:
             is_dir = entry.is_dir()  # follows symlinks
+            is_link = entry.is_symlink()
         except OSError:
-            is_dir = False
-        if is_dir:
-            _walk(entry.path, result, visited)
+            is_dir = is_link = False
+        if is_dir and is_link:
+            linked_dirs.append(entry.path)
+        elif is_dir:
+            _walk(entry.path, result, visited, linked_dirs)
         elif is_photo_name(entry.name):
             _consider_file(entry.path, result)
+
+
+def _walked_already_reason(folder: str) -> str:
+    if not os.path.islink(folder):
+        return "this folder was already walked"
+    if is_under(os.path.realpath(os.path.dirname(folder)), os.path.realpath(folder)):
+        return "symbolic link loop: it links to a folder that contains it"
+    return "symbolic link to a folder that is indexed already under its own path"
 
 
 def _consider_file(path: str, result: ScanResult) -> None:
