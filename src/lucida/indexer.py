@@ -71,13 +71,18 @@ def index_paths(
     found = scan(roots)
     summary.found = len(found.files) + len(found.problems)
     todo = _files_needing_work(catalog, found.files, summary)
+    # Problems the walk finds (link loops, unreadable folders, bad names) have no file state to
+    # compare; one already recorded with the same reason is old news, not a new skip.
+    known_reasons = catalog.skipped_reasons()
+    new_problems = [p for p in found.problems if known_reasons.get(p.path) != p.reason]
+    summary.skipped_before += len(found.problems) - len(new_problems)
     with catalog.transaction():
-        for problem in found.problems:
+        for problem in new_problems:
             catalog.put_skipped(problem.path, problem.size, problem.change_stamp, problem.reason)
         catalog.replace_pending(f.path for f in todo)
-    for problem in found.problems:
+    for problem in new_problems:
         progress.note(f"skipped {problem.path}: {problem.reason}")
-    summary.skipped.extend(found.problems)
+    summary.skipped.extend(new_problems)
 
     _describe_files(catalog, todo, describer, embedder, progress, summary, batch_size, decode_workers)
 

@@ -156,6 +156,9 @@ class Catalog:
     def skipped_file_states(self) -> dict[str, tuple[int | None, int | None]]:
         return {p: (s, m) for p, s, m in self._db.execute("SELECT path, size, mtime_ns FROM skipped")}
 
+    def skipped_reasons(self) -> dict[str, str]:
+        return dict(self._db.execute("SELECT path, reason FROM skipped"))
+
     def image_id_for_hash(self, content_hash: str) -> int | None:
         row = self._db.execute(
             "SELECT id FROM images WHERE content_hash = ?", (content_hash,)
