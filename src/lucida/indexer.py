@@ -16,13 +16,19 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
+import numpy as np
+
 from lucida.catalog import Catalog
 from lucida.catalog.store import ACTIVE_DESCRIBER, ACTIVE_EMBEDDER
 from lucida.errors import LucidaError
 from lucida.media import DecodedPhoto, UnreadablePhoto, content_hash, decode_for_models
 from lucida.models.base import Describer, Embedder
 from lucida.progress import Progress, SilentProgress
-from lucida.scan import FoundFile, ScanProblem, is_under, scan
+from lucida.scan import FoundFile, ScanProblem, scan
+
+
+# Texts whose vectors one run keeps for reuse (1.5 KB each at 384 dimensions).
+_KNOWN_TEXTS_LIMIT = 20_000
 
 
 @dataclass
@@ -125,6 +131,7 @@ def _describe_files(
         return
     known = catalog.described_hashes(describer.name, describer.prompt)
     prepare = lambda f: _prepare(f, known, describer.input_side)  # noqa: E731
+    vectors_by_text: dict[str, np.ndarray] = {}
     progress.start("indexing", len(todo))
     batch: list[_Prepared] = []
     try:
@@ -132,9 +139,9 @@ def _describe_files(
             for prepared in _in_order(pool, prepare, todo, window=batch_size * 2):
                 batch.append(prepared)
                 if len(batch) >= batch_size:
-                    _store_batch(catalog, batch, describer, embedder, progress, summary)
+                    _store_batch(catalog, batch, describer, embedder, progress, summary, vectors_by_text)
                     batch = []
-            _store_batch(catalog, batch, describer, embedder, progress, summary)
+            _store_batch(catalog, batch, describer, embedder, progress, summary, vectors_by_text)
     finally:
         progress.finish()
 
@@ -175,12 +182,13 @@ def _store_batch(
     embedder: Embedder,
     progress: Progress,
     summary: IndexSummary,
+    vectors_by_text: dict[str, np.ndarray],
 ) -> None:
     if not batch:
         return
     fresh = [p for p in batch if p.photo is not None]
     descriptions = describer.describe([p.photo.image for p in fresh])  # type: ignore[union-attr]
-    vectors = embedder.embed_documents([d.text for d in descriptions]) if fresh else []
+    vectors = _embed_texts(embedder, [d.text for d in descriptions], vectors_by_text)
     made = {id(p): (d, v) for p, d, v in zip(fresh, descriptions, vectors)}
 
     with catalog.transaction():
@@ -213,17 +221,49 @@ def _store_batch(
     progress.advance(len(batch))
 
 
+def _embed_texts(embedder: Embedder, texts: list[str], known: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """A vector per text, embedding each distinct text once per run: a classifier describer
+    gives many photos (bursts, one subject) exactly the same text."""
+    new = [t for t in dict.fromkeys(texts) if t not in known]
+    if len(known) + len(new) > _KNOWN_TEXTS_LIMIT:
+        known.clear()
+        new = list(dict.fromkeys(texts))
+    if new:
+        known.update(zip(new, embedder.embed_documents(new)))
+    return [known[t] for t in texts]
+
+
 def _gone_paths(catalog: Catalog, roots: list[str], seen: set[str], unreadable_dirs: list[str]) -> list[str]:
     """Catalogued paths that are gone: under a root walked now and not found, or elsewhere and
     no longer on disk. Paths under folders that could not be listed are kept."""
     gone = []
     known = itertools.chain(catalog.indexed_file_states(), catalog.skipped_file_states())
+    # Set lookups, not a scan of every folder per path: `lucida index *.jpg` passes 10,000 roots.
+    in_unreadable, in_roots = _under_any(unreadable_dirs), _under_any(roots)
     for path in dict.fromkeys(known):
-        if path in seen or any(is_under(path, d) for d in unreadable_dirs):
+        if path in seen or in_unreadable(path):
             continue
-        if any(is_under(path, root) for root in roots) or not os.path.lexists(path):
+        if in_roots(path) or not os.path.lexists(path):
             gone.append(path)
     return gone
+
+
+def _under_any(folders: Iterable[str]) -> Callable[[str], bool]:
+    """A test equal to `any(is_under(path, f) for f in folders)`, in time linear in len(path)."""
+    exact = set(folders)
+    prefixes = {f.rstrip(os.sep) for f in exact}  # is_under: path starts with prefix + os.sep
+
+    def test(path: str) -> bool:
+        if path in exact:
+            return True
+        cut = path.find(os.sep)
+        while cut != -1:
+            if path[:cut] in prefixes:
+                return True
+            cut = path.find(os.sep, cut + 1)
+        return False
+
+    return test
 
 
 def embed_missing(catalog: Catalog, embedder: Embedder, progress: Progress, chunk: int = 256) -> int:

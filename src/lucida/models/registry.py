@@ -9,8 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+from PIL import Image
+
 from lucida.errors import LucidaError
-from lucida.models.base import Describer, Embedder
+from lucida.models.base import Describer, Description, Embedder
 
 DEFAULT_DESCRIBER = "efficientnet-lite0-imagenet"
 DEFAULT_EMBEDDER = "all-minilm-l6-v2"
@@ -80,8 +83,68 @@ def load_embedder(spec: str) -> Embedder:
 
 
 def _load(spec: str, kind: str) -> Describer | Embedder:
+    return _entry(spec, kind).load()
+
+
+def _entry(spec: str, kind: str) -> ModelEntry:
     entry = MODELS.get(spec)
     if entry is None or entry.kind != kind:
         known = ", ".join(n for n, e in MODELS.items() if e.kind == kind)
         raise LucidaError(f"unknown {kind} {spec!r}; known: {known}")
-    return entry.load()
+    return entry
+
+
+class LazyDescriber:
+    """A Describer that loads its model on first use, so a run with nothing to describe never
+    pays for loading it. The spec is checked at once; `name` needs no loading."""
+
+    def __init__(self, spec: str):
+        _entry(spec, "describer")
+        self.name = spec
+        self._model: Describer | None = None
+
+    def model(self) -> Describer:
+        if self._model is None:
+            self._model = _checked(load_describer(self.name), self.name)
+        return self._model
+
+    @property
+    def prompt(self) -> str:
+        return self.model().prompt
+
+    @property
+    def input_side(self) -> int:
+        return self.model().input_side
+
+    def describe(self, images: list[Image.Image]) -> list[Description]:
+        return self.model().describe(images)
+
+
+class LazyEmbedder:
+    """An Embedder that loads its model on first use (see LazyDescriber)."""
+
+    def __init__(self, spec: str):
+        if not spec.startswith("st:"):
+            _entry(spec, "embedder")
+        elif not spec[3:]:
+            raise LucidaError("embedder spec st: needs a folder or hub id, e.g. st:/models/my-model")
+        self.name = spec
+        self._model: Embedder | None = None
+
+    def model(self) -> Embedder:
+        if self._model is None:
+            self._model = _checked(load_embedder(self.name), self.name)
+        return self._model
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray:
+        return self.model().embed_documents(texts)
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        return self.model().embed_queries(texts)
+
+
+def _checked(model, name: str):
+    # The catalog records `name` before the model loads; the model must agree with it.
+    if model.name != name:
+        raise LucidaError(f"model loaded for {name!r} calls itself {model.name!r}")
+    return model
