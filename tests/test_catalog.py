@@ -27,7 +27,7 @@ def add_photo(catalog: Catalog, path: str, content: str, text: str, describer: s
 
 
 def test_new_catalog_has_latest_schema_and_wal(tmp_path):
-    with Catalog.open(tmp_path / "c.db") as catalog:
+    with Catalog.open(tmp_path / "c.db"):
         pass
     with sqlite3.connect(tmp_path / "c.db") as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == LATEST_VERSION

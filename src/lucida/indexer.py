@@ -24,7 +24,7 @@ from lucida.errors import LucidaError
 from lucida.media import DecodedPhoto, UnreadablePhoto, content_hash, decode_for_models
 from lucida.models.base import Describer, Embedder
 from lucida.progress import Progress, SilentProgress
-from lucida.scan import FoundFile, ScanProblem, scan
+from lucida.scan import FoundFile, ScanProblem, scan, under_any
 
 
 # Texts whose vectors one run keeps for reuse (1.5 KB each at 384 dimensions).
@@ -239,31 +239,13 @@ def _gone_paths(catalog: Catalog, roots: list[str], seen: set[str], unreadable_d
     gone = []
     known = itertools.chain(catalog.indexed_file_states(), catalog.skipped_file_states())
     # Set lookups, not a scan of every folder per path: `lucida index *.jpg` passes 10,000 roots.
-    in_unreadable, in_roots = _under_any(unreadable_dirs), _under_any(roots)
+    in_unreadable, in_roots = under_any(unreadable_dirs), under_any(roots)
     for path in dict.fromkeys(known):
         if path in seen or in_unreadable(path):
             continue
         if in_roots(path) or not os.path.lexists(path):
             gone.append(path)
     return gone
-
-
-def _under_any(folders: Iterable[str]) -> Callable[[str], bool]:
-    """A test equal to `any(is_under(path, f) for f in folders)`, in time linear in len(path)."""
-    exact = set(folders)
-    prefixes = {f.rstrip(os.sep) for f in exact}  # is_under: path starts with prefix + os.sep
-
-    def test(path: str) -> bool:
-        if path in exact:
-            return True
-        cut = path.find(os.sep)
-        while cut != -1:
-            if path[:cut] in prefixes:
-                return True
-            cut = path.find(os.sep, cut + 1)
-        return False
-
-    return test
 
 
 def embed_missing(catalog: Catalog, embedder: Embedder, progress: Progress, chunk: int = 256) -> int:

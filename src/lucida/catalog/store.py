@@ -72,7 +72,7 @@ class Catalog:
             path.parent.mkdir(parents=True, exist_ok=True)
         try:
             # isolation_level=None: we issue BEGIN/COMMIT ourselves, one transaction per batch.
-            db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+            db = sqlite3.connect(path, timeout=30, isolation_level=None)
             db.execute("PRAGMA busy_timeout = 30000")
             # WAL lets searches read while an index run writes. synchronous=FULL makes each
             # committed batch survive power loss, at the cost of one fsync per batch.
