@@ -18,10 +18,8 @@ import os
 import re
 import shutil
 import sqlite3
-import struct
 import subprocess
 import sys
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +28,8 @@ from click.testing import CliRunner
 
 from lucida.cli import cli
 from lucida.samples import write_sample_photos
+
+from conftest import png_bomb
 
 GOOD = ["chelsea", "coffee", "rocket", "astronaut"]  # in the library's top folder
 GOOD_IN_SUBFOLDER = "clock"  # in photos/sub, next to the link back to its parent
@@ -58,19 +58,6 @@ def _can_lock() -> tuple[bool, str]:
 
 
 CAN_LOCK, CANNOT_LOCK_REASON = _can_lock()
-
-
-def png_bomb(width: int, height: int) -> bytes:
-    """A complete, valid 1-bit PNG of width x height, all black: about 100 KB on disk."""
-    row = b"\x00" * (1 + (width + 7) // 8)
-    packer = zlib.compressobj(9)
-    body = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body) + chunk(b"IEND", b"")
 
 
 @dataclass

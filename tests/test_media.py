@@ -10,9 +10,7 @@ go through exactly the same `rawpy.imread` / `extract_thumb` / `postprocess` pat
 from __future__ import annotations
 
 import io
-import struct
 import warnings
-import zlib
 
 import numpy as np
 import pytest
@@ -24,6 +22,8 @@ from pidng.dng import DNG, Type, dngIFD, dngTag
 
 from lucida import media
 from lucida.media import DecodedPhoto, UnreadablePhoto, decode_for_models
+
+from conftest import png_bomb
 
 MIN_SIDE = 224
 RED, BLUE, GREEN, GREY = (255, 0, 0), (0, 0, 255), (0, 255, 0), (128, 128, 128)
@@ -95,19 +95,6 @@ STORED_AS = {
     6: Image.Transpose.ROTATE_90,  # viewer turns it 90 degrees clockwise
     8: Image.Transpose.ROTATE_270,  # viewer turns it 90 degrees counter-clockwise
 }
-
-
-def png_bomb(width: int, height: int) -> bytes:
-    """A complete, valid 1-bit greyscale PNG of width x height, all black: tiny on disk."""
-    row = b"\x00" * (1 + (width + 7) // 8)  # filter byte + packed bits
-    packer = zlib.compressobj(9)
-    body = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body) + chunk(b"IEND", b"")
 
 
 # -- every format ------------------------------------------------------------------------------
