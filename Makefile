@@ -3,8 +3,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 LUCIDA := HF_HUB_OFFLINE=1 $(VENV)/bin/lucida
 DEMO_DB := demo/catalog.db
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install demo test clean
+.PHONY: install system-deps demo test clean
 
 $(VENV)/.installed: pyproject.toml Makefile
 	python3 -m venv $(VENV)
@@ -24,7 +25,13 @@ demo: install
 		$(LUCIDA) --db $(DEMO_DB) search "$$q" -k 3 || exit 1; \
 	done
 
-test: install
+# The web page's end-to-end tests drive Debian's Chromium (tests/test_web_e2e.py).
+system-deps:
+	@test -x /usr/bin/chromium || { \
+		$(SUDO) apt-get update && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+
+test: install system-deps
 	HF_HUB_OFFLINE=1 $(PY) -m pytest
 
 clean:

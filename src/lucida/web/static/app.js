@@ -1,0 +1,558 @@
+// lucida's page: search as you type, a grid with infinite scroll, a detail panel, search by photo.
+// Plain JavaScript against the JSON API in lucida.web.app; no build step, no external assets.
+"use strict";
+
+const DEBOUNCE_MS = 250;
+
+const $ = (selector) => document.querySelector(selector);
+const ui = {
+  form: $("#search-form"),
+  q: $("#q"),
+  pick: $("#pick"),
+  summary: $("#summary"),
+  notice: $("#notice"),
+  grid: $("#grid"),
+  sentinel: $("#sentinel"),
+  detail: $("#detail"),
+  detailTitle: $("#detail-title"),
+  detailClose: $("#detail-close"),
+  preview: $("#detail-preview"),
+  moreLikeThis: $("#more-like-this"),
+  path: $("#detail-path"),
+  copyPath: $("#copy-path"),
+  whySection: $("#detail-why-section"),
+  why: $("#detail-why"),
+  captions: $("#detail-captions"),
+  meta: $("#detail-meta"),
+  drop: $("#drop"),
+};
+
+// A token given as ?token= in the page's own URL is sent on with every request.
+const token = new URLSearchParams(location.search).get("token");
+
+// What the grid shows: a text query, photos like one photo, or photos like an uploaded file.
+const state = {
+  source: null, // {kind: "text", query} | {kind: "similar", id, name} | {kind: "image", file}
+  results: [],
+  total: 0,
+  done: true,
+  loading: false,
+  selected: -1,
+  generation: 0, // bumped on every new search, so late answers to old ones are dropped
+  detailId: null,
+  catalogEmpty: false,
+};
+
+class ApiError extends Error {}
+
+async function api(path, options = {}) {
+  const headers = new Headers(options.headers || {});
+  if (token) headers.set("Authorization", `Bearer ${token}`);
+  const response = await fetch(path, { ...options, headers });
+  let body = null;
+  try {
+    body = await response.json();
+  } catch {
+    // An answer that is not JSON is reported below by its status.
+  }
+  if (!response.ok) {
+    throw new ApiError((body && body.error) || `${response.status} ${response.statusText}`);
+  }
+  return body;
+}
+
+// Images load through <img>, which cannot send headers: the token rides along in the URL.
+function imageUrl(url) {
+  if (!token || !url) return url;
+  const u = new URL(url, location.href);
+  u.searchParams.set("token", token);
+  return u.pathname + u.search;
+}
+
+function apiPath(path, params) {
+  const query = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (value !== undefined && value !== null && value !== "") query.set(key, value);
+  }
+  const s = query.toString();
+  return s ? `${path}?${s}` : path;
+}
+
+function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (key === "class") node.className = value;
+    else if (key === "dataset") Object.assign(node.dataset, value);
+    else if (key in node && typeof value !== "string") node[key] = value;
+    else node.setAttribute(key, value);
+  }
+  for (const child of children) {
+    if (child !== null && child !== undefined) node.append(child);
+  }
+  return node;
+}
+
+function basename(path) {
+  return path.split(/[\\/]/).pop();
+}
+
+function dirname(path) {
+  const i = Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\"));
+  return i > 0 ? path.slice(0, i) : path;
+}
+
+// --- notices: empty catalog, nothing typed yet, errors ---------------------------------------
+
+function showNotice(kind, ...children) {
+  ui.notice.replaceChildren(...children);
+  ui.notice.className = `notice ${kind}`;
+  ui.notice.hidden = false;
+}
+
+function hideNotice() {
+  ui.notice.hidden = true;
+  ui.notice.replaceChildren();
+}
+
+function showEmptyCatalog(status) {
+  showNotice(
+    "empty",
+    el("h2", {}, "No photos indexed yet"),
+    el("p", {}, "Index a folder of photos, then come back to this page and search them in plain words:"),
+    el("pre", {}, el("code", {}, "lucida index PATH")),
+    el("p", { class: "muted small" },
+      "For example ", el("code", {}, "lucida index ~/Pictures"),
+      ". Indexing runs offline and only describes new or changed photos on later runs.",
+      status && status.pending ? ` ${status.pending} photos are found but not yet indexed: run the same command to finish.` : ""),
+  );
+}
+
+function showWelcome(status) {
+  const examples = ["a cat", "a cup of coffee", "a rocket launch", "a horse in a field"];
+  const links = examples.flatMap((text, i) => [
+    i ? ", " : "",
+    el("a", { href: `?q=${encodeURIComponent(text)}`, onclick: (event) => { event.preventDefault(); setQuery(text); } }, text),
+  ]);
+  const count = status ? status.indexed : null;
+  showNotice(
+    "welcome",
+    el("h2", {}, count === null ? "Search your photos" : `Search ${count} photo${count === 1 ? "" : "s"}`),
+    el("p", {}, "Describe what a photo shows, for example ", ...links, "."),
+    el("p", { class: "muted small" }, "Or drop a photo anywhere on the page to find similar ones. Press ",
+      el("code", {}, "/"), " to search, arrow keys to move, Enter to open, Esc to close."),
+  );
+}
+
+function showError(message) {
+  showNotice("error", el("h2", {}, "Something went wrong"), el("p", {}, message));
+}
+
+// --- searching --------------------------------------------------------------------------------
+
+function startSearch(source) {
+  state.generation += 1;
+  state.source = source;
+  state.results = [];
+  state.total = 0;
+  state.selected = -1;
+  state.done = source === null;
+  state.loading = false;
+  ui.grid.replaceChildren();
+  ui.summary.replaceChildren();
+  hideNotice();
+  if (source === null) {
+    if (state.catalogEmpty) showEmptyCatalog(null);
+    else loadStatus();
+    return;
+  }
+  loadMore();
+}
+
+async function loadMore() {
+  if (state.loading || state.done || !state.source) return;
+  const generation = state.generation;
+  const source = state.source;
+  state.loading = true;
+  try {
+    let page;
+    if (source.kind === "text") {
+      page = await api(apiPath("api/search", { q: source.query, k: pageSize(), offset: state.results.length }));
+    } else if (source.kind === "similar") {
+      page = await api(apiPath(`api/similar/${source.id}`, { k: pageSize(), offset: state.results.length }));
+    } else {
+      const form = new FormData();
+      form.append("file", source.file);
+      page = await api(apiPath("api/search/image", { k: pageSize(), offset: state.results.length }), { method: "POST", body: form });
+    }
+    if (generation !== state.generation) return;
+    const seen = new Set(state.results.map((r) => r.id));
+    const fresh = page.results.filter((r) => !seen.has(r.id));
+    state.total = page.total ?? state.results.length + fresh.length;
+    state.done = fresh.length === 0 || state.results.length + fresh.length >= state.total;
+    appendResults(fresh);
+    renderSummary(page.took_ms);
+    if (state.results.length === 0) renderNoResults();
+  } catch (error) {
+    if (generation !== state.generation) return;
+    state.done = true;
+    showError(error.message);
+  } finally {
+    if (generation === state.generation) {
+      state.loading = false;
+      // Keep filling while the sentinel is still on screen (a tall window, a short page).
+      if (!state.done && sentinelVisible()) loadMore();
+    }
+  }
+}
+
+// A page of results fills about two screens: fewer on a phone, more on a wide monitor.
+function pageSize() {
+  const cols = columns();
+  const side = ui.grid.clientWidth / cols;
+  const rows = Math.ceil(window.innerHeight / Math.max(side, 1)) + 1;
+  return Math.max(12, Math.min(100, cols * rows * 2));
+}
+
+function sentinelVisible() {
+  const rect = ui.sentinel.getBoundingClientRect();
+  return rect.top < window.innerHeight + 400;
+}
+
+function renderSummary(tookMs) {
+  const source = state.source;
+  const what =
+    source.kind === "text" ? ["for ", el("span", { class: "source" }, `“${source.query}”`)]
+    : source.kind === "similar" ? ["like ", el("span", { class: "source" }, source.name)]
+    : ["like the photo ", el("span", { class: "source" }, source.file.name || "you dropped")];
+  const time = typeof tookMs === "number" ? ` in ${tookMs < 10 ? tookMs.toFixed(1) : Math.round(tookMs)} ms` : "";
+  ui.summary.replaceChildren(`${state.total} result${state.total === 1 ? "" : "s"} `, ...what, time);
+}
+
+function renderNoResults() {
+  if (state.catalogEmpty) showEmptyCatalog(null);
+  else showNotice("none", el("h2", {}, "No matches"), el("p", {}, "Try other words, or a broader description."));
+}
+
+function appendResults(results) {
+  const start = state.results.length;
+  state.results.push(...results);
+  const tiles = results.map((result, i) => {
+    const score = result.score.toFixed(3);
+    const tile = el(
+      "li",
+      { class: "tile", role: "option", tabindex: "-1", "aria-selected": "false",
+        title: `${score} · ${result.caption}`, dataset: { index: String(start + i), id: String(result.id), path: result.path } },
+      el("img", { src: imageUrl(result.thumbnail_url), alt: result.caption, loading: "lazy", decoding: "async",
+                  width: "200", height: "200" }),
+      el("div", { class: "info" }, el("span", { class: "score" }, score), el("div", { class: "caption" }, result.caption)),
+    );
+    return tile;
+  });
+  ui.grid.append(...tiles);
+}
+
+function setQuery(text) {
+  ui.q.value = text;
+  onQueryChanged({ immediate: true });
+}
+
+let debounceTimer = null;
+
+function onQueryChanged({ immediate = false } = {}) {
+  clearTimeout(debounceTimer);
+  const run = () => {
+    const query = ui.q.value.trim();
+    writeUrl(query);
+    if (state.source && state.source.kind === "text" && state.source.query === query) return;
+    startSearch(query ? { kind: "text", query } : null);
+  };
+  if (immediate) run();
+  else debounceTimer = setTimeout(run, DEBOUNCE_MS);
+}
+
+function writeUrl(query) {
+  const params = new URLSearchParams(location.search);
+  if (query) params.set("q", query);
+  else params.delete("q");
+  const search = params.toString();
+  const url = location.pathname + (search ? `?${search}` : "");
+  if (url !== location.pathname + location.search) history.replaceState(null, "", url);
+}
+
+function searchByImage(file) {
+  if (!file) return;
+  if (file.type && !file.type.startsWith("image/")) {
+    showError(`${file.name} is not an image`);
+    return;
+  }
+  closeDetail();
+  ui.q.value = "";
+  writeUrl("");
+  startSearch({ kind: "image", file });
+}
+
+// --- selection and the detail panel ------------------------------------------------------------
+
+function tiles() {
+  return ui.grid.children;
+}
+
+function select(index) {
+  const all = tiles();
+  if (all.length === 0) return;
+  index = Math.max(0, Math.min(all.length - 1, index));
+  if (state.selected >= 0 && all[state.selected]) all[state.selected].setAttribute("aria-selected", "false");
+  state.selected = index;
+  const tile = all[index];
+  tile.setAttribute("aria-selected", "true");
+  tile.focus({ preventScroll: true });
+  tile.scrollIntoView({ block: "nearest" });
+  // Moving past the loaded tiles fetches the next page.
+  if (index >= all.length - columns()) loadMore();
+}
+
+function columns() {
+  const template = getComputedStyle(ui.grid).gridTemplateColumns;
+  return Math.max(1, template.split(" ").filter(Boolean).length);
+}
+
+async function openDetail(index) {
+  const result = state.results[index];
+  if (!result) return;
+  select(index);
+  state.detailId = result.id;
+  ui.detail.hidden = false;
+  ui.detailTitle.textContent = basename(result.path);
+  ui.preview.src = imageUrl(`api/images/${result.id}/preview`);
+  ui.preview.alt = result.caption;
+  ui.path.textContent = dirname(result.path);
+  ui.copyPath.textContent = "Copy";
+  ui.captions.replaceChildren(el("p", { class: "muted" }, "Loading…"));
+  ui.meta.replaceChildren();
+  ui.whySection.hidden = true;
+  const query = state.source && state.source.kind === "text" ? state.source.query : null;
+  try {
+    const image = await api(apiPath(`api/images/${result.id}`, { q: query }));
+    if (state.detailId !== result.id) return;
+    renderDetail(image, result);
+  } catch (error) {
+    if (state.detailId !== result.id) return;
+    ui.captions.replaceChildren(el("p", { class: "muted" }, error.message));
+  }
+}
+
+function renderDetail(image, result) {
+  const paths = image.paths && image.paths.length ? image.paths : [result.path];
+  ui.path.textContent = dirname(paths[0]);
+
+  const descriptions = image.descriptions || [];
+  ui.captions.replaceChildren(
+    ...(descriptions.length
+      ? descriptions.map((d) =>
+          el("div", { class: "caption-card" },
+            el("p", {}, d.text),
+            el("div", { class: "by" }, `by ${d.describer}`, d.prompt ? ` · prompt “${d.prompt}”` : " · no prompt"),
+            d.details && Object.keys(d.details).length
+              ? el("details", {}, el("summary", {}, "details"), el("pre", {}, JSON.stringify(d.details, null, 2)))
+              : null))
+      : [el("p", { class: "muted" }, "No descriptions stored.")]),
+  );
+
+  const rows = [];
+  const add = (label, value) => {
+    if (value !== null && value !== undefined && value !== "") rows.push(el("dt", {}, label), el("dd", {}, value));
+  };
+  add("Taken", image.taken_at ? formatDate(image.taken_at) : "unknown");
+  if (image.width && image.height) add("Size", `${image.width} × ${image.height} px`);
+  if (typeof image.file_size === "number") add("File size", formatBytes(image.file_size));
+  paths.forEach((path, i) => add(i === 0 ? "Path" : "Also at", path));
+  if (image.added_at) add("Indexed", formatDate(image.added_at * 1000));
+  add("SHA-256", image.content_hash);
+  ui.meta.replaceChildren(...rows);
+
+  if (image.why) {
+    ui.whySection.hidden = false;
+    ui.why.replaceChildren(...renderWhy(image.why));
+  }
+}
+
+function renderWhy(why) {
+  const parts = [];
+  if (typeof why.score === "number") {
+    parts.push(el("p", {}, "Similarity ", el("strong", {}, why.score.toFixed(3)),
+      ` between “${why.query}” and the description used for search.`));
+  }
+  const classes = why.top_classes || [];
+  if (classes.length) {
+    parts.push(el("p", { class: "muted small" }, "What the describer saw, most likely first:"));
+    parts.push(el("ul", { class: "why-classes" }, ...classes.map((c) =>
+      el("li", {}, typeof c.p === "number" ? `${c.label} (${(c.p * 100).toFixed(1)}%)` : c.label))));
+  } else if (why.description) {
+    parts.push(el("p", { class: "muted small" }, why.description));
+  }
+  return parts;
+}
+
+function formatDate(value) {
+  const date = new Date(value);
+  return Number.isNaN(date.getTime()) ? String(value) : date.toLocaleString();
+}
+
+function formatBytes(n) {
+  return n < 1e6 ? `${(n / 1e3).toFixed(0)} kB` : `${(n / 1e6).toFixed(1)} MB`;
+}
+
+function closeDetail() {
+  ui.detail.hidden = true;
+  state.detailId = null;
+  ui.preview.removeAttribute("src");
+  const tile = tiles()[state.selected];
+  if (tile) tile.focus({ preventScroll: true });
+}
+
+function moreLikeThis() {
+  const result = state.results.find((r) => r.id === state.detailId);
+  if (!result) return;
+  closeDetail();
+  ui.q.value = "";
+  writeUrl("");
+  startSearch({ kind: "similar", id: result.id, name: basename(result.path) });
+  window.scrollTo({ top: 0 });
+}
+
+async function copyPath() {
+  const text = ui.path.textContent;
+  try {
+    await navigator.clipboard.writeText(text);
+  } catch {
+    // Outside a secure context the clipboard API is missing: fall back to a selection.
+    const range = document.createRange();
+    range.selectNodeContents(ui.path);
+    getSelection().removeAllRanges();
+    getSelection().addRange(range);
+    document.execCommand("copy");
+  }
+  ui.copyPath.textContent = "Copied";
+}
+
+// --- status -----------------------------------------------------------------------------------
+
+async function loadStatus() {
+  try {
+    const status = await api("api/status");
+    state.catalogEmpty = !status.indexed;
+    if (state.source !== null) {
+      if (state.catalogEmpty && state.results.length === 0 && !state.loading) showEmptyCatalog(status);
+      return;
+    }
+    if (state.catalogEmpty) showEmptyCatalog(status);
+    else showWelcome(status);
+  } catch (error) {
+    if (state.source === null) showError(error.message);
+  }
+}
+
+// --- events -----------------------------------------------------------------------------------
+
+function isTyping(target) {
+  return target instanceof HTMLInputElement || target instanceof HTMLTextAreaElement || target.isContentEditable;
+}
+
+document.addEventListener("keydown", (event) => {
+  if (event.ctrlKey || event.metaKey || event.altKey) return;
+  if (event.key === "/" && !isTyping(event.target)) {
+    event.preventDefault();
+    ui.q.focus();
+    ui.q.select();
+    return;
+  }
+  if (event.key === "Escape") {
+    if (!ui.detail.hidden) {
+      event.preventDefault();
+      closeDetail();
+    } else if (event.target === ui.q) {
+      ui.q.blur();
+    }
+    return;
+  }
+  const inSearch = event.target === ui.q;
+  if (isTyping(event.target) && !(inSearch && event.key === "ArrowDown")) {
+    if (inSearch && event.key === "Enter") {
+      event.preventDefault();
+      onQueryChanged({ immediate: true });
+    }
+    return;
+  }
+  const count = tiles().length;
+  if (count === 0) return;
+  const current = state.selected;
+  const step = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: columns(), ArrowUp: -columns() }[event.key];
+  if (step !== undefined) {
+    event.preventDefault();
+    if (current < 0 || inSearch) select(0);
+    else if (event.key === "ArrowUp" && current < columns()) ui.q.focus();
+    else select(current + step);
+    if (!ui.detail.hidden) openDetail(state.selected);
+  } else if (event.key === "Enter" && current >= 0 && ui.detail.hidden) {
+    event.preventDefault();
+    openDetail(current);
+  }
+});
+
+ui.form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  onQueryChanged({ immediate: true });
+});
+ui.q.addEventListener("input", () => onQueryChanged());
+
+ui.grid.addEventListener("click", (event) => {
+  const tile = event.target.closest(".tile");
+  if (tile) openDetail(Number(tile.dataset.index));
+});
+
+ui.detailClose.addEventListener("click", closeDetail);
+ui.moreLikeThis.addEventListener("click", moreLikeThis);
+ui.copyPath.addEventListener("click", copyPath);
+ui.pick.addEventListener("change", () => {
+  searchByImage(ui.pick.files[0]);
+  ui.pick.value = "";
+});
+
+// Dropping a photo anywhere searches by it; the overlay shows while a file is dragged over.
+let dragDepth = 0;
+const carriesFiles = (event) => event.dataTransfer && Array.from(event.dataTransfer.types).includes("Files");
+window.addEventListener("dragenter", (event) => {
+  if (!carriesFiles(event)) return;
+  event.preventDefault();
+  dragDepth += 1;
+  ui.drop.hidden = false;
+});
+window.addEventListener("dragover", (event) => {
+  if (carriesFiles(event)) event.preventDefault();
+});
+window.addEventListener("dragleave", () => {
+  dragDepth = Math.max(0, dragDepth - 1);
+  if (dragDepth === 0) ui.drop.hidden = true;
+});
+window.addEventListener("drop", (event) => {
+  if (!carriesFiles(event)) return;
+  event.preventDefault();
+  dragDepth = 0;
+  ui.drop.hidden = true;
+  searchByImage(event.dataTransfer.files[0]);
+});
+
+new IntersectionObserver((entries) => {
+  if (entries.some((entry) => entry.isIntersecting)) loadMore();
+}, { rootMargin: "400px" }).observe(ui.sentinel);
+
+window.addEventListener("popstate", () => {
+  ui.q.value = new URLSearchParams(location.search).get("q") || "";
+  onQueryChanged({ immediate: true });
+});
+
+// Start: the query in the URL (/?q=horse) searches at once; the status says whether there is
+// anything to search at all.
+ui.q.value = new URLSearchParams(location.search).get("q") || "";
+if (ui.q.value.trim()) loadStatus(); // with no query, the empty search below asks for the status
+onQueryChanged({ immediate: true });
