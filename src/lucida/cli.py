@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import sys
@@ -168,6 +169,42 @@ def status(db: Path, as_json: bool) -> None:
     click.echo(f"skipped    {len(st.skipped)}")
     for skipped in st.skipped:
         click.echo(f"  {skipped.path}: {skipped.reason}")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--token", envvar="LUCIDA_TOKEN", help="Require this token on every API request (also $LUCIDA_TOKEN).")
+@click.pass_obj
+def serve(db: Path, host: str, port: int, token: str | None) -> None:
+    """Serve the photo search web app and its JSON API (docs at /docs)."""
+    if not token and not _is_loopback(host):
+        raise LucidaError(
+            f"refusing to serve on {host} without --token: anyone who can reach it could see your photos; "
+            "add --token SECRET, or serve on 127.0.0.1"
+        )
+    import uvicorn
+
+    from lucida.models.registry import DEFAULT_DESCRIBER, DEFAULT_EMBEDDER, load_describer, load_embedder
+    from lucida.web import create_app
+
+    with Catalog.open(db, create=False) as catalog:
+        describer_name = catalog.get_setting(ACTIVE_DESCRIBER) or DEFAULT_DESCRIBER
+        embedder_name = catalog.get_setting(ACTIVE_EMBEDDER) or DEFAULT_EMBEDDER
+    # Loaded once, here: every request and every index run started from the page shares them.
+    app = create_app(db, load_describer(describer_name), load_embedder(embedder_name), token=token)
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(f"lucida: serving {db} at http://{shown}:{port}/" + ("?token=…" if token else ""), err=True)
+    uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # any other host name may resolve to a public address
+        return False
 
 
 def _shorten(text: str, width: int) -> str:

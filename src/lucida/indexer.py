@@ -73,6 +73,9 @@ def index_paths(
     with catalog.transaction():
         catalog.set_setting(ACTIVE_DESCRIBER, describer.name)
         catalog.set_setting(ACTIVE_EMBEDDER, embedder.name)
+        for root in roots:
+            if os.path.isdir(root):  # folders become library roots, which `lucida serve` may reindex
+                catalog.add_root(root)
 
     found = scan(roots)
     summary.found = len(found.files) + len(found.problems)

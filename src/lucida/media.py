@@ -1,4 +1,4 @@
-"""Decoding photos into small, upright RGB images for the models.
+"""Decoding photos into small, upright RGB images for the models and for screens.
 
 Decoding is the main cost of indexing, so it decodes as little as it can: JPEGs in draft mode
 (the decoder's DCT scaling gives 1/2, 1/4 or 1/8 size almost for free) and camera RAW files
@@ -76,6 +76,13 @@ def decode_for_models(data: bytes, extension: str, min_side: int) -> DecodedPhot
     except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as error:
         # Pillow reports truncated and corrupt data as OSError/SyntaxError/ValueError.
         raise UnreadablePhoto(f"damaged image data: {_one_line(error)}") from None
+
+
+def decode_for_screen(data: bytes, extension: str, long_side: int) -> Image.Image:
+    """An upright RGB rendition whose longer side is at most `long_side`: thumbnails, previews."""
+    image = decode_for_models(data, extension, long_side).image  # shorter side >= long_side, cheaply
+    image.thumbnail((long_side, long_side), Image.Resampling.LANCZOS)
+    return image
 
 
 def _decode_with_pillow(data: bytes, min_side: int) -> DecodedPhoto:

@@ -20,6 +20,9 @@ class SearchResult:
     caption: str
     image_id: int
     describer: str
+    width: int | None  # as displayed
+    height: int | None
+    taken_at: str | None  # ISO 8601
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
@@ -58,40 +61,96 @@ class Searcher:
             self._version = version
         return self._vectors
 
-    def search(self, query: str, k: int = 20) -> list[SearchResult]:
-        return self.search_many([query], k)[0]
+    def search(self, query: str, k: int = 20, offset: int = 0) -> list[SearchResult]:
+        return self.search_many([query], k, offset)[0]
 
-    def search_many(self, queries: list[str], k: int = 20) -> list[list[SearchResult]]:
+    def search_many(self, queries: list[str], k: int = 20, offset: int = 0) -> list[list[SearchResult]]:
+        """The best k photos for each query, after skipping the `offset` best (for paging)."""
         if any(not q.strip() for q in queries):
             raise LucidaError("a query is empty; say what the photo shows, e.g. \"a horse in a field\"")
-        if k < 1:
-            raise LucidaError(f"-k must be at least 1, not {k}")
+        _check_window(k, offset)
         stored = self._current()
         if len(stored.image_ids) == 0:
             return [[] for _ in queries]
-        query_vectors = self.embedder.embed_queries(queries)
-        if query_vectors.shape[1] != stored.vectors.shape[1]:
+        return [self._ranked(scores, stored, k, offset) for scores in self._scores(self._embed(queries), stored)]
+
+    def search_vector(self, vector: np.ndarray, k: int = 20, offset: int = 0) -> list[SearchResult]:
+        """The photos nearest an embedding made elsewhere (e.g. of an uploaded photo's description)."""
+        _check_window(k, offset)
+        stored = self._current()
+        if len(stored.image_ids) == 0:
+            return []
+        query = np.asarray(vector, dtype=np.float32).reshape(1, -1)
+        self._check_dimensions(query, stored)
+        return self._ranked(self._scores(query, stored)[0], stored, k, offset)
+
+    def similar(self, image_id: int, k: int = 20, offset: int = 0) -> list[SearchResult] | None:
+        """"More like this": the photos nearest this one's stored vector, itself excluded.
+        None when the image has no vector in the catalog."""
+        _check_window(k, offset)
+        stored = self._current()
+        row = _row_of(stored, image_id)
+        if row is None:
+            return None
+        scores = self._scores(stored.vectors[row : row + 1], stored)[0]
+        scores[row] = -np.inf  # itself is always its own nearest neighbour
+        return self._ranked(scores, stored, k, offset, count=len(scores) - 1)
+
+    def score(self, query: str, image_id: int) -> float | None:
+        """How well one photo matches a query: the score a search would give it."""
+        stored = self._current()
+        row = _row_of(stored, image_id)
+        if row is None or not query.strip():
+            return None
+        query_vector = self._embed([query])
+        return float(query_vector[0] @ stored.vectors[row])
+
+    def _embed(self, queries: list[str]) -> np.ndarray:
+        vectors = self.embedder.embed_queries(queries)
+        self._check_dimensions(vectors, self._current())
+        return vectors
+
+    def _check_dimensions(self, query_vectors: np.ndarray, stored: StoredEmbedding) -> None:
+        if len(stored.image_ids) and query_vectors.shape[1] != stored.vectors.shape[1]:
             raise LucidaError(
                 f"embedder {self.embedder.name} makes {query_vectors.shape[1]}-dimensional vectors but the "
                 f"catalog's are {stored.vectors.shape[1]}-dimensional; reindex with this embedder"
             )
-        if len(queries) <= 2:
+
+    @staticmethod
+    def _scores(query_vectors: np.ndarray, stored: StoredEmbedding) -> np.ndarray:
+        if len(query_vectors) <= 2:
             # numpy's own loop, not BLAS (the same speed here: reading the vectors is the cost).
             # A BLAS call leaves OpenBLAS's threads spinning, and on a small machine they starve
             # the embedder's threads in the next query: p95 90 ms instead of 15 ms on 2 cores.
-            all_scores = np.einsum("qd,nd->qn", query_vectors, stored.vectors)
-        else:
-            all_scores = query_vectors @ stored.vectors.T
-        results = []
-        for scores in all_scores:
-            best = top_k(scores, k)
-            ids = [int(stored.image_ids[i]) for i in best]
-            rows = self.catalog.result_rows(ids, self.describer_name)
-            results.append(
-                [
-                    SearchResult(rows[i].path, float(scores[j]), rows[i].caption, i, rows[i].describer)
-                    for i, j in zip(ids, best)
-                    if i in rows
-                ]
+            return np.einsum("qd,nd->qn", query_vectors, stored.vectors)
+        return query_vectors @ stored.vectors.T
+
+    def _ranked(
+        self, scores: np.ndarray, stored: StoredEmbedding, k: int, offset: int, count: int | None = None
+    ) -> list[SearchResult]:
+        """Results ranked offset+1 .. offset+k among the first `count` scores' order (all by default)."""
+        count = len(scores) if count is None else count
+        best = top_k(scores, min(offset + k, count))[offset:]
+        ids = [int(stored.image_ids[i]) for i in best]
+        rows = self.catalog.result_rows(ids, self.describer_name)
+        return [
+            SearchResult(
+                rows[i].path, float(scores[j]), rows[i].caption, i, rows[i].describer,
+                rows[i].width, rows[i].height, rows[i].taken_at,
             )
-        return results
+            for i, j in zip(ids, best)
+            if i in rows
+        ]
+
+
+def _check_window(k: int, offset: int) -> None:
+    if k < 1:
+        raise LucidaError(f"-k must be at least 1, not {k}")
+    if offset < 0:
+        raise LucidaError(f"offset must be 0 or more, not {offset}")
+
+
+def _row_of(stored: StoredEmbedding, image_id: int) -> int | None:
+    rows = np.flatnonzero(stored.image_ids == image_id)
+    return int(rows[0]) if len(rows) else None

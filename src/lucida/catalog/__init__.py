@@ -3,6 +3,6 @@
 This package owns every SQL statement in lucida; nothing else talks to SQLite.
 """
 
-from lucida.catalog.store import Catalog, CatalogStatus, SkippedFile, StoredEmbedding
+from lucida.catalog.store import Catalog, CatalogStatus, ImageRecord, SkippedFile, StoredEmbedding
 
-__all__ = ["Catalog", "CatalogStatus", "SkippedFile", "StoredEmbedding"]
+__all__ = ["Catalog", "CatalogStatus", "ImageRecord", "SkippedFile", "StoredEmbedding"]

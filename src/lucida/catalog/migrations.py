@@ -69,6 +69,17 @@ MIGRATIONS: list[Migration] = [
         );
         """,
     ),
+    Migration(
+        version=2,
+        why="Library roots: the folders a user has indexed. The web app may start an index run "
+        "only on one of them, so a request can never make lucida read an arbitrary folder.",
+        sql="""
+        CREATE TABLE roots (
+            path     TEXT PRIMARY KEY,      -- absolute folder
+            added_at REAL NOT NULL
+        );
+        """,
+    ),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1].version

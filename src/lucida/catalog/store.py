@@ -52,6 +52,39 @@ class ResultRow:
     path: str
     caption: str
     describer: str
+    width: int | None
+    height: int | None
+    taken_at: str | None
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    path: str
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
+class StoredDescription:
+    describer: str
+    prompt: str
+    text: str
+    details: dict | None
+    created_at: float
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """Everything the catalog knows about one image."""
+
+    image_id: int
+    content_hash: str
+    width: int | None
+    height: int | None
+    taken_at: str | None
+    added_at: float
+    files: list[StoredFile]  # by path
+    descriptions: list[StoredDescription]  # oldest first
 
 
 class Catalog:
@@ -146,6 +179,18 @@ class Catalog:
 
     def settings(self) -> dict[str, str]:
         return dict(self._db.execute("SELECT key, value FROM settings ORDER BY key"))
+
+    # -- library roots --------------------------------------------------------------------
+
+    def add_root(self, folder: str) -> None:
+        """Remember a folder the user indexed (an absolute path)."""
+        self._db.execute(
+            "INSERT INTO roots (path, added_at) VALUES (?, ?) ON CONFLICT (path) DO NOTHING",
+            (folder, time.time()),
+        )
+
+    def roots(self) -> list[str]:
+        return [p for (p,) in self._db.execute("SELECT path FROM roots ORDER BY path")]
 
     # -- files and what a scan needs -------------------------------------------------------
 
@@ -300,15 +345,40 @@ class Catalog:
         found: dict[int, ResultRow] = {}
         for image_id in image_ids:
             row = self._db.execute(
-                "SELECT f.path, d.text, d.describer FROM files f "
-                "JOIN descriptions d ON d.image_id = f.image_id "
+                "SELECT f.path, d.text, d.describer, i.width, i.height, i.taken_at FROM files f "
+                "JOIN descriptions d ON d.image_id = f.image_id JOIN images i ON i.id = f.image_id "
                 "WHERE f.image_id = ? ORDER BY (d.describer = ?) DESC, d.created_at DESC, f.path "
                 "LIMIT 1",
                 (image_id, describer),
             ).fetchone()
             if row:
-                found[image_id] = ResultRow(image_id, row[0], row[1], row[2])
+                found[image_id] = ResultRow(image_id, *row)
         return found
+
+    def image_record(self, image_id: int) -> ImageRecord | None:
+        """The image with this id and its files and descriptions; None when no file shows it."""
+        row = self._db.execute(
+            "SELECT content_hash, width, height, taken_at, added_at FROM images WHERE id = ?", (image_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        files = [
+            StoredFile(*f)
+            for f in self._db.execute(
+                "SELECT path, size, mtime_ns FROM files WHERE image_id = ? ORDER BY path", (image_id,)
+            )
+        ]
+        if not files:
+            return None
+        descriptions = [
+            StoredDescription(describer, prompt, text, json.loads(details) if details else None, created_at)
+            for describer, prompt, text, details, created_at in self._db.execute(
+                "SELECT describer, prompt, text, details, created_at FROM descriptions "
+                "WHERE image_id = ? ORDER BY created_at, id",
+                (image_id,),
+            )
+        ]
+        return ImageRecord(image_id, *row, files, descriptions)
 
     # -- status ----------------------------------------------------------------------------
 
