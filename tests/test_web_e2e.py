@@ -110,9 +110,18 @@ def page(browser):
     page.set_default_timeout(TIMEOUT_MS)
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    # Every asset is local: the page asks nothing of any other site.
+    elsewhere: list[str] = []
+
+    def note_request(request) -> None:
+        if not request.url.startswith(("http://127.0.0.1:", "data:", "blob:")):
+            elsewhere.append(request.url)
+
+    page.on("request", note_request)
     yield page
     context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
+    assert not elsewhere, f"requests that left the server: {elsewhere}"
 
 
 def tile_paths(page) -> list[str]:
@@ -132,8 +141,11 @@ def wait_for_thumbnails(page, count: int) -> None:
 
 def test_search_as_you_type_open_a_photo_and_find_more_like_it(page, server):
     page.goto(server + "/")
+    searches: list[str] = []
+    page.on("request", lambda r: searches.append(r.url) if "/api/search?" in r.url else None)
     page.locator("#q").press_sequentially("a cat", delay=40)
     page.wait_for_selector("#grid .tile")
+    assert 1 <= len(searches) < len("a cat"), searches  # debounced: not one search per key
     wait_for_thumbnails(page, 4)
     assert Path(tile_paths(page)[0]).name == "chelsea.jpg"
     assert "q=a+cat" in page.url or "q=a%20cat" in page.url
