@@ -40,7 +40,7 @@ const state = {
   selected: -1,
   generation: 0, // bumped on every new search, so late answers to old ones are dropped
   detailId: null,
-  catalogEmpty: false,
+  status: null, // the last answer of /api/status
 };
 
 class ApiError extends Error {}
@@ -123,7 +123,7 @@ function showEmptyCatalog(status) {
     el("p", { class: "muted small" },
       "For example ", el("code", {}, "lucida index ~/Pictures"),
       ". Indexing runs offline and only describes new or changed photos on later runs.",
-      status && status.pending ? ` ${status.pending} photos are found but not yet indexed: run the same command to finish.` : ""),
+      status.pending ? ` ${status.pending} photos are found but not yet indexed: run the same command to finish.` : ""),
   );
 }
 
@@ -131,12 +131,15 @@ function showWelcome(status) {
   const examples = ["a cat", "a cup of coffee", "a rocket launch", "a horse in a field"];
   const links = examples.flatMap((text, i) => [
     i ? ", " : "",
-    el("a", { href: `?q=${encodeURIComponent(text)}`, onclick: (event) => { event.preventDefault(); setQuery(text); } }, text),
+    el("a", { href: `?q=${encodeURIComponent(text)}`, onclick: (event) => {
+      event.preventDefault();
+      setQuery(text);
+    } }, text),
   ]);
-  const count = status ? status.indexed : null;
+  const count = status.indexed;
   showNotice(
     "welcome",
-    el("h2", {}, count === null ? "Search your photos" : `Search ${count} photo${count === 1 ? "" : "s"}`),
+    el("h2", {}, `Search ${count} photo${count === 1 ? "" : "s"}`),
     el("p", {}, "Describe what a photo shows, for example ", ...links, "."),
     el("p", { class: "muted small" }, "Or drop a photo anywhere on the page to find similar ones. Press ",
       el("code", {}, "/"), " to search, arrow keys to move, Enter to open, Esc to close."),
@@ -161,8 +164,7 @@ function startSearch(source) {
   ui.summary.replaceChildren();
   hideNotice();
   if (source === null) {
-    if (state.catalogEmpty) showEmptyCatalog(null);
-    else loadStatus();
+    loadStatus();
     return;
   }
   loadMore();
@@ -182,7 +184,8 @@ async function loadMore() {
     } else {
       const form = new FormData();
       form.append("file", source.file);
-      page = await api(apiPath("api/search/image", { k: pageSize(), offset: state.results.length }), { method: "POST", body: form });
+      const path = apiPath("api/search/image", { k: pageSize(), offset: state.results.length });
+      page = await api(path, { method: "POST", body: form });
     }
     if (generation !== state.generation) return;
     const seen = new Set(state.results.map((r) => r.id));
@@ -224,12 +227,12 @@ function renderSummary(tookMs) {
     source.kind === "text" ? ["for ", el("span", { class: "source" }, `“${source.query}”`)]
     : source.kind === "similar" ? ["like ", el("span", { class: "source" }, source.name)]
     : ["like the photo ", el("span", { class: "source" }, source.file.name || "you dropped")];
-  const time = typeof tookMs === "number" ? ` in ${tookMs < 10 ? tookMs.toFixed(1) : Math.round(tookMs)} ms` : "";
-  ui.summary.replaceChildren(`${state.total} result${state.total === 1 ? "" : "s"} `, ...what, time);
+  const ms = tookMs < 10 ? tookMs.toFixed(1) : Math.round(tookMs);
+  ui.summary.replaceChildren(`${state.total} result${state.total === 1 ? "" : "s"} `, ...what, ` in ${ms} ms`);
 }
 
 function renderNoResults() {
-  if (state.catalogEmpty) showEmptyCatalog(null);
+  if (state.status && !state.status.indexed) showEmptyCatalog(state.status);
   else showNotice("none", el("h2", {}, "No matches"), el("p", {}, "Try other words, or a broader description."));
 }
 
@@ -241,10 +244,13 @@ function appendResults(results) {
     const tile = el(
       "li",
       { class: "tile", role: "option", tabindex: "-1", "aria-selected": "false",
-        title: `${score} · ${result.caption}`, dataset: { index: String(start + i), id: String(result.id), path: result.path } },
+        title: `${score} · ${result.caption}`,
+        dataset: { index: String(start + i), id: String(result.id), path: result.path } },
       el("img", { src: imageUrl(result.thumbnail_url), alt: result.caption, loading: "lazy", decoding: "async",
                   width: "200", height: "200" }),
-      el("div", { class: "info" }, el("span", { class: "score" }, score), el("div", { class: "caption" }, result.caption)),
+      el("div", { class: "info" },
+        el("span", { class: "score" }, score),
+        el("div", { class: "caption" }, result.caption)),
     );
     return tile;
   });
@@ -351,7 +357,8 @@ function renderDetail(image, result) {
       ? descriptions.map((d) =>
           el("div", { class: "caption-card" },
             el("p", {}, d.text),
-            el("div", { class: "by" }, `by ${d.describer}`, d.prompt ? ` · prompt “${d.prompt}”` : " · no prompt"),
+            el("div", { class: "by" }, `by ${d.describer}`,
+              d.prompt ? ` · prompt “${d.prompt}”` : " · no prompt"),
             d.details && Object.keys(d.details).length
               ? el("details", {}, el("summary", {}, "details"), el("pre", {}, JSON.stringify(d.details, null, 2)))
               : null))
@@ -440,12 +447,12 @@ async function copyPath() {
 async function loadStatus() {
   try {
     const status = await api("api/status");
-    state.catalogEmpty = !status.indexed;
+    state.status = status;
     if (state.source !== null) {
-      if (state.catalogEmpty && state.results.length === 0 && !state.loading) showEmptyCatalog(status);
+      if (!status.indexed && state.results.length === 0 && !state.loading) showEmptyCatalog(status);
       return;
     }
-    if (state.catalogEmpty) showEmptyCatalog(status);
+    if (!status.indexed) showEmptyCatalog(status);
     else showWelcome(status);
   } catch (error) {
     if (state.source === null) showError(error.message);
