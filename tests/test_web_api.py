@@ -7,8 +7,12 @@ import hashlib
 import http.client
 import io
 import json
+import os
 import shutil
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -221,6 +225,20 @@ def test_photos_are_addressed_only_by_catalog_id(server, api):
         assert "error" in json.loads(body), raw
 
 
+def test_without_a_token_only_local_host_names_are_answered(server):
+    """A page on another site whose name resolves to 127.0.0.1 (DNS rebinding) is refused."""
+    host, port = server.removeprefix("http://").split(":")
+    for name, status in (("evil.example", 403), (f"evil.example:{port}", 403), (f"localhost:{port}", 200),
+                         (f"127.0.0.1:{port}", 200), ("[::1]", 200)):
+        connection = http.client.HTTPConnection(host, int(port), timeout=30)
+        connection.request("GET", "/api/status", headers={"Host": name})
+        response = connection.getresponse()
+        body = json.loads(response.read())
+        connection.close()
+        assert response.status == status, (name, body)
+        assert status == 200 or set(body) == {"error"}
+
+
 # -- more like this, and search by photo -------------------------------------------------------
 
 
@@ -268,6 +286,37 @@ def test_serve_refuses_a_public_address_without_a_token(library):
     assert len(lines) == 1 and "refusing to serve on 0.0.0.0 without --token" in lines[0]
 
 
+def test_serve_runs_the_app_over_the_catalog(library):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lucida", "--db", str(library["catalog"]), "serve", "--port", str(port)],
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "LUCIDA_TOKEN": TOKEN},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert process.poll() is None, process.stdout.read()
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/api/status", headers={"Authorization": f"Bearer {TOKEN}"})
+                break
+            except httpx.ConnectError:
+                assert time.monotonic() < deadline, "lucida serve did not start"
+                time.sleep(0.2)
+        assert response.status_code == 200
+        assert response.json()["models"] == {"describer": "efficientnet-lite0-imagenet", "embedder": "all-minilm-l6-v2"}
+        assert httpx.get(f"http://127.0.0.1:{port}/api/status").status_code == 401
+        assert httpx.get(f"http://127.0.0.1:{port}/api/status", params={"token": TOKEN}).status_code == 200
+        assert "<html" in httpx.get(f"http://127.0.0.1:{port}/").text.lower()
+    finally:
+        process.send_signal(signal.SIGINT)
+        output = process.communicate(timeout=30)[0]
+    assert "GET /api/status?token=*** HTTP/1.1" in output
+    assert TOKEN not in output  # neither printed at start nor logged with a URL
+
+
 # -- a token -----------------------------------------------------------------------------------
 
 
@@ -287,6 +336,8 @@ def test_with_a_token_every_api_request_needs_it(library, describer, embedder):
         assert image.status_code == 200 and image.headers["content-type"] == "image/jpeg"
         assert client.get("/api/status", params={"token": TOKEN}).status_code == 200
         assert client.get("/").status_code == 200  # the page itself carries no photos
+        # With a token it may serve a network: any host name, the token decides.
+        assert client.get("/api/status", headers={**good, "Host": "photos.lan"}).status_code == 200
 
 
 # -- fuzzing the schema ------------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
 import sys
@@ -178,7 +177,9 @@ def status(db: Path, as_json: bool) -> None:
 @click.pass_obj
 def serve(db: Path, host: str, port: int, token: str | None) -> None:
     """Serve the photo search web app and its JSON API (docs at /docs)."""
-    if not token and not _is_loopback(host):
+    from lucida.web.app import create_app, is_loopback
+
+    if not token and not is_loopback(host):
         raise LucidaError(
             f"refusing to serve on {host} without --token: anyone who can reach it could see your photos; "
             "add --token SECRET, or serve on 127.0.0.1"
@@ -186,7 +187,6 @@ def serve(db: Path, host: str, port: int, token: str | None) -> None:
     import uvicorn
 
     from lucida.models.registry import DEFAULT_DESCRIBER, DEFAULT_EMBEDDER, load_describer, load_embedder
-    from lucida.web import create_app
 
     with Catalog.open(db, create=False) as catalog:
         describer_name = catalog.get_setting(ACTIVE_DESCRIBER) or DEFAULT_DESCRIBER
@@ -196,15 +196,6 @@ def serve(db: Path, host: str, port: int, token: str | None) -> None:
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"lucida: serving {db} at http://{shown}:{port}/" + ("?token=…" if token else ""), err=True)
     uvicorn.run(app, host=host, port=port, log_level="info")
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:  # any other host name may resolve to a public address
-        return False
 
 
 def _shorten(text: str, width: int) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import ipaddress
 import logging
 import os
 import tempfile
@@ -206,6 +207,8 @@ def create_app(
     thumbs_dir = Path(cache_dir or f"{catalog_path}.cache") / "thumbs"
     describer = _OneAtATime(describer)  # type: ignore[assignment]
     embedder = _OneAtATime(embedder)  # type: ignore[assignment]
+    if token:
+        logging.getLogger("uvicorn.access").addFilter(_HideToken(token))
     library = _CatalogThread(catalog_path, embedder)
     job = IndexJob(catalog_path, describer, embedder)
 
@@ -265,6 +268,10 @@ def create_app(
 
     @app.middleware("http")
     async def guard(request: Request, call_next):
+        if not token and not is_loopback(_host_name(request.headers.get("host", ""))):
+            # Without a token the server is for this machine only. A web page whose name is made
+            # to resolve to 127.0.0.1 (DNS rebinding) would send its own name: refused.
+            return JSONResponse({"error": "this server answers only to localhost; serve with --token to share it"}, 403)
         path = request.url.path
         if token and (path == "/api" or path.startswith("/api/")) and not _has_token(request, token):
             return JSONResponse(
@@ -505,10 +512,42 @@ def _render(record: ImageRecord, side: int, format: str, target: Path) -> None:
     )
 
 
+class _HideToken(logging.Filter):
+    """Keeps the token out of access logs: <img> URLs carry it as ?token=."""
+
+    def __init__(self, token: str):
+        super().__init__()
+        self._token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                a.replace(self._token, "***") if isinstance(a, str) else a for a in record.args
+            )
+        return True
+
+
 def _preferred(record: ImageRecord, describer: str):
     """The description search uses: the active describer's, else the most recent."""
     chosen = [d for d in record.descriptions if d.describer == describer] or record.descriptions
     return max(chosen, key=lambda d: d.created_at) if chosen else None
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a host name or address means this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # any other name may resolve to another machine
+        return False
+
+
+def _host_name(header: str) -> str:
+    """The name in a Host header, without its port: "[::1]:8765" -> "::1"."""
+    if header.startswith("["):
+        return header[1:].split("]", 1)[0]
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
 
 
 def _has_token(request: Request, token: str) -> bool:
