@@ -63,3 +63,53 @@ def test_searcher_sees_photos_indexed_after_it_started(tmp_path, photo_folder, d
         assert searcher.size == 1
         index_paths(writer, [str(photo_folder / "chelsea.jpg")], describer, embedder)
         assert searcher.search("a cat", k=1)[0].path == str(photo_folder / "chelsea.jpg")
+
+
+def test_repeated_queries_and_pages_are_embedded_once(searcher):
+    calls = []
+    embed = searcher.embedder.embed_queries
+
+    def counting(texts):
+        calls.append(list(texts))
+        return embed(texts)
+
+    searcher.embedder.embed_queries = counting
+    try:
+        first = searcher.search("a wall clock at dusk", k=3)
+        second_page = searcher.search("a wall clock at dusk", k=3, offset=3)
+        again = searcher.search("a wall clock at dusk", k=3)
+    finally:
+        del searcher.embedder.embed_queries
+    assert calls == [["a wall clock at dusk"]]
+    assert [r.path for r in again] == [r.path for r in first]
+    assert not {r.path for r in first} & {r.path for r in second_page}
+
+
+def test_offset_pages_through_one_ranking(searcher):
+    whole = [r.image_id for r in searcher.search("a rocket", k=17)]
+    paged = [r.image_id for offset in range(0, 17, 4) for r in searcher.search("a rocket", k=4, offset=offset)]
+    assert paged == whole
+    assert searcher.search("a rocket", k=4, offset=17) == []
+    with pytest.raises(LucidaError, match="offset"):
+        searcher.search("a rocket", offset=-1)
+
+
+def test_search_by_vector_and_score_agree_with_search(searcher):
+    best = searcher.search("a cup of coffee", k=3)
+    vector = searcher.embedder.embed_queries(["a cup of coffee"])[0]
+    assert [(r.image_id, round(r.score, 5)) for r in searcher.search_vector(vector, k=3)] == [
+        (r.image_id, round(r.score, 5)) for r in best
+    ]
+    assert searcher.score("a cup of coffee", best[0].image_id) == pytest.approx(best[0].score, abs=1e-5)
+    assert searcher.score("a cup of coffee", 10**9) is None
+    assert best[0].width and best[0].height
+
+
+def test_similar_ranks_every_other_photo_and_never_itself(searcher):
+    cat = searcher.search("a cat", k=1)[0]
+    similar = searcher.similar(cat.image_id, k=100)
+    assert cat.image_id not in [r.image_id for r in similar]
+    assert len(similar) == 16
+    assert [r.score for r in similar] == sorted((r.score for r in similar), reverse=True)
+    assert searcher.similar(cat.image_id, k=3, offset=3) == similar[3:6]
+    assert searcher.similar(10**9) is None

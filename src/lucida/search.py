@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,6 +12,8 @@ from lucida.catalog.store import ACTIVE_DESCRIBER, ACTIVE_EMBEDDER, StoredEmbedd
 from lucida.errors import LucidaError
 from lucida.models.base import Embedder
 from lucida.models.registry import DEFAULT_DESCRIBER, load_embedder
+
+QUERY_CACHE_SIZE = 1024  # query vectors kept (1.5 KB each at 384 dimensions)
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,9 @@ class Searcher:
         self.describer_name = catalog.get_setting(ACTIVE_DESCRIBER) or DEFAULT_DESCRIBER
         self._vectors: StoredEmbedding | None = None
         self._version: int | None = None
+        # Recent query vectors: paging through results (infinite scroll) and repeated searches
+        # ask for the same words again, and embedding them is most of a search's cost.
+        self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
 
     @property
     def size(self) -> int:
@@ -106,7 +112,15 @@ class Searcher:
         return float(query_vector[0] @ stored.vectors[row])
 
     def _embed(self, queries: list[str]) -> np.ndarray:
-        vectors = self.embedder.embed_queries(queries)
+        cache = self._query_vectors
+        missing = [q for q in dict.fromkeys(queries) if q not in cache]
+        if missing:
+            cache.update(zip(missing, self.embedder.embed_queries(missing)))
+        for query in queries:
+            cache.move_to_end(query)
+        vectors = np.stack([cache[q] for q in queries])
+        while len(cache) > QUERY_CACHE_SIZE:
+            cache.popitem(last=False)
         self._check_dimensions(vectors, self._current())
         return vectors
 

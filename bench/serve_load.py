@@ -1,0 +1,169 @@
+"""Load on `lucida serve`: C concurrent clients for D seconds on loopback against /api/search.
+
+The catalog is SYNTHETIC (see search_latency.py): N photos (default 10,000) with ImageNet-style
+descriptions and random unit vectors as their all-minilm-l6-v2 embeddings. The server is the real
+`lucida serve` in its own process with the real models loaded; each request embeds its query,
+ranks all N photos and returns the top k with thumbnail URLs. The clients (httpx, asyncio) run
+in this process, so on a small machine they share the cores with the server, as a browser would.
+
+Every request carries words never searched before (a realistic query plus a request number), so
+the server's cache of recent query vectors never answers and every search embeds its query;
+`--repeat-queries` cycles through 400 queries instead, as paging and repeated searches would.
+
+Reports requests per second and p50/p95/p99 latency of /api/search as the clients saw it, and
+every non-200 answer or transport error.
+
+    HF_HUB_OFFLINE=1 python bench/serve_load.py                   # 10,000 photos, 20 clients, 60 s
+    HF_HUB_OFFLINE=1 python bench/serve_load.py -c 20 -d 60 --photos 10000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from _common import load_average, machine, percentile, print_machine, write_out
+from search_latency import fill_catalog, make_queries
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_server(db: Path, port: int) -> subprocess.Popen:
+    server = subprocess.Popen(
+        [sys.executable, "-m", "lucida", "--db", str(db), "serve", "--port", str(port)],
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"lucida serve exited: {server.stderr.read()}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/status", timeout=2).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    server.kill()
+    raise SystemExit("lucida serve did not answer within 120 s")
+
+
+async def load(
+    base: str, queries: list[str], clients: int, seconds: float, k: int, repeat: bool
+) -> tuple[list[float], dict, float]:
+    latencies: list[float] = []
+    errors: dict[str, int] = {}
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+
+        async def one_client(number: int, stop_at: float) -> None:
+            i = number
+            while time.monotonic() < stop_at:
+                query = queries[i % len(queries)] if repeat else f"{queries[i % len(queries)]} (#{i})"
+                i += clients
+                began = time.perf_counter()
+                try:
+                    response = await client.get("/api/search", params={"q": query, "k": k})
+                    elapsed = time.perf_counter() - began
+                    if response.status_code == 200:
+                        latencies.append(elapsed * 1000)
+                    else:
+                        errors[f"HTTP {response.status_code}"] = errors.get(f"HTTP {response.status_code}", 0) + 1
+                except httpx.HTTPError as error:
+                    errors[type(error).__name__] = errors.get(type(error).__name__, 0) + 1
+
+        # Warm-up: two seconds of the same load, not counted.
+        await asyncio.gather(*(one_client(n, time.monotonic() + 2) for n in range(clients)))
+        latencies.clear()
+        errors.clear()
+        began = time.monotonic()
+        await asyncio.gather(*(one_client(n, began + seconds) for n in range(clients)))
+        elapsed = time.monotonic() - began
+    return latencies, errors, elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--photos", type=int, default=10_000, help="photos in the synthetic catalog")
+    parser.add_argument("-c", "--clients", type=int, default=20, help="concurrent clients")
+    parser.add_argument("-d", "--duration", type=float, default=60.0, help="seconds of load")
+    parser.add_argument("-k", type=int, default=20, help="results per search")
+    parser.add_argument("--repeat-queries", action="store_true", help="cycle through 400 queries (cache hits)")
+    parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--out", help="write the results as JSON to this file")
+    args = parser.parse_args()
+
+    facts = machine()
+    print_machine(facts)
+    temp = Path(tempfile.mkdtemp(prefix="lucida-bench-serve-"))
+    server = None
+    try:
+        db = temp / "catalog.db"
+        began = time.perf_counter()
+        fill_catalog(db, args.photos, 384, args.seed)
+        print(f"synthetic catalog: {args.photos} photos in {time.perf_counter() - began:.1f} s")
+        port = free_port()
+        began = time.perf_counter()
+        server = start_server(db, port)
+        print(f"lucida serve answering after {time.perf_counter() - began:.1f} s (models loaded)")
+        queries = make_queries(400, args.seed)
+        load_before = load_average()
+        latencies, errors, elapsed = asyncio.run(
+            load(f"http://127.0.0.1:{port}", queries, args.clients, args.duration, args.k, args.repeat_queries)
+        )
+        latencies.sort()
+        stats = {
+            "requests": len(latencies),
+            "requests_per_s": len(latencies) / elapsed,
+            "p50_ms": percentile(latencies, 50),
+            "p95_ms": percentile(latencies, 95),
+            "p99_ms": percentile(latencies, 99),
+            "max_ms": latencies[-1] if latencies else None,
+            "errors": errors,
+        }
+        print(
+            f"{args.clients} clients x {elapsed:.0f} s: {stats['requests']} searches, "
+            f"{stats['requests_per_s']:.1f} req/s; p50 {stats['p50_ms']:.1f} ms, p95 {stats['p95_ms']:.1f} ms, "
+            f"p99 {stats['p99_ms']:.1f} ms, max {stats['max_ms']:.1f} ms; errors: {errors or 'none'} "
+            f"(load average before: {load_before})"
+        )
+        write_out(
+            args.out,
+            {
+                "benchmark": "serve_load",
+                "synthetic_catalog": True,
+                "machine": facts,
+                "photos": args.photos,
+                "clients": args.clients,
+                "duration_s": elapsed,
+                "k": args.k,
+                "repeat_queries": args.repeat_queries,
+                "load_average_before": load_before,
+                **stats,
+            },
+        )
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
