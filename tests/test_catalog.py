@@ -107,3 +107,45 @@ def test_a_reader_sees_committed_batches_while_a_writer_holds_a_transaction(tmp_
             # Mid-transaction, the reader is not blocked and sees only committed rows.
             assert reader.search_vectors("e", "d").image_ids.size == 1
         assert reader.data_version() != before
+
+
+def test_image_record_has_every_file_and_description(tmp_path):
+    with Catalog.open(tmp_path / "c.db") as catalog:
+        image_id = add_photo(catalog, "/p/b.jpg", "h1", "first words", describer="old")
+        with catalog.transaction():
+            catalog.put_file("/p/a.jpg", 2, 2, image_id)  # a copy of the same content
+            catalog.put_description(image_id, "new", "a prompt", "second words", {"classes": [{"label": "cat"}]})
+        record = catalog.image_record(image_id)
+        assert (record.content_hash, record.width, record.height) == ("h1", 10, 20)
+        assert [f.path for f in record.files] == ["/p/a.jpg", "/p/b.jpg"]
+        assert [(d.describer, d.prompt, d.text, d.details) for d in record.descriptions] == [
+            ("old", "", "first words", None),
+            ("new", "a prompt", "second words", {"classes": [{"label": "cat"}]}),
+        ]
+        assert catalog.image_record(image_id + 1) is None
+        with catalog.transaction():
+            catalog.remove_paths(["/p/a.jpg", "/p/b.jpg"])
+        assert catalog.image_record(image_id) is None  # no file shows it any more
+
+
+def test_index_runs_record_their_folders_as_library_roots(tmp_path, photo_folder, describer, embedder):
+    from lucida.indexer import index_paths
+
+    one_file = next(photo_folder.glob("*.jpg"))
+    with Catalog.open(tmp_path / "c.db") as catalog:
+        assert catalog.roots() == []
+        index_paths(catalog, [str(photo_folder), str(one_file)], describer, embedder)
+        index_paths(catalog, [str(photo_folder)], describer, embedder)
+        assert catalog.roots() == [str(photo_folder)]  # folders only, each once
+
+
+def test_a_first_version_catalog_gains_library_roots(tmp_path):
+    with sqlite3.connect(tmp_path / "c.db") as db:
+        db.executescript(MIGRATIONS[0].sql)
+        db.execute("INSERT INTO settings (key, value) VALUES ('describer', 'd')")
+        db.execute("PRAGMA user_version = 1")
+    with Catalog.open(tmp_path / "c.db") as catalog:
+        assert catalog.roots() == [] and catalog.get_setting("describer") == "d"
+        with catalog.transaction():
+            catalog.add_root("/photos")
+        assert catalog.roots() == ["/photos"]
