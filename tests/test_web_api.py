@@ -300,7 +300,9 @@ def test_serve_runs_the_app_over_the_catalog(library):
         while True:
             assert process.poll() is None, process.stdout.read()
             try:
-                response = httpx.get(f"http://127.0.0.1:{port}/api/status", headers={"Authorization": f"Bearer {TOKEN}"})
+                response = httpx.get(
+                    f"http://127.0.0.1:{port}/api/status", headers={"Authorization": f"Bearer {TOKEN}"}
+                )
                 break
             except httpx.ConnectError:
                 assert time.monotonic() < deadline, "lucida serve did not start"

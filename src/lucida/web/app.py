@@ -177,7 +177,7 @@ class IndexJob:
                     "seconds": round(summary.seconds, 3),
                 }
 
-    # -- Progress: index_paths reports to the job itself ----------------------------------------------------------------------------
+    # -- Progress: index_paths reports to the job itself -----------------------------------------
 
     def start(self, phase: str, total: int) -> None:
         with self._lock:
@@ -301,7 +301,8 @@ def create_app(
         started = time.perf_counter()
 
         def work():
-            return library.searcher.similar(image_id, k, offset), library.searcher.size, library.catalog.image_record(image_id)
+            searcher = library.searcher
+            return searcher.similar(image_id, k, offset), searcher.size, library.catalog.image_record(image_id)
 
         results, total, record = await library.run(work)
         if results is None or record is None:
@@ -423,7 +424,7 @@ def create_app(
         record = await record_of(image_id)
         if format is None:
             format = "webp" if "image/webp" in request.headers.get("accept", "") else "jpeg"
-        # Keyed by content: a changed photo has a new hash, so a stale rendition is never served.
+        # Keyed by content: a photo indexed anew after it changed has a new hash, so new renditions.
         target = thumbs_dir / record.content_hash[:2] / f"{record.content_hash}-{side}.{format}"
         cached = target.exists()
         if not cached:
@@ -431,7 +432,11 @@ def create_app(
         return FileResponse(
             target,
             media_type=RENDITION_TYPES[format],
-            headers={"Cache-Control": "private, max-age=86400", "Vary": "Accept", "X-Cache": "hit" if cached else "miss"},
+            headers={
+                "Cache-Control": "private, max-age=86400",
+                "Vary": "Accept",
+                "X-Cache": "hit" if cached else "miss",
+            },
         )
 
     # -- status and indexing -------------------------------------------------------------------
