@@ -566,3 +566,22 @@ def test_large_but_legitimate_photo_is_not_a_bomb():
     photo = decode_for_models(data, ".png", MIN_SIDE)
     assert (photo.width, photo.height) == (12000, 9000)
     assert photo.image.size == (299, 224)
+
+
+# -- renditions for screens ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("size", "long_side", "expected"), [
+    ((4000, 3000), 256, (256, 192)),
+    ((4000, 3000), 1600, (1600, 1200)),
+    ((3000, 4000), 256, (192, 256)),  # portrait: the longer side is the height
+    ((400, 300), 1600, (400, 300)),  # never enlarged
+])
+def test_screen_rendition_fits_the_long_side_and_is_upright(size, long_side, expected):
+    base = marked(400, 300) if size[0] > size[1] else marked(300, 400)
+    upright = base.resize(size, Image.Resampling.NEAREST)
+    data = encode(upright.transpose(STORED_AS[6]), "JPEG", quality=85, exif=exif(6))
+    image = media.decode_for_screen(data, ".jpg", long_side)
+    assert image.mode == "RGB" and image.size == expected
+    assert near(corner(image, "top-left"), RED) and near(corner(image, "bottom-right"), BLUE)
+    assert near(corner(image, "top-right"), GREY)
