@@ -166,6 +166,8 @@ def test_search_as_you_type_open_a_photo_and_find_more_like_it(page, server):
     )
     assert page.locator("#detail-path").inner_text() == str(Path(tile_paths(page)[0]).parent)
     assert "chelsea.jpg" in page.locator("#detail-meta").inner_text()
+    page.wait_for_selector("#detail-why li")  # why it matched: the similarity and the classes seen
+    assert "Similarity" in page.locator("#detail-why").inner_text()
 
     before = tile_paths(page)
     page.get_by_role("button", name="More like this").click()
