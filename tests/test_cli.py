@@ -116,6 +116,7 @@ def test_user_errors_are_one_line_and_non_zero(tmp_path, indexed_db):
     assert not (tmp_path / "none.db").exists(), "searching must not create a catalog"
     nowhere = run("index", str(tmp_path / "nowhere"), db=tmp_path / "new.db", check=False)
     assert nowhere.returncode == 1 and "does not exist" in nowhere.stderr and "Traceback" not in nowhere.stderr
+    assert not (tmp_path / "new.db").exists(), "a mistyped path must not leave a catalog behind"
     empty = run("search", "   ", db=indexed_db, check=False)
     assert empty.returncode == 1 and "query is empty" in empty.stderr
 

@@ -61,10 +61,11 @@ def cli(ctx: click.Context, db: Path) -> None:
 def index(db: Path, paths: tuple[str, ...], describer: str | None, embedder: str | None, batch_size: int, quiet: bool) -> None:
     """Index the photos under PATHS (folders or files): decode, describe, embed, store."""
     os.environ.setdefault("OMP_WAIT_POLICY", INDEX_OMP_WAIT_POLICY)
-    from lucida.indexer import index_paths
+    from lucida.indexer import existing_roots, index_paths
     from lucida.models.registry import DEFAULT_DESCRIBER, DEFAULT_EMBEDDER, LazyDescriber, LazyEmbedder
     from lucida.progress import progress_for
 
+    existing_roots(paths)  # a mistyped path fails before a catalog is made or a model loads
     with Catalog.open(db) as catalog:
         # Models load only when there is work for them: a rerun over an unchanged library loads
         # none. A run that switches models (or fills a new catalog) loads them first, so a model

@@ -63,10 +63,7 @@ def index_paths(
 ) -> IndexSummary:
     """Bring the catalog up to date with the photos under `paths` (folders or files)."""
     progress = progress or SilentProgress()
-    roots = [os.path.abspath(p) for p in paths]
-    for root in roots:
-        if not os.path.exists(root):
-            raise LucidaError(f"{root} does not exist")
+    roots = existing_roots(paths)
     started = time.monotonic()
     summary = IndexSummary()
 
@@ -104,6 +101,15 @@ def index_paths(
     summary.embedded = embed_missing(catalog, embedder, progress)
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def existing_roots(paths: Iterable[str]) -> list[str]:
+    """The paths as absolute paths; a LucidaError names the first that does not exist."""
+    roots = [os.path.abspath(p) for p in paths]
+    for root in roots:
+        if not os.path.exists(root):
+            raise LucidaError(f"{root} does not exist")
+    return roots
 
 
 def _files_needing_work(catalog: Catalog, files: list[FoundFile], summary: IndexSummary) -> list[FoundFile]:
