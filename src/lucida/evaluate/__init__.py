@@ -1,0 +1,1 @@
+"""Evaluation: reference datasets, caption and retrieval metrics, and the study that compares models."""
