@@ -199,6 +199,42 @@ def serve(db: Path, host: str, port: int, token: str | None) -> None:
     uvicorn.run(app, host=host, port=port, log_level="info")
 
 
+@cli.command("eval")
+@click.option("--images", required=True, type=click.Path(path_type=Path), help="Folder holding the data set's images.")
+@click.option("--coco", type=click.Path(path_type=Path), help="COCO captions file (captions_val2014.json).")
+@click.option("--karpathy", type=click.Path(path_type=Path), help="Karpathy split file (dataset_coco.json, dataset_flickr30k.json).")
+@click.option("--split", help="Split of the --karpathy file, e.g. test.")
+@click.option("--jsonl", type=click.Path(path_type=Path), help="JSON Lines captions file, as in data/eval/lucida-samples.")
+@click.option("--captioner", "captioners", multiple=True, help="Describer name; repeatable (default: the offline default describer).")
+@click.option("--prompt", "prompts", multiple=True, help="Prompt for the captioners; repeatable (default: each one's own).")
+@click.option("--embedder", "embedders", multiple=True, help="Embedder name or st:<folder>; repeatable (default: the offline default embedder).")
+@click.option("--limit", type=click.IntRange(min=1), help="Evaluate only the first N items.")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for the report and the cache.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress; print only where the report is.")
+def eval_(images: Path, coco, karpathy, split, jsonl, captioners, prompts, embedders, limit, out: Path, quiet: bool) -> None:
+    """Evaluate captioners x prompts x embedders on a captioned data set: caption quality,
+    text-to-image retrieval and cost. Captions and vectors are cached in OUT/cache.db."""
+    sources = {"coco": coco, "karpathy": karpathy, "jsonl": jsonl}
+    given = [(kind, path) for kind, path in sources.items() if path is not None]
+    if len(given) != 1:
+        raise click.UsageError("give exactly one of --coco FILE, --karpathy FILE --split NAME, --jsonl FILE")
+    kind, path = given[0]
+    if (split is not None) != (kind == "karpathy"):
+        raise click.UsageError("--split goes with --karpathy, and --karpathy needs it")
+    from lucida.evaluate.datasets import load_dataset
+    from lucida.evaluate.report import write_report
+    from lucida.evaluate.runner import evaluate
+    from lucida.progress import progress_for
+
+    items = load_dataset(kind, path, split=split)[:limit]
+    dataset = f"{kind} {path}" + (f" (split {split})" if split else "") + (f", first {limit} items" if limit else "")
+    evaluation = evaluate(
+        items, images, out, list(captioners), list(prompts) or None, list(embedders), dataset, progress_for(quiet)
+    )
+    write_report(evaluation, out)
+    click.echo(f"{len(evaluation.rows)} combinations on {evaluation.images} images: {out / 'report.md'}")
+
+
 def _shorten(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1].rstrip() + "…"
 

