@@ -65,7 +65,11 @@ def test_rouge_l_takes_the_best_reference():
 
 
 def test_better_captions_get_higher_cider():
-    close = {"cat.jpg": "a tabby cat on the mat", "dog.jpg": "a dog runs in the park", "car.jpg": "a red car on the street"}
+    close = {
+        "cat.jpg": "a tabby cat on the mat",
+        "dog.jpg": "a dog runs in the park",
+        "car.jpg": "a red car on the street",
+    }
     vague = {"cat.jpg": "an animal", "dog.jpg": "an animal outside", "car.jpg": "a thing on a road"}
     assert caption_metrics(close, REFERENCES)["CIDEr"] > caption_metrics(vague, REFERENCES)["CIDEr"] > 0
 
@@ -82,7 +86,12 @@ RANKINGS = {
     "eleventh": [f"other{i}" for i in range(10)] + ["c"],
     "absent": ["x", "y", "z"],
 }
-RELEVANT = {"first": frozenset({"a"}), "third": frozenset({"b"}), "eleventh": frozenset({"c"}), "absent": frozenset({"d"})}
+RELEVANT = {
+    "first": frozenset({"a"}),
+    "third": frozenset({"b"}),
+    "eleventh": frozenset({"c"}),
+    "absent": frozenset({"d"}),
+}
 
 
 def test_retrieval_metrics_by_hand():

@@ -21,7 +21,13 @@ from sacrebleu.metrics import BLEU
 from lucida.errors import LucidaError
 
 _PUNCTUATION = re.compile(f"[{re.escape(string.punctuation)}]")
-_RETRIEVAL_MEASURES = {"R@1": Success @ 1, "R@5": Success @ 5, "R@10": Success @ 10, "MRR@10": RR @ 10, "nDCG@10": nDCG @ 10}
+_RETRIEVAL_MEASURES = {
+    "R@1": Success @ 1,
+    "R@5": Success @ 5,
+    "R@10": Success @ 10,
+    "MRR@10": RR @ 10,
+    "nDCG@10": nDCG @ 10,
+}
 
 
 def normalise_caption(text: str) -> str:
