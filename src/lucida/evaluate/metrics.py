@@ -43,7 +43,9 @@ def caption_metrics(candidates: dict[str, str], references: dict[str, list[str]]
 
     "BLEU-1".."BLEU-4": sacrebleu corpus BLEU with that maximum n-gram order, 0-100.
     "ROUGE-L": mean over images of the best rougeL F-measure over that image's references, 0-1.
-    "CIDEr": pycocoevalcap's CIDEr-D corpus score (0-10; about 1 for good COCO captioners).
+    "CIDEr": pycocoevalcap's CIDEr-D corpus score (0-10; about 1 for good COCO captioners). Its
+    n-gram weights come from the references of the scored images, as in the COCO evaluation, so it
+    needs many images: with one, every weight is 0 and so is the score.
     "length": mean number of words in a candidate.
     All are computed on normalised text (see `normalise_caption`).
     """
