@@ -13,9 +13,12 @@ from PIL import Image
 
 from lucida.catalog import Catalog
 from lucida.cli import cli
+from lucida.evaluate import runner
 from lucida.evaluate.datasets import load_dataset
 from lucida.evaluate.metrics import caption_metrics
+from lucida.evaluate.report import write_report
 from lucida.evaluate.runner import CACHE_NAME
+from lucida.models.base import Description
 from lucida.models.imagenet import ImageNetDescriber
 from lucida.models.registry import DEFAULT_DESCRIBER, DEFAULT_EMBEDDER
 
@@ -164,3 +167,33 @@ def test_a_broken_captions_file_is_one_line(tmp_path):
 def test_exactly_one_captions_source(tmp_path):
     result = CliRunner().invoke(cli, ["eval", "--images", str(PHOTOS), "--out", str(tmp_path)])
     assert result.exit_code == 2 and "exactly one of" in result.output
+
+
+class PromptedDescriber:
+    """The real default describer behind a prompt: the prompt leads each caption, as a
+    captioning VLM's prompt steers its answer."""
+
+    def __init__(self, model, prompt: str = ""):
+        self.model, self.prompt = model, prompt
+        self.name, self.input_side = "prompted", model.input_side
+
+    def with_prompt(self, prompt: str) -> PromptedDescriber:
+        return PromptedDescriber(self.model, prompt)
+
+    def describe(self, images):
+        return [Description(f"{self.prompt} {d.text}".strip()) for d in self.model.describe(images)]
+
+
+def test_every_prompt_is_a_combination(tmp_path, monkeypatch, describer, embedder):
+    monkeypatch.setattr(runner, "load_describer", lambda spec: PromptedDescriber(describer))
+    monkeypatch.setattr(runner, "load_embedder", lambda spec: embedder)
+    items = load_dataset("jsonl", CAPTIONS)[:4]
+    evaluation = runner.evaluate(items, PHOTOS, tmp_path, ["prompted"], ["a photo of", "a picture of"])
+    write_report(evaluation, tmp_path)
+    rows = json.loads((tmp_path / "results.json").read_text())
+    assert [(r["captioner"], r["prompt"]) for r in rows] == [("prompted", "a photo of"), ("prompted", "a picture of")]
+    lines = [json.loads(line) for line in (tmp_path / "captions.jsonl").read_text().splitlines()]
+    assert len(lines) == 2 * len(items)
+    assert all(line["caption"].startswith(line["prompt"] + " ") for line in lines)
+    report = (tmp_path / "report.md").read_text()
+    assert "`a photo of`" in report and "`a picture of`" in report

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from lucida.evaluate.metrics import pareto_front
-from lucida.evaluate.runner import Evaluation, EvalRow
+from lucida.evaluate.runner import EvalRow, Evaluation
 
 METRICS = ["R@1", "R@5", "R@10", "MRR@10", "nDCG@10", "BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "ROUGE-L", "CIDEr"]
 

@@ -29,7 +29,12 @@ from lucida.evaluate.metrics import caption_metrics, retrieval_metrics
 from lucida.indexer import embed_missing
 from lucida.media import UnreadablePhoto, content_hash, decode_for_models
 from lucida.models.base import Describer, Embedder
-from lucida.models.registry import DEFAULT_DESCRIBER, DEFAULT_EMBEDDER, load_describer, load_embedder
+from lucida.models.registry import (
+    DEFAULT_DESCRIBER,
+    DEFAULT_EMBEDDER,
+    load_describer,
+    load_embedder,
+)
 from lucida.progress import Progress, SilentProgress
 from lucida.search import top_k
 

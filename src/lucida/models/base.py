@@ -29,6 +29,9 @@ class Describer(Protocol):
         """One description per image, in order."""
         ...
 
+    # A describer that takes other prompts also has `with_prompt(prompt) -> Describer`
+    # (`lucida eval --prompt` uses it); one without it only takes its own `prompt`.
+
 
 class Embedder(Protocol):
     name: str  # registry name; stored with every vector it makes
