@@ -107,24 +107,24 @@ def evaluate(
             describer = load_describer(spec)
             describers.extend(dict.fromkeys(_with_prompt(describer, p) for p in (prompts or [None])))
         loaded_embedders = [load_embedder(e) for e in embedders]
-        # image name -> description id and caption, per (captioner, prompt)
-        captioned: list[tuple[Describer, dict[str, tuple[int, str]], dict]] = []
+        # Per (captioner, prompt): image name -> (description id, caption), caption scores, cost.
+        captioned: list[tuple[Describer, dict[str, tuple[int, str]], dict, dict]] = []
         hashes = {name: _file_hash(path) for name, path in paths.items()}
         for describer in describers:
             by_image = _caption_missing(catalog, paths, hashes, describer, progress, batch_size)
-            captioned.append((describer, by_image, _caption_cost(catalog, describer)))
+            scores = caption_metrics({name: text for name, (_, text) in by_image.items()}, references)
+            scores.pop("length", None)
+            captioned.append((describer, by_image, scores, _caption_cost(catalog, describer)))
             lines.extend(CaptionLine(image, describer.name, describer.prompt, text) for image, (_, text) in by_image.items())
+        relevant = {str(i): images for i, (_, images) in enumerate(queries)}
         for embedder in loaded_embedders:
             embed_missing(catalog, embedder, progress)
-            query_vectors, embed_seconds = _embed_queries(embedder, [q for q, _ in queries])
-            for describer, by_image, caption_cost in captioned:
+            query_vectors, embed_seconds = _embed_queries(embedder, [q for q, _ in queries], progress)
+            for describer, by_image, scores, caption_cost in captioned:
                 names = list(by_image)
                 ranked, search_seconds = _rank(catalog, embedder, by_image, names, query_vectors)
                 rankings = {str(i): [names[j] for j in order] for i, order in enumerate(ranked)}
-                relevant = {str(i): images for i, (_, images) in enumerate(queries)}
-                metrics = caption_metrics({n: t for n, (_, t) in by_image.items()}, references)
-                metrics.pop("length", None)
-                metrics.update(retrieval_metrics(rankings, relevant))
+                metrics = {**scores, **retrieval_metrics(rankings, relevant)}
                 cost = {
                     **caption_cost,
                     "ms_per_query": round(1000 * (embed_seconds + search_seconds) / max(len(queries), 1), 3),
@@ -232,11 +232,21 @@ def _caption_cost(catalog: Catalog, describer: Describer) -> dict:
     return {"seconds_per_photo": None if per_photo is None else round(per_photo, 5), "photos_timed": timing["photos"]}
 
 
-def _embed_queries(embedder: Embedder, texts: list[str], chunk: int = 256) -> tuple[np.ndarray, float]:
+def _embed_queries(
+    embedder: Embedder, texts: list[str], progress: Progress, chunk: int = 256
+) -> tuple[np.ndarray, float]:
     """All query vectors (in batches, as a benchmark would) and the seconds it took."""
-    began = time.perf_counter()
-    parts = [embedder.embed_queries(texts[i : i + chunk]) for i in range(0, len(texts), chunk)]
-    return np.concatenate(parts), time.perf_counter() - began
+    progress.start(f"embedding queries with {embedder.name}", len(texts))
+    parts, seconds = [], 0.0
+    try:
+        for start in range(0, len(texts), chunk):
+            began = time.perf_counter()
+            parts.append(embedder.embed_queries(texts[start : start + chunk]))
+            seconds += time.perf_counter() - began
+            progress.advance(len(parts[-1]))
+    finally:
+        progress.finish()
+    return np.concatenate(parts), seconds
 
 
 def _rank(
