@@ -197,3 +197,48 @@ def test_every_prompt_is_a_combination(tmp_path, monkeypatch, describer, embedde
     assert all(line["caption"].startswith(line["prompt"] + " ") for line in lines)
     report = (tmp_path / "report.md").read_text()
     assert "`a photo of`" in report and "`a picture of`" in report
+
+
+def test_an_interrupted_run_resumes_where_it_stopped(tmp_path, monkeypatch):
+    items = load_dataset("jsonl", CAPTIONS)
+    captioned = []
+    original = ImageNetDescriber.describe
+
+    def stop_after_one_batch(self, images):
+        if captioned:
+            raise KeyboardInterrupt
+        captioned.extend(images)
+        return original(self, images)
+
+    monkeypatch.setattr(ImageNetDescriber, "describe", stop_after_one_batch)
+    with pytest.raises(KeyboardInterrupt):
+        runner.evaluate(items, PHOTOS, tmp_path, batch_size=4)
+    assert len(description_times(tmp_path)) == 4
+
+    def counting(self, images):
+        captioned.extend(images)
+        return original(self, images)
+
+    monkeypatch.setattr(ImageNetDescriber, "describe", counting)
+    evaluation = runner.evaluate(items, PHOTOS, tmp_path, batch_size=4)
+    assert len(captioned) == len(items)  # 4 before the stop, 13 after it
+    assert evaluation.rows[0].cost["photos_timed"] == len(items)
+
+
+def test_karpathy_split_files_work_through_the_command(tmp_path):
+    items = load_dataset("jsonl", CAPTIONS)
+    images = [
+        {"filepath": "photos", "filename": item.image, "split": "test" if i < 3 else "train",
+         "sentences": [{"raw": c} for c in item.captions]}
+        for i, item in enumerate(items)
+    ]
+    split_file = tmp_path / "dataset_samples.json"
+    split_file.write_text(json.dumps({"images": images}))
+    out = tmp_path / "out"
+    args = ["eval", "-q", "--images", str(DATASET), "--karpathy", str(split_file), "--out", str(out)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2 and "--split" in result.output
+    result = CliRunner().invoke(cli, [*args, "--split", "test"])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in (out / "captions.jsonl").read_text().splitlines()]
+    assert [line["image"] for line in lines] == [f"photos/{item.image}" for item in items[:3]]

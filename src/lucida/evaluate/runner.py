@@ -195,20 +195,26 @@ def _caption_missing(
                             catalog.put_description(
                                 image_id, describer.name, describer.prompt, description.text, description.details
                             )
+                            _put_file(catalog, paths[name], image_id)
                         timing = {"seconds": timing["seconds"] + seconds, "photos": timing["photos"] + len(batch)}
                         catalog.set_setting(key, json.dumps(timing))
                     progress.advance(len(batch))
         finally:
             progress.finish()
-    # Every dataset file is a file of the catalog, so its descriptions count as filed (embed_missing).
+    # Every dataset file is a file of the catalog (identical files, and images captioned by another
+    # captioner, included), so embed_missing embeds their descriptions.
     with catalog.transaction():
         for name, path in paths.items():
             image_id = catalog.image_id_for_hash(hashes[name])
             if image_id is not None:
-                info = path.stat()
-                catalog.put_file(str(path.absolute()), info.st_size, info.st_mtime_ns, image_id)
+                _put_file(catalog, path, image_id)
     done = catalog.descriptions_by(describer.name, describer.prompt)
     return {name: done[hashes[name]] for name in paths}
+
+
+def _put_file(catalog: Catalog, path: Path, image_id: int) -> None:
+    info = path.stat()
+    catalog.put_file(str(path.absolute()), info.st_size, info.st_mtime_ns, image_id)
 
 
 def _file_hash(path: Path) -> str:
