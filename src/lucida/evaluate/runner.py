@@ -169,8 +169,8 @@ def _caption_missing(
     progress: Progress,
     batch_size: int,
 ) -> dict[str, tuple[int, str]]:
-    """Caption every image that has no description by this describer and prompt yet (timing the
-    describer alone), and return image name -> (description id, caption) for all of them."""
+    """Caption every image that has no description by this describer and prompt yet (timing
+    decoding and describing), and return image name -> (description id, caption) for all of them."""
     key = _TIMING_KEY + json.dumps([describer.name, describer.prompt])
     done = catalog.descriptions_by(describer.name, describer.prompt)
     first_of_hash: dict[str, str] = {}  # identical files are captioned once
@@ -184,8 +184,9 @@ def _caption_missing(
             with ThreadPoolExecutor(2, thread_name_prefix="decode") as pool:
                 for start in range(0, len(todo), batch_size):
                     batch = todo[start : start + batch_size]
-                    photos = list(pool.map(lambda n: _decode(paths[n], describer.input_side), batch))
+                    # A photo's captioning cost includes decoding it, as it does when indexing.
                     began = time.perf_counter()
+                    photos = list(pool.map(lambda n: _decode(paths[n], describer.input_side), batch))
                     descriptions = describer.describe([p.image for p in photos])
                     seconds = time.perf_counter() - began
                     timing = json.loads(catalog.get_setting(key) or '{"seconds": 0, "photos": 0}')
