@@ -8,6 +8,7 @@ import http.client
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -191,6 +192,15 @@ def test_preview_is_screen_sized_and_upright(api, library, tmp_path):
     assert response.status_code == 200 and response.headers["content-type"] == "image/jpeg"
     with Image.open(io.BytesIO(response.content)) as preview, Image.open(library["photos"] / "rocket.jpg") as photo:
         assert preview.size == photo.size  # smaller than 1600 px: kept as it is
+
+
+def test_api_docs_load_everything_from_this_server(api):
+    page = api.get("/docs")
+    assert page.status_code == 200 and "swagger-ui" in page.text
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert assets and all(a.startswith("/") and not a.startswith("//") for a in assets), assets
+    for asset in assets:
+        assert api.get(asset).status_code == 200, asset
 
 
 def test_unknown_photo_is_a_json_404(api):

@@ -30,6 +30,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
@@ -218,7 +219,9 @@ def create_app(
         job.wait(timeout=5)
         library.close()
 
-    app = FastAPI(
+    # FastAPIOffline serves /docs with Swagger UI's files from the package, not from a CDN: the
+    # API's own documentation must work on a machine with no network, like the page.
+    app = FastAPIOffline(
         title="lucida",
         summary="Semantic photo search: find photos from plain language.",
         version=_version(),
