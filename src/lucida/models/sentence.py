@@ -16,8 +16,10 @@ class SentenceTransformerEmbedder:
     Never downloads: with no local copy it fails at once and says how to get one.
     """
 
-    def __init__(self, name: str, source: str | Path, revision: str | None = None, batch_size: int = 64):
+    def __init__(self, name: str, source: str | Path, revision: str | None = None, batch_size: int = 16):
         self.name = name
+        # Small batches: sentence-transformers pads each batch to its longest text, and short
+        # captions padded to a long one cost ~10% of indexing speed (docs/benchmarks.md).
         self.batch_size = batch_size
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as transformers_logging
