@@ -3,6 +3,7 @@ sample photos, indexed by the real models."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import http.client
 import io
@@ -124,6 +125,43 @@ def test_search_answers_the_documented_shape_with_the_cat_first(api, library):
     assert (first["width"], first["height"]) == Image.open(first["path"]).size
     scores = [hit["score"] for hit in page["results"]]
     assert scores == sorted(scores, reverse=True)
+
+
+class CountingEmbedder:
+    """The real embedder, recording each call's queries."""
+
+    def __init__(self, inner):
+        self.inner, self.name, self.query_calls = inner, inner.name, []
+
+    def embed_documents(self, texts):
+        return self.inner.embed_documents(texts)
+
+    def embed_queries(self, texts):
+        self.query_calls.append(list(texts))
+        return self.inner.embed_queries(texts)
+
+
+def test_concurrent_searches_share_query_embedding_calls(library, describer, embedder, api):
+    counting = CountingEmbedder(embedder)
+    app = create_app(library["catalog"], describer, counting, cache_dir=library["cache"])
+    queries = [f"a photo of something, number {i}" for i in range(12)] + ["a cat"]
+    with serving(app) as url:
+
+        async def all_at_once():
+            async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+                return await asyncio.gather(*(client.get("/api/search", params={"q": q, "k": 3}) for q in queries))
+
+        answers = asyncio.run(all_at_once())
+        repeat = httpx.get(f"{url}/api/search", params={"q": "a cat", "k": 3}, timeout=60)
+    assert all(a.status_code == 200 for a in answers)
+    # Batched: fewer model calls than searches, every query embedded exactly once, none again.
+    embedded = [q for call in counting.query_calls for q in call]
+    assert sorted(embedded) == sorted(queries) and len(counting.query_calls) < len(queries)
+    # The same answers as searches one at a time on the shared server.
+    for q, answer in zip(queries, answers):
+        alone = search(api, q, k=3)
+        assert [r["id"] for r in answer.json()["results"]] == [r["id"] for r in alone["results"]]
+    assert repeat.json()["results"][0]["path"].endswith("chelsea.jpg")
 
 
 def test_offset_pages_through_the_same_ranking(api, library):

@@ -16,6 +16,32 @@ from lucida.models.registry import DEFAULT_DESCRIBER, load_embedder
 QUERY_CACHE_SIZE = 1024  # query vectors kept (1.5 KB each at 384 dimensions)
 
 
+class RecentQueryVectors:
+    """The vectors of the most recent queries. Paging through results (infinite scroll) and
+    repeated searches ask for the same words again, and embedding them is most of a search's cost."""
+
+    def __init__(self, size: int = QUERY_CACHE_SIZE):
+        self.size = size
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def get(self, query: str) -> np.ndarray | None:
+        vector = self._vectors.get(query)
+        if vector is not None:
+            self._vectors.move_to_end(query)
+        return vector
+
+    def put(self, query: str, vector: np.ndarray) -> None:
+        self._vectors[query] = vector
+        self._vectors.move_to_end(query)
+        while len(self._vectors) > self.size:
+            self._vectors.popitem(last=False)
+
+
+def check_query(query: str) -> None:
+    if not query.strip():
+        raise LucidaError("a query is empty; say what the photo shows, e.g. \"a horse in a field\"")
+
+
 @dataclass(frozen=True)
 class SearchResult:
     path: str
@@ -52,9 +78,7 @@ class Searcher:
         self.describer_name = catalog.get_setting(ACTIVE_DESCRIBER) or DEFAULT_DESCRIBER
         self._vectors: StoredEmbedding | None = None
         self._version: int | None = None
-        # Recent query vectors: paging through results (infinite scroll) and repeated searches
-        # ask for the same words again, and embedding them is most of a search's cost.
-        self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self.recent_queries = RecentQueryVectors()
 
     @property
     def size(self) -> int:
@@ -72,8 +96,8 @@ class Searcher:
 
     def search_many(self, queries: list[str], k: int = 20, offset: int = 0) -> list[list[SearchResult]]:
         """The best k photos for each query, after skipping the `offset` best (for paging)."""
-        if any(not q.strip() for q in queries):
-            raise LucidaError("a query is empty; say what the photo shows, e.g. \"a horse in a field\"")
+        for query in queries:
+            check_query(query)
         _check_window(k, offset)
         stored = self._current()
         if len(stored.image_ids) == 0:
@@ -112,15 +136,13 @@ class Searcher:
         return float(query_vector[0] @ stored.vectors[row])
 
     def _embed(self, queries: list[str]) -> np.ndarray:
-        cache = self._query_vectors
-        missing = [q for q in dict.fromkeys(queries) if q not in cache]
+        known = {q: self.recent_queries.get(q) for q in dict.fromkeys(queries)}
+        missing = [q for q, vector in known.items() if vector is None]
         if missing:
-            cache.update(zip(missing, self.embedder.embed_queries(missing)))
-        for query in queries:
-            cache.move_to_end(query)
-        vectors = np.stack([cache[q] for q in queries])
-        while len(cache) > QUERY_CACHE_SIZE:
-            cache.popitem(last=False)
+            for query, vector in zip(missing, self.embedder.embed_queries(missing)):
+                known[query] = vector
+                self.recent_queries.put(query, vector)
+        vectors = np.stack([known[q] for q in queries])
         self._check_dimensions(vectors, self._current())
         return vectors
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlencode
 
+import numpy as np
 from fastapi import FastAPI, File, Query, Request, UploadFile
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
@@ -40,7 +41,7 @@ from lucida.indexer import IndexSummary, index_paths
 from lucida.media import SUPPORTED_EXTENSIONS, UnreadablePhoto, decode_for_models, decode_for_screen
 from lucida.models.base import Describer, Embedder
 from lucida.scan import under_any
-from lucida.search import Searcher, SearchResult
+from lucida.search import RecentQueryVectors, Searcher, SearchResult, check_query
 
 log = logging.getLogger("lucida.web")
 
@@ -100,6 +101,46 @@ class _OneAtATime:
                 return attribute(*args, **kwargs)
 
         return call
+
+
+class _QueryEmbedder:
+    """Embeds the queries of concurrent searches together: one model call for every query that
+    arrived while the previous call ran. On 2 cores MiniLM takes 7 ms for one query and 30 ms for
+    twenty, so under load this multiplies how many searches a second the server answers."""
+
+    def __init__(self, embedder: Embedder):
+        self._embedder = embedder
+        self._recent = RecentQueryVectors()
+        self._waiting: list[tuple[str, asyncio.Future]] = []
+        self._drain_task: asyncio.Task | None = None
+
+    async def vector(self, query: str) -> np.ndarray:
+        check_query(query)
+        cached = self._recent.get(query)
+        if cached is not None:
+            return cached
+        future = asyncio.get_running_loop().create_future()
+        self._waiting.append((query, future))
+        if self._drain_task is None or self._drain_task.done():
+            self._drain_task = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            texts = list(dict.fromkeys(query for query, _ in batch))
+            try:
+                vectors = dict(zip(texts, await run_in_threadpool(self._embedder.embed_queries, texts)))
+            except Exception as error:  # every waiting search gets the error, then the next batch
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(error)
+                continue
+            for text, vector in vectors.items():
+                self._recent.put(text, vector)
+            for query, future in batch:
+                if not future.done():  # a search whose client went away was cancelled
+                    future.set_result(vectors[query])
 
 
 class _CatalogThread:
@@ -211,6 +252,7 @@ def create_app(
     if token:
         logging.getLogger("uvicorn.access").addFilter(_HideToken(token))
     library = _CatalogThread(catalog_path, embedder)
+    query_embedder = _QueryEmbedder(embedder)
     job = IndexJob(catalog_path, describer, embedder)
 
     @asynccontextmanager
@@ -296,7 +338,10 @@ def create_app(
         offset: Offset = 0,
     ) -> SearchPage:
         started = time.perf_counter()
-        results, total = await library.run(lambda: (library.searcher.search(q, k, offset), library.searcher.size))
+        vector = await query_embedder.vector(q)
+        results, total = await library.run(
+            lambda: (library.searcher.search_vector(vector, k, offset), library.searcher.size)
+        )
         return SearchPage(query=q, took_ms=_ms_since(started), total=total, results=hits(results))
 
     @app.get("/api/similar/{image_id}", response_model=SearchPage, summary="More like this photo")
