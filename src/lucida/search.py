@@ -102,7 +102,8 @@ class Searcher:
         stored = self._current()
         if len(stored.image_ids) == 0:
             return [[] for _ in queries]
-        return [self._ranked(scores, stored, k, offset) for scores in self._scores(self._embed(queries), stored)]
+        query_vectors = self._embed(queries, stored)
+        return [self._ranked(scores, stored, k, offset) for scores in self._scores(query_vectors, stored)]
 
     def search_vector(self, vector: np.ndarray, k: int = 20, offset: int = 0) -> list[SearchResult]:
         """The photos nearest an embedding made elsewhere (e.g. of an uploaded photo's description)."""
@@ -132,10 +133,10 @@ class Searcher:
         row = _row_of(stored, image_id)
         if row is None or not query.strip():
             return None
-        query_vector = self._embed([query])
+        query_vector = self._embed([query], stored)
         return float(query_vector[0] @ stored.vectors[row])
 
-    def _embed(self, queries: list[str]) -> np.ndarray:
+    def _embed(self, queries: list[str], stored: StoredEmbedding) -> np.ndarray:
         known = {q: self.recent_queries.get(q) for q in dict.fromkeys(queries)}
         missing = [q for q, vector in known.items() if vector is None]
         if missing:
@@ -143,7 +144,7 @@ class Searcher:
                 known[query] = vector
                 self.recent_queries.put(query, vector)
         vectors = np.stack([known[q] for q in queries])
-        self._check_dimensions(vectors, self._current())
+        self._check_dimensions(vectors, stored)
         return vectors
 
     def _check_dimensions(self, query_vectors: np.ndarray, stored: StoredEmbedding) -> None:
