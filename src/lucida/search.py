@@ -136,6 +136,16 @@ class Searcher:
         query_vector = self._embed([query], stored)
         return float(query_vector[0] @ stored.vectors[row])
 
+    def score_vector(self, vector: np.ndarray, image_id: int) -> float | None:
+        """The same for a query vector made elsewhere (e.g. by the web app's query batching)."""
+        stored = self._current()
+        row = _row_of(stored, image_id)
+        if row is None:
+            return None
+        query = np.asarray(vector, dtype=np.float32).reshape(1, -1)
+        self._check_dimensions(query, stored)
+        return float(query[0] @ stored.vectors[row])
+
     def _embed(self, queries: list[str], stored: StoredEmbedding) -> np.ndarray:
         known = {q: self.recent_queries.get(q) for q in dict.fromkeys(queries)}
         missing = [q for q, vector in known.items() if vector is None]

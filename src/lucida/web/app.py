@@ -432,7 +432,10 @@ def create_app(
             ],
         }
         if q and q.strip():
-            score = await library.run(lambda: library.searcher.score(q, image_id))
+            # Through the query embedder, not Searcher.score: the page has just searched these
+            # words, so their vector is cached there, and no model runs on the catalog thread.
+            vector = await query_embedder.vector(q)
+            score = await library.run(lambda: library.searcher.score_vector(vector, image_id))
             classes = (preferred.details or {}).get("classes", []) if preferred else []
             payload["why"] = {
                 "query": q,
