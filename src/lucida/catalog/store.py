@@ -19,6 +19,13 @@ from lucida.errors import LucidaError
 ACTIVE_DESCRIBER = "describer"
 ACTIVE_EMBEDDER = "embedder"
 
+# Descriptions of images that have a file and no vector from the embedder bound to `?`.
+_UNEMBEDDED_DESCRIPTIONS = (
+    "FROM descriptions d "
+    "WHERE EXISTS (SELECT 1 FROM files f WHERE f.image_id = d.image_id) "
+    "AND NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.description_id = d.id AND e.embedder = ?)"
+)
+
 
 @dataclass(frozen=True)
 class SkippedFile:
@@ -312,12 +319,7 @@ class Catalog:
     def descriptions_without_embedding(self, embedder: str) -> list[tuple[int, str]]:
         """(description id, text) of every description of a filed image not yet embedded."""
         return self._db.execute(
-            "SELECT d.id, d.text FROM descriptions d "
-            "WHERE EXISTS (SELECT 1 FROM files f WHERE f.image_id = d.image_id) "
-            "AND NOT EXISTS (SELECT 1 FROM embeddings e "
-            "                WHERE e.description_id = d.id AND e.embedder = ?) "
-            "ORDER BY d.id",
-            (embedder,),
+            f"SELECT d.id, d.text {_UNEMBEDDED_DESCRIPTIONS} ORDER BY d.id", (embedder,)
         ).fetchall()
 
     def search_vectors(self, embedder: str, describer: str) -> StoredEmbedding:
@@ -421,7 +423,8 @@ class Catalog:
             files=one("SELECT count(*) FROM files"),
             images=one("SELECT count(DISTINCT image_id) FROM files"),
             pending=one("SELECT count(*) FROM pending"),
-            unembedded=len(self.descriptions_without_embedding(embedder)) if embedder else 0,
+            # Counted, not fetched: after an embedder switch that is every description's text.
+            unembedded=one(f"SELECT count(*) {_UNEMBEDDED_DESCRIPTIONS}", embedder) if embedder else 0,
             skipped=[
                 SkippedFile(p, r)
                 for p, r in self._db.execute("SELECT path, reason FROM skipped ORDER BY path")
