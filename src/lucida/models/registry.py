@@ -75,11 +75,16 @@ def load_embedder(spec: str) -> Embedder:
     if spec.startswith("st:"):
         from lucida.models.sentence import SentenceTransformerEmbedder
 
-        source = spec[3:]
-        if not source:
-            raise LucidaError("embedder spec st: needs a folder or hub id, e.g. st:/models/my-model")
-        return SentenceTransformerEmbedder(spec, source)
+        return SentenceTransformerEmbedder(spec, _st_source(spec))
     return _load(spec, "embedder")  # type: ignore[return-value]
+
+
+def _st_source(spec: str) -> str:
+    """The folder or hub id of an `st:` spec; a LucidaError when it names none."""
+    source = spec[3:]
+    if not source:
+        raise LucidaError("embedder spec st: needs a folder or hub id, e.g. st:/models/my-model")
+    return source
 
 
 def _load(spec: str, kind: str) -> Describer | Embedder:
@@ -124,10 +129,10 @@ class LazyEmbedder:
     """An Embedder that loads its model on first use (see LazyDescriber)."""
 
     def __init__(self, spec: str):
-        if not spec.startswith("st:"):
+        if spec.startswith("st:"):
+            _st_source(spec)
+        else:
             _entry(spec, "embedder")
-        elif not spec[3:]:
-            raise LucidaError("embedder spec st: needs a folder or hub id, e.g. st:/models/my-model")
         self.name = spec
         self._model: Embedder | None = None
 
