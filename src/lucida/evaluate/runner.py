@@ -171,7 +171,7 @@ def _caption_missing(
 ) -> dict[str, tuple[int, str]]:
     """Caption every image that has no description by this describer and prompt yet (timing
     decoding and describing), and return image name -> (description id, caption) for all of them."""
-    key = _TIMING_KEY + json.dumps([describer.name, describer.prompt])
+    key = _timing_key(describer)
     done = catalog.descriptions_by(describer.name, describer.prompt)
     first_of_hash: dict[str, str] = {}  # identical files are captioned once
     for name in paths:
@@ -189,7 +189,7 @@ def _caption_missing(
                     photos = list(pool.map(lambda n: _decode(paths[n], describer.input_side), batch))
                     descriptions = describer.describe([p.image for p in photos])
                     seconds = time.perf_counter() - began
-                    timing = json.loads(catalog.get_setting(key) or '{"seconds": 0, "photos": 0}')
+                    timing = _timing(catalog, describer)
                     with catalog.transaction():
                         for name, photo, description in zip(batch, photos, descriptions):
                             image_id = catalog.add_image(hashes[name], photo.width, photo.height, photo.taken_at)
@@ -232,9 +232,17 @@ def _decode(path: Path, side: int):
         raise LucidaError(f"cannot decode {path}: {problem}") from None
 
 
+def _timing_key(describer: Describer) -> str:
+    return _TIMING_KEY + json.dumps([describer.name, describer.prompt])
+
+
+def _timing(catalog: Catalog, describer: Describer) -> dict:
+    """The captioning seconds and photos stored for this captioner and prompt (zero when none)."""
+    return json.loads(catalog.get_setting(_timing_key(describer)) or '{"seconds": 0, "photos": 0}')
+
+
 def _caption_cost(catalog: Catalog, describer: Describer) -> dict:
-    key = _TIMING_KEY + json.dumps([describer.name, describer.prompt])
-    timing = json.loads(catalog.get_setting(key) or '{"seconds": 0, "photos": 0}')
+    timing = _timing(catalog, describer)
     per_photo = timing["seconds"] / timing["photos"] if timing["photos"] else None
     return {"seconds_per_photo": None if per_photo is None else round(per_photo, 5), "photos_timed": timing["photos"]}
 
