@@ -287,6 +287,10 @@ def create_app(
             for r in results
         ]
 
+    async def nearest(vector: np.ndarray, k: int, offset: int) -> tuple[list[SearchResult], int]:
+        """The photos nearest a query vector, and how many photos were ranked."""
+        return await library.run(lambda: (library.searcher.search_vector(vector, k, offset), library.searcher.size))
+
     # -- errors: always {"error": message}, never a stack trace --------------------------------
 
     @app.exception_handler(HTTPException)
@@ -339,9 +343,7 @@ def create_app(
     ) -> SearchPage:
         started = time.perf_counter()
         vector = await query_embedder.vector(q)
-        results, total = await library.run(
-            lambda: (library.searcher.search_vector(vector, k, offset), library.searcher.size)
-        )
+        results, total = await nearest(vector, k, offset)
         return SearchPage(query=q, took_ms=_ms_since(started), total=total, results=hits(results))
 
     @app.get("/api/similar/{image_id}", response_model=SearchPage, summary="More like this photo")
@@ -392,9 +394,7 @@ def create_app(
             return description.text, embedder.embed_documents([description.text])[0]
 
         text, vector = await run_in_threadpool(describe_and_embed)
-        results, total = await library.run(
-            lambda: (library.searcher.search_vector(vector, k, offset), library.searcher.size)
-        )
+        results, total = await nearest(vector, k, offset)
         return SearchPage(query=text, took_ms=_ms_since(started), total=total, results=hits(results))
 
     # -- photos --------------------------------------------------------------------------------
