@@ -89,10 +89,7 @@ def _decode_with_pillow(data: bytes, min_side: int) -> DecodedPhoto:
     with Image.open(io.BytesIO(data)) as opened:
         full_w, full_h = opened.size
         if full_w * full_h > MAX_PIXELS:
-            raise UnreadablePhoto(
-                f"refused as a decompression bomb: {full_w}x{full_h} pixels is over the "
-                f"{MAX_PIXELS // 1_000_000}-megapixel limit"
-            )
+            raise UnreadablePhoto(_bomb_message(f"{full_w}x{full_h} pixels"))
         exif = opened.getexif()
         if opened.format in ("JPEG", "MPO"):  # cameras' JPEGs with an MPF preview open as MPO
             # Ask the decoder for the smallest DCT scale that still covers min_side.
@@ -246,7 +243,10 @@ def _capture_time(exif: Image.Exif) -> str | None:
 def _bomb_reason(error: Exception) -> str:
     # Pillow refuses outright at twice its limit and names that in its message; state ours.
     match = re.search(r"\((\d+) pixels\)", str(error))
-    what = f"{int(match.group(1)) / 1_000_000:.0f} megapixels" if match else "the image"
+    return _bomb_message(f"{int(match.group(1)) / 1_000_000:.0f} megapixels" if match else "the image")
+
+
+def _bomb_message(what: str) -> str:
     return f"refused as a decompression bomb: {what} is over the {MAX_PIXELS // 1_000_000}-megapixel limit"
 
 
