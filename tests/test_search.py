@@ -100,8 +100,8 @@ def test_search_by_vector_and_score_agree_with_search(searcher):
     assert [(r.image_id, round(r.score, 5)) for r in searcher.search_vector(vector, k=3)] == [
         (r.image_id, round(r.score, 5)) for r in best
     ]
-    assert searcher.score("a cup of coffee", best[0].image_id) == pytest.approx(best[0].score, abs=1e-5)
-    assert searcher.score("a cup of coffee", 10**9) is None
+    assert searcher.score_vector(vector, best[0].image_id) == pytest.approx(best[0].score, abs=1e-5)
+    assert searcher.score_vector(vector, 10**9) is None
     assert best[0].width and best[0].height
 
 

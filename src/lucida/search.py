@@ -127,17 +127,9 @@ class Searcher:
         scores[row] = -np.inf  # itself is always its own nearest neighbour
         return self._ranked(scores, stored, k, offset, count=len(scores) - 1)
 
-    def score(self, query: str, image_id: int) -> float | None:
-        """How well one photo matches a query: the score a search would give it."""
-        stored = self._current()
-        row = _row_of(stored, image_id)
-        if row is None or not query.strip():
-            return None
-        query_vector = self._embed([query], stored)
-        return float(query_vector[0] @ stored.vectors[row])
-
     def score_vector(self, vector: np.ndarray, image_id: int) -> float | None:
-        """The same for a query vector made elsewhere (e.g. by the web app's query batching)."""
+        """How well one photo matches a query vector: the score a search would give it.
+        None when the photo has no vector."""
         stored = self._current()
         row = _row_of(stored, image_id)
         if row is None:
