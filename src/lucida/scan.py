@@ -6,8 +6,10 @@ names that are not valid UTF-8 come back as `ScanProblem`s for the run's summary
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -61,7 +63,7 @@ def scan(roots: list[str]) -> ScanResult:
     visited_dirs: set[tuple[int, int]] = set()
     # Folders reached through a symbolic link are walked last, so that a folder that can also be
     # reached directly is indexed under its own path, and its link is the one reported.
-    linked_dirs: list[str] = []
+    linked_dirs: deque[str] = deque()
     for root in roots:
         root = os.path.abspath(root)
         if os.path.isdir(root):
@@ -69,11 +71,11 @@ def scan(roots: list[str]) -> ScanResult:
         else:
             _consider_file(root, result)
     while linked_dirs:
-        _walk(linked_dirs.pop(0), result, visited_dirs, linked_dirs)
+        _walk(linked_dirs.popleft(), result, visited_dirs, linked_dirs)
     return result
 
 
-def _walk(folder: str, result: ScanResult, visited: set[tuple[int, int]], linked_dirs: list[str]) -> None:
+def _walk(folder: str, result: ScanResult, visited: set[tuple[int, int]], linked_dirs: deque[str]) -> None:
     try:
         info = os.stat(folder)
     except OSError as error:
@@ -143,8 +145,6 @@ def _consider_file(path: str, result: ScanResult) -> None:
 
 
 def _os_reason(error: OSError, what: str) -> str:
-    import errno
-
     if error.errno == errno.ELOOP:
         return "symbolic link loop"
     if error.errno == errno.ENOENT:
