@@ -13,6 +13,8 @@ from typing import Protocol
 import numpy as np
 from PIL import Image
 
+from lucida.errors import LucidaError
+
 
 @dataclass(frozen=True)
 class Description:
@@ -31,6 +33,18 @@ class Describer(Protocol):
 
     # A describer that takes other prompts also has `with_prompt(prompt) -> Describer`
     # (`lucida eval --prompt` uses it); one without it only takes its own `prompt`.
+
+
+class DescribeFailures(LucidaError):
+    """Raised by `describe` when some images of a batch failed after every retry (an API's 429s,
+    a timeout): it carries the others' descriptions, so they are kept and only the failed ones
+    are tried again on the next run. Never describe a failed image with an empty text."""
+
+    def __init__(self, descriptions: list[Description | None], errors: dict[int, str]):
+        self.descriptions = descriptions  # in input order; None where that image failed
+        self.errors = errors  # input position -> why it failed
+        first = errors[min(errors)]
+        super().__init__(f"{len(errors)} of {len(descriptions)} photos could not be described; first: {first}")
 
 
 class Embedder(Protocol):
