@@ -1,0 +1,158 @@
+"""The Hugging Face captioners, run on tiny random checkpoints of each real architecture.
+
+tiny_vlms builds every checkpoint from transformers' own config, model, processor and tokenizer
+classes and saves it like a hub download, so loading, preprocessing, batched generation and
+decoding all run exactly as they do for the real Florence-2, BLIP, SmolVLM and LLaVA-OneVision.
+Random weights make the captions gibberish; these tests check what does not depend on the
+weights: one string per photo, in order, from the photo and the prompt given.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+import tiny_vlms
+from lucida.errors import LucidaError
+from lucida.models.blip import BlipCaptioner
+from lucida.models.florence2 import Florence2Captioner
+from lucida.models.hf_captioner import HFCaptioner
+from lucida.models.llava_onevision import LlavaOnevisionCaptioner
+from lucida.models.smolvlm import SmolVLMCaptioner
+
+FAMILIES = {
+    "florence2": (Florence2Captioner, tiny_vlms.build_florence2),
+    "blip": (BlipCaptioner, tiny_vlms.build_blip),
+    "smolvlm": (SmolVLMCaptioner, tiny_vlms.build_smolvlm),
+    "llava-onevision": (LlavaOnevisionCaptioner, tiny_vlms.build_llava_onevision),
+}
+# Two prompts each family takes, and a prompt it must refuse.
+PROMPTS = {
+    "florence2": ("<CAPTION>", "<MORE_DETAILED_CAPTION>", "<OD>"),
+    "smolvlm": ("short", "retrieval", "write a poem"),
+    "llava-onevision": ("short", "retrieval", "write a poem"),
+}
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoints(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("tiny-vlms")
+    return {family: build(root / family) for family, (_, build) in FAMILIES.items()}
+
+
+@pytest.fixture(scope="session", params=list(FAMILIES))
+def captioner(request, tiny_checkpoints) -> HFCaptioner:
+    family = request.param
+    cls, _ = FAMILIES[family]
+    folder = tiny_checkpoints[family]
+    model = cls(f"{family}:{folder}", folder)
+    model.batch_size = 4  # so that six photos take a full batch and a partial one
+    return model
+
+
+@pytest.fixture(scope="session")
+def photos(sample_photos) -> list[Image.Image]:
+    """Six real photos, small (the tiny models see 32-64 pixels), of different shapes: landscape,
+    square, portrait and panorama give the tiling processors different numbers of image tokens,
+    so batches are padded."""
+    images = []
+    for path in sorted(sample_photos.glob("*.jpg"))[:4]:
+        with Image.open(path) as image:
+            image.thumbnail((96, 96))
+            images.append(image.convert("RGB"))
+    images.append(images[0].transpose(Image.Transpose.ROTATE_90))  # portrait
+    images.append(images[1].crop((0, 0, images[1].width, images[1].height // 3)))  # panorama
+    return images
+
+
+def family_of(captioner: HFCaptioner) -> str:
+    return captioner.name.split(":", 1)[0]
+
+
+def texts(descriptions) -> list[str]:
+    return [d.text for d in descriptions]
+
+
+def test_one_caption_string_per_photo(captioner, photos):
+    captions = texts(captioner.describe(photos))
+    assert len(captions) == len(photos)
+    assert all(isinstance(c, str) and c.strip() for c in captions)
+    assert captioner.describe([]) == []
+
+
+def test_batching_keeps_each_caption_with_its_photo(captioner, photos):
+    batched = texts(captioner.describe(photos))
+    one_by_one = [captioner.describe([photo])[0].text for photo in photos]
+    assert batched == one_by_one
+    # The captions come from the photos: different photos, different captions.
+    assert len(set(batched)) >= len(photos) - 1
+
+
+def test_the_prompt_reaches_the_model(captioner, photos):
+    family = family_of(captioner)
+    if family not in PROMPTS:
+        pytest.skip(f"{family} takes no prompt")
+    first, second, _ = PROMPTS[family]
+    asked_first = captioner.with_prompt(first)
+    asked_second = captioner.with_prompt(second)
+    assert (asked_first.prompt, asked_second.prompt) == (first, second)
+    assert asked_first._model is captioner._model  # a prompt is not a reload
+    assert texts(asked_first.describe(photos[:3])) != texts(asked_second.describe(photos[:3]))
+
+
+def test_a_prompt_the_family_does_not_take_is_refused(captioner):
+    family = family_of(captioner)
+    refused = PROMPTS[family][2] if family in PROMPTS else "a photograph of"
+    with pytest.raises(LucidaError) as error:
+        captioner.with_prompt(refused)
+    assert refused in str(error.value)
+
+
+def test_default_prompts(captioner):
+    defaults = {"florence2": "<DETAILED_CAPTION>", "blip": "", "smolvlm": "retrieval", "llava-onevision": "retrieval"}
+    assert captioner.prompt == defaults[family_of(captioner)]
+
+
+def test_a_folder_records_where_it_is_and_no_revision(captioner, tiny_checkpoints):
+    assert captioner.local_path == tiny_checkpoints[family_of(captioner)]
+    assert captioner.revision is None
+
+
+def test_runs_in_full_precision_on_a_cpu(captioner):
+    import torch
+
+    if captioner.device != "cpu":
+        pytest.skip("an accelerator is present")
+    assert next(captioner._model.parameters()).dtype == torch.float32
+
+
+def test_a_model_not_in_the_cache_says_how_to_get_it():
+    with pytest.raises(LucidaError) as error:
+        Florence2Captioner(
+            "florence-2-base",
+            "florence-community/Florence-2-base",
+            revision="5ca5edf5bd017b9919c05d08aebef5e4c7ac3bac",
+        )
+    message = str(error.value)
+    assert "\n" not in message
+    assert "florence-2-base" in message and "florence-community/Florence-2-base" in message
+    assert "lucida models pull florence-2-base" in message and "HF_HOME" in message
+
+
+def test_a_folder_that_is_not_there_is_named(tmp_path):
+    missing = tmp_path / "no-such-model"
+    with pytest.raises(LucidaError, match="there is no folder"):
+        Florence2Captioner(f"florence2:{missing}", str(missing))
+
+
+def test_a_folder_without_a_model_is_named(tmp_path):
+    with pytest.raises(LucidaError, match="does not hold a complete Florence-2 model"):
+        Florence2Captioner(f"florence2:{tmp_path}", str(tmp_path))
+
+
+def test_a_folder_of_another_family_is_refused(tiny_checkpoints):
+    folder = tiny_checkpoints["blip"]
+    with pytest.raises(LucidaError, match="holds a 'blip' model, not Florence-2"):
+        Florence2Captioner(f"florence2:{folder}", folder)
