@@ -16,17 +16,15 @@ from PIL import Image
 
 import tiny_vlms
 from lucida.errors import LucidaError
-from lucida.models.blip import BlipCaptioner
-from lucida.models.florence2 import Florence2Captioner
 from lucida.models.hf_captioner import HFCaptioner
-from lucida.models.llava_onevision import LlavaOnevisionCaptioner
-from lucida.models.smolvlm import SmolVLMCaptioner
+from lucida.models.registry import load_describer
 
+# Spec prefix -> builder of a tiny checkpoint of that architecture.
 FAMILIES = {
-    "florence2": (Florence2Captioner, tiny_vlms.build_florence2),
-    "blip": (BlipCaptioner, tiny_vlms.build_blip),
-    "smolvlm": (SmolVLMCaptioner, tiny_vlms.build_smolvlm),
-    "llava-onevision": (LlavaOnevisionCaptioner, tiny_vlms.build_llava_onevision),
+    "florence2": tiny_vlms.build_florence2,
+    "blip": tiny_vlms.build_blip,
+    "smolvlm": tiny_vlms.build_smolvlm,
+    "llava-onevision": tiny_vlms.build_llava_onevision,
 }
 # Two prompts each family takes, and a prompt it must refuse.
 PROMPTS = {
@@ -39,15 +37,15 @@ PROMPTS = {
 @pytest.fixture(scope="session")
 def tiny_checkpoints(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("tiny-vlms")
-    return {family: build(root / family) for family, (_, build) in FAMILIES.items()}
+    return {family: build(root / family) for family, build in FAMILIES.items()}
 
 
 @pytest.fixture(scope="session", params=list(FAMILIES))
 def captioner(request, tiny_checkpoints) -> HFCaptioner:
+    """The captioner the registry builds for `<family>:<folder>`, as `lucida index --captioner` would."""
     family = request.param
-    cls, _ = FAMILIES[family]
-    folder = tiny_checkpoints[family]
-    model = cls(f"{family}:{folder}", folder)
+    model = load_describer(f"{family}:{tiny_checkpoints[family]}")
+    assert isinstance(model, HFCaptioner)
     model.batch_size = 4  # so that six photos take a full batch and a partial one
     return model
 
@@ -115,9 +113,10 @@ def test_default_prompts(captioner):
     assert captioner.prompt == defaults[family_of(captioner)]
 
 
-def test_a_folder_records_where_it_is_and_no_revision(captioner, tiny_checkpoints):
-    assert captioner.local_path == tiny_checkpoints[family_of(captioner)]
-    assert captioner.revision is None
+def test_the_captioner_is_named_by_its_spec_and_knows_its_folder(captioner, tiny_checkpoints):
+    folder = tiny_checkpoints[family_of(captioner)]
+    assert captioner.name == f"{family_of(captioner)}:{folder}"
+    assert captioner.local_path == folder
 
 
 def test_runs_in_full_precision_on_a_cpu(captioner):
@@ -128,31 +127,31 @@ def test_runs_in_full_precision_on_a_cpu(captioner):
     assert next(captioner._model.parameters()).dtype == torch.float32
 
 
-def test_a_model_not_in_the_cache_says_how_to_get_it():
+def test_a_registered_model_not_in_the_cache_says_how_to_get_it():
     with pytest.raises(LucidaError) as error:
-        Florence2Captioner(
-            "florence-2-base",
-            "florence-community/Florence-2-base",
-            revision="5ca5edf5bd017b9919c05d08aebef5e4c7ac3bac",
-        )
+        load_describer("smolvlm-256m")
     message = str(error.value)
     assert "\n" not in message
-    assert "florence-2-base" in message and "florence-community/Florence-2-base" in message
-    assert "lucida models pull florence-2-base" in message and "HF_HOME" in message
+    assert "HuggingFaceTB/SmolVLM-256M-Instruct" in message
+    assert "lucida models pull smolvlm-256m" in message and "HF_HOME" in message
 
 
 def test_a_folder_that_is_not_there_is_named(tmp_path):
     missing = tmp_path / "no-such-model"
     with pytest.raises(LucidaError, match="there is no folder"):
-        Florence2Captioner(f"florence2:{missing}", str(missing))
+        load_describer(f"florence2:{missing}")
 
 
 def test_a_folder_without_a_model_is_named(tmp_path):
     with pytest.raises(LucidaError, match="does not hold a complete Florence-2 model"):
-        Florence2Captioner(f"florence2:{tmp_path}", str(tmp_path))
+        load_describer(f"florence2:{tmp_path}")
 
 
 def test_a_folder_of_another_family_is_refused(tiny_checkpoints):
-    folder = tiny_checkpoints["blip"]
     with pytest.raises(LucidaError, match="holds a 'blip' model, not Florence-2"):
-        Florence2Captioner(f"florence2:{folder}", folder)
+        load_describer(f"florence2:{tiny_checkpoints['blip']}")
+
+
+def test_a_prompt_given_at_load_time_is_used(tiny_checkpoints):
+    captioner = load_describer(f"florence2:{tiny_checkpoints['florence2']}", prompt="<CAPTION>")
+    assert captioner.prompt == "<CAPTION>"

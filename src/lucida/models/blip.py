@@ -35,3 +35,9 @@ class BlipCaptioner(HFCaptioner):
 
     def _decode(self, generated, inputs) -> list[str]:
         return self._processor.batch_decode(generated, skip_special_tokens=True)
+
+
+def build(entry, folder: str, options) -> BlipCaptioner:
+    """The registry's hook (lucida.models.registry.FAMILIES): the captioner for `entry`, from the
+    local folder the registry found its weights in."""
+    return BlipCaptioner(entry.name, folder)

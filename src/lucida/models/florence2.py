@@ -34,3 +34,9 @@ class Florence2Captioner(HFCaptioner):
     def _decode(self, generated, inputs) -> list[str]:
         # An encoder-decoder model returns only the answer.
         return self._processor.batch_decode(generated, skip_special_tokens=True)
+
+
+def build(entry, folder: str, options) -> Florence2Captioner:
+    """The registry's hook (lucida.models.registry.FAMILIES): the captioner for `entry`, from the
+    local folder the registry found its weights in."""
+    return Florence2Captioner(entry.name, folder)

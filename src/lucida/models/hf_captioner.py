@@ -1,9 +1,10 @@
 """What the Hugging Face captioners (Florence-2, BLIP, SmolVLM, LLaVA-OneVision) share.
 
-Weights come from a local folder or from the Hugging Face cache at a pinned revision, never from
-the network: a model that is not there fails at once with one line saying how to get it. Each
-family module says how to load its classes, build its inputs and read its outputs; this one picks
-the device and dtype and runs batched greedy generation.
+The registry finds the weights (a folder the user named, or the Hugging Face cache snapshot at
+the entry's pinned revision) and says how to get them when they are missing; a captioner loads
+from that folder only, never from the network. Each family module says how to load its classes,
+build its inputs and read its outputs; this one picks the device and dtype and runs batched
+greedy generation.
 """
 
 from __future__ import annotations
@@ -18,27 +19,6 @@ from lucida.errors import LucidaError
 from lucida.models.base import Description
 from lucida.models.device import pick_device, pick_dtype
 from lucida.models.prompts import DEFAULT_CHAT_PROMPT, caption_prompt
-
-
-def hf_cache_folder() -> str:
-    from huggingface_hub import constants
-
-    return constants.HF_HUB_CACHE
-
-
-def missing_model_message(name: str, source: str, revision: str | None) -> str:
-    """The one line a user sees when a model's weights are not on this machine."""
-    at = f" at revision {revision}" if revision else ""
-    return (
-        f"model {name} ({source}{at}) is not in the Hugging Face cache {hf_cache_folder()}; "
-        f"download it on a connected machine with `lucida models pull {name}`, "
-        "or point HF_HOME at a cache that holds it"
-    )
-
-
-def _is_folder_spec(source: str) -> bool:
-    # Hub ids look like "org/name"; anything absolute, relative-dotted or home-based is a folder.
-    return source.startswith(("/", "./", "../", "~")) or Path(source).expanduser().is_dir()
 
 
 @contextlib.contextmanager
@@ -66,13 +46,9 @@ class HFCaptioner:
     input_side = 384
     batch_sizes = {"cpu": 4, "cuda": 8, "mps": 4}  # images per generate call
 
-    def __init__(self, name: str, source: str | Path, revision: str | None = None, prompt: str | None = None):
+    def __init__(self, name: str, folder: str | Path, prompt: str | None = None):
         self.name = name
-        source = str(source)
-        self.is_folder = _is_folder_spec(source)
-        self.source = str(Path(source).expanduser()) if self.is_folder else source
-        self.revision = None if self.is_folder else revision  # recorded with every caption
-        self.local_path: Path | None = None  # where the weights are on disk, once loaded
+        self.local_path = Path(folder)  # the weights on disk
         self.prompt = self._check_prompt(self.default_prompt if prompt is None else prompt)
         self.device = pick_device()
         self.dtype = pick_dtype(self.device)
@@ -85,35 +61,23 @@ class HFCaptioner:
     # -- loading ---------------------------------------------------------------------------
 
     def _pretrained(self, cls, **kwargs):
-        """`cls.from_pretrained` on this captioner's source, never downloading."""
+        """`cls.from_pretrained` on this captioner's folder, never downloading."""
         try:
-            return cls.from_pretrained(self.source, revision=self.revision, local_files_only=True, **kwargs)
+            return cls.from_pretrained(self.local_path, local_files_only=True, **kwargs)
         except (OSError, ValueError) as error:  # ValueError: a config.json transformers cannot read
-            if self.is_folder:
-                raise LucidaError(
-                    f"model {self.name}: the folder {self.source} does not hold a complete {self.family} "
-                    f"model ({_first_line(error)})"
-                ) from error
-            raise LucidaError(missing_model_message(self.name, self.source, self.revision)) from error
+            raise LucidaError(
+                f"{self.name}: the folder {self.local_path} does not hold a complete {self.family} model "
+                f"({_first_line(error)})"
+            ) from error
 
     def _check_config(self) -> None:
         from transformers import AutoConfig
 
-        if self.is_folder and not Path(self.source).is_dir():
-            raise LucidaError(f"model {self.name}: there is no folder {self.source}")
-        config = self._pretrained(AutoConfig)
-        if config.model_type not in self.model_types:
+        model_type = self._pretrained(AutoConfig).model_type
+        if model_type not in self.model_types:
             raise LucidaError(
-                f"model {self.name}: {self.source} holds a {config.model_type!r} model, not {self.family} "
+                f"{self.name}: the folder {self.local_path} holds a {model_type!r} model, not {self.family} "
                 f"({', '.join(sorted(self.model_types))})"
-            )
-        if self.is_folder:
-            self.local_path = Path(self.source)
-        else:
-            from huggingface_hub import snapshot_download
-
-            self.local_path = Path(
-                snapshot_download(self.source, revision=self.revision, local_files_only=True)
             )
 
     def _load(self):

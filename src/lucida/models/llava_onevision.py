@@ -48,3 +48,9 @@ class LlavaOnevisionCaptioner(ChatCaptioner):
         from transformers import LlavaOnevisionForConditionalGeneration
 
         return self._pretrained(LlavaOnevisionForConditionalGeneration, dtype=self.dtype)
+
+
+def build(entry, folder: str, options) -> LlavaOnevisionCaptioner:
+    """The registry's hook (lucida.models.registry.FAMILIES): the captioner for `entry`, from the
+    local folder the registry found its weights in."""
+    return LlavaOnevisionCaptioner(entry.name, folder)

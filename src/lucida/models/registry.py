@@ -202,6 +202,51 @@ register(
 )
 
 # Hugging Face captioners (Florence-2, BLIP, SmolVLM, LLaVA-OneVision): their entries follow.
+register(
+    # florence-community holds the transformers-native conversions of Microsoft's checkpoints
+    # (microsoft/Florence-2-* need trust_remote_code). No commit of theirs could be verified
+    # offline, so these follow the cache's `main` until one is pinned.
+    ModelEntry(
+        "florence-2-base", CAPTIONER, "florence2", "florence-community/Florence-2-base",
+        size="0.23B params, 0.5 GB", licence="MIT",
+        summary="Florence-2 base; <DETAILED_CAPTION> by default (also <CAPTION>, <MORE_DETAILED_CAPTION>)",
+    ),
+    ModelEntry(
+        "florence-2-large", CAPTIONER, "florence2", "florence-community/Florence-2-large",
+        size="0.77B params, 1.5 GB", licence="MIT",
+        summary="Florence-2 large; <DETAILED_CAPTION> by default (also <CAPTION>, <MORE_DETAILED_CAPTION>)",
+    ),
+    ModelEntry(
+        "blip-base", CAPTIONER, "blip", "Salesforce/blip-image-captioning-base",
+        revision="18188a6c19ba5ed3c80d574b6191c522cdf3a5c1",
+        size="0.25B params, 1.0 GB", licence="BSD-3-Clause",
+        summary="BLIP base captioning (COCO); one short sentence, no prompt",
+    ),
+    ModelEntry(
+        "blip-large", CAPTIONER, "blip", "Salesforce/blip-image-captioning-large",
+        revision="e33defe055114d86bec9c0705b71e590cfc0694c",
+        size="0.47B params, 1.9 GB", licence="BSD-3-Clause",
+        summary="BLIP large captioning (COCO); one short sentence, no prompt",
+    ),
+    ModelEntry(
+        "smolvlm-256m", CAPTIONER, "smolvlm", "HuggingFaceTB/SmolVLM-256M-Instruct",
+        revision="982ff50128fdd980fce0b7d2d286824f0f6ac266",
+        size="0.26B params, 0.5 GB", licence="Apache-2.0",
+        summary="SmolVLM-256M-Instruct chat VLM; prompt library, `retrieval` by default",
+    ),
+    ModelEntry(
+        "smolvlm-500m", CAPTIONER, "smolvlm", "HuggingFaceTB/SmolVLM-500M-Instruct",
+        revision="cb498dae8482269f2b1361f26b0f1f866d725eba",
+        size="0.51B params, 1.0 GB", licence="Apache-2.0",
+        summary="SmolVLM-500M-Instruct chat VLM; prompt library, `retrieval` by default",
+    ),
+    ModelEntry(
+        "llava-onevision-0.5b", CAPTIONER, "llava-onevision", "llava-hf/llava-onevision-qwen2-0.5b-ov-hf",
+        revision="66d62be83612d49460229cc26117ec2e81f802ef",
+        size="0.89B params, 1.8 GB", licence="Apache-2.0",
+        summary="LLaVA-OneVision Qwen2-0.5B (SigLIP vision); prompt library, `retrieval` by default",
+    ),
+)
 
 
 # -- resolving a spec ---------------------------------------------------------------------

@@ -18,3 +18,9 @@ class SmolVLMCaptioner(ChatCaptioner):
         from transformers import AutoModelForImageTextToText
 
         return self._pretrained(AutoModelForImageTextToText, dtype=self.dtype)
+
+
+def build(entry, folder: str, options) -> SmolVLMCaptioner:
+    """The registry's hook (lucida.models.registry.FAMILIES): the captioner for `entry`, from the
+    local folder the registry found its weights in."""
+    return SmolVLMCaptioner(entry.name, folder)
