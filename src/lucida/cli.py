@@ -11,7 +11,8 @@ import click
 from platformdirs import user_data_path
 
 from lucida.catalog import Catalog
-from lucida.catalog.store import ACTIVE_DESCRIBER, ACTIVE_EMBEDDER
+from lucida.catalog.store import ACTIVE_API_BASE, ACTIVE_DESCRIBER, ACTIVE_EMBEDDER
+from lucida.config import Config
 from lucida.errors import LucidaError
 
 
@@ -53,29 +54,49 @@ def cli(ctx: click.Context, db: Path) -> None:
 
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))
-@click.option("--describer", help="Describer name (default: the catalog's, else the offline default).")
-@click.option("--embedder", help="Embedder name or st:<folder> (default: the catalog's, else the offline default).")
+@click.option(
+    "--captioner", "--describer", "describer",
+    help="Model that describes each new photo: a registry name or explicit spec (see `lucida models list`; "
+    "default: the config file's, else the catalog's, else the offline default).",
+)
+@click.option("--prompt", help="Prompt library name for a captioner that takes prompts.")
+@click.option("--embedder", help="Embedder name or explicit spec, e.g. st:<folder> (default: config, catalog, offline default).")
+@click.option("--api-base", help="OpenAI-compatible server for openai: models (default: the OpenAI API).")
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(1, 1024))
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary; errors only.")
 @click.pass_obj
-def index(db: Path, paths: tuple[str, ...], describer: str | None, embedder: str | None, batch_size: int, quiet: bool) -> None:
+def index(
+    db: Path, paths: tuple[str, ...], describer: str | None, prompt: str | None, embedder: str | None,
+    api_base: str | None, batch_size: int, quiet: bool,
+) -> None:
     """Index the photos under PATHS (folders or files): decode, describe, embed, store."""
     os.environ.setdefault("OMP_WAIT_POLICY", INDEX_OMP_WAIT_POLICY)
     from lucida.indexer import existing_roots, index_paths
     from lucida.models.registry import DEFAULT_DESCRIBER, DEFAULT_EMBEDDER, LazyDescriber, LazyEmbedder
     from lucida.progress import progress_for
 
+    config = Config.load()
+    describer, prompt = config.pick(describer, "index", "captioner"), config.pick(prompt, "index", "prompt")
+    embedder, api_base = config.pick(embedder, "index", "embedder"), config.pick(api_base, "index", "api_base")
     existing_roots(paths)  # a mistyped path fails before a catalog is made or a model loads
     with Catalog.open(db) as catalog:
         # Models load only when there is work for them: a rerun over an unchanged library loads
         # none. A run that switches models (or fills a new catalog) loads them first, so a model
         # that is not available fails before the catalog records it as the active one.
-        describer_model = LazyDescriber(describer or catalog.get_setting(ACTIVE_DESCRIBER) or DEFAULT_DESCRIBER)
-        embedder_model = LazyEmbedder(embedder or catalog.get_setting(ACTIVE_EMBEDDER) or DEFAULT_EMBEDDER)
-        if describer_model.name != catalog.get_setting(ACTIVE_DESCRIBER):
+        describer_model = LazyDescriber(
+            describer or catalog.get_setting(ACTIVE_DESCRIBER) or DEFAULT_DESCRIBER, prompt, api_base
+        )
+        embedder_model = LazyEmbedder(
+            embedder or catalog.get_setting(ACTIVE_EMBEDDER) or DEFAULT_EMBEDDER,
+            api_base or catalog.get_setting(ACTIVE_API_BASE),
+        )
+        if describer_model.name != catalog.get_setting(ACTIVE_DESCRIBER) or prompt:
             describer_model.model()
         if embedder_model.name != catalog.get_setting(ACTIVE_EMBEDDER):
             embedder_model.model()
+        if api_base:
+            with catalog.transaction():
+                catalog.set_setting(ACTIVE_API_BASE, api_base)
         try:
             summary = index_paths(
                 catalog, list(paths), describer_model, embedder_model, progress_for(quiet), batch_size=batch_size
@@ -102,16 +123,20 @@ def index(db: Path, paths: tuple[str, ...], describer: str | None, embedder: str
 @click.option("-k", "k", default=20, show_default=True, type=click.IntRange(min=1), help="Number of results.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (JSON Lines with --queries).")
 @click.option("--queries", type=click.File("r", encoding="utf-8"), help="Read one query per line ('-' for stdin).")
+@click.option("--embedder", help="Search this embedding space (default: the one the index was built with).")
+@click.option("--api-base", help="OpenAI-compatible server for an openai: embedder.")
 @click.pass_obj
-def search(db: Path, query: str | None, k: int, as_json: bool, queries) -> None:
+def search(db: Path, query: str | None, k: int, as_json: bool, queries, embedder: str | None, api_base: str | None) -> None:
     """Find photos matching QUERY, best first."""
     from lucida.search import Searcher
 
     if (query is None) == (queries is None):
         raise click.UsageError("give either a QUERY or --queries FILE")
     texts = [query] if query is not None else [line.strip() for line in queries if line.strip()]
+    config = Config.load()
+    embedder, api_base = config.pick(embedder, "search", "embedder"), config.pick(api_base, "search", "api_base")
     with Catalog.open(db, create=False) as catalog:
-        searcher = Searcher(catalog)
+        searcher = Searcher(catalog, _search_embedder(catalog, embedder, api_base))
         if searcher.size == 0 and not as_json:
             click.echo("the catalog has no indexed photos yet; run `lucida index PATH`", err=True)
         # One query at a time, so JSON Lines stream out as each is answered.
@@ -147,6 +172,10 @@ def status(db: Path, as_json: bool) -> None:
             "pending": st.pending,
             "unembedded": st.unembedded,
             "skipped": [{"path": s.path, "reason": s.reason} for s in st.skipped],
+            "caption_failures": [
+                {"path": c.path, "captioner": c.captioner, "prompt": c.prompt, "error": c.error, "attempts": c.attempts}
+                for c in catalog.caption_failures()
+            ],
             "models": {"describer": st.settings.get(ACTIVE_DESCRIBER), "embedder": st.settings.get(ACTIVE_EMBEDDER)},
             "descriptions_by_describer": st.describers,
             "vectors_by_embedder": st.embedders,
@@ -169,6 +198,10 @@ def status(db: Path, as_json: bool) -> None:
     click.echo(f"skipped    {len(st.skipped)}")
     for skipped in st.skipped:
         click.echo(f"  {skipped.path}: {skipped.reason}")
+    if payload["caption_failures"]:
+        click.echo(f"caption failures {len(payload['caption_failures'])} (`lucida caption` tries them again)")
+        for failure in payload["caption_failures"]:
+            click.echo(f"  {failure['path']}: {failure['captioner']}: {failure['error']}")
 
 
 @cli.command()
@@ -192,8 +225,9 @@ def serve(db: Path, host: str, port: int, token: str | None) -> None:
     with Catalog.open(db, create=False) as catalog:
         describer_name = catalog.get_setting(ACTIVE_DESCRIBER) or DEFAULT_DESCRIBER
         embedder_name = catalog.get_setting(ACTIVE_EMBEDDER) or DEFAULT_EMBEDDER
+        api_base = catalog.get_setting(ACTIVE_API_BASE)
     # Loaded once, here: every request and every index run started from the page shares them.
-    app = create_app(db, load_describer(describer_name), load_embedder(embedder_name), token=token)
+    app = create_app(db, load_describer(describer_name, api_base=api_base), load_embedder(embedder_name, api_base), token=token)
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"lucida: serving {db} at http://{shown}:{port}/" + ("?token=…" if token else ""), err=True)
     uvicorn.run(app, host=host, port=port, log_level="info")
@@ -235,8 +269,31 @@ def eval_(images: Path, coco, karpathy, split, jsonl, captioners, prompts, embed
     click.echo(f"{len(evaluation.rows)} combinations on {evaluation.images} images: {out / 'report.md'}")
 
 
+def _search_embedder(catalog: Catalog, spec: str | None, api_base: str | None):
+    """The embedder for searching: the catalog's own (None lets Searcher load it), or the one
+    asked for, when the catalog holds vectors from it."""
+    from lucida.models.registry import load_embedder
+
+    active = catalog.get_setting(ACTIVE_EMBEDDER)
+    if spec is None or spec == active:
+        return load_embedder(active, api_base or catalog.get_setting(ACTIVE_API_BASE)) if active else None
+    spaces = catalog.status().embedders
+    if spec not in spaces:
+        known = ", ".join(spaces) or "none"
+        raise LucidaError(
+            f"the catalog has no vectors from {spec} (it has: {known}); run `lucida index PATH --embedder {spec}` first"
+        )
+    return load_embedder(spec, api_base)
+
+
 def _shorten(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1].rstrip() + "…"
+
+
+from lucida.cli_models import caption, models  # noqa: E402 - they attach to `cli` above
+
+cli.add_command(models)
+cli.add_command(caption)
 
 
 def main() -> None:

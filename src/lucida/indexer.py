@@ -22,7 +22,8 @@ from lucida.catalog import Catalog
 from lucida.catalog.store import ACTIVE_DESCRIBER, ACTIVE_EMBEDDER
 from lucida.errors import LucidaError
 from lucida.media import DecodedPhoto, UnreadablePhoto, content_hash, decode_for_models
-from lucida.models.base import Describer, Embedder
+from lucida.models.base import DescribeFailures, Describer, Embedder
+from lucida.models.registry import provenance
 from lucida.progress import Progress, SilentProgress
 from lucida.scan import FoundFile, ScanProblem, scan, under_any
 
@@ -50,6 +51,7 @@ class _Prepared:
     content_hash: str | None = None
     photo: DecodedPhoto | None = None  # None when the content is already described
     reason: str | None = None  # why it is skipped
+    retry: bool = False  # skipped for a passing reason (a captioner API failed): try again next run
 
 
 def index_paths(
@@ -196,22 +198,32 @@ def _store_batch(
     if not batch:
         return
     fresh = [p for p in batch if p.photo is not None]
-    descriptions = describer.describe([p.photo.image for p in fresh])  # type: ignore[union-attr]
+    try:
+        descriptions = describer.describe([p.photo.image for p in fresh])  # type: ignore[union-attr]
+    except DescribeFailures as failures:  # keep the photos that were described
+        descriptions = failures.descriptions  # type: ignore[assignment]
+        for i, why in failures.errors.items():
+            fresh[i].reason, fresh[i].retry = f"describing failed, tried again next run: {why}", True
+        fresh = [p for p in fresh if p.reason is None]
+        descriptions = [d for d in descriptions if d is not None]
     vectors = _embed_texts(embedder, [d.text for d in descriptions], vectors_by_text)
     made = {id(p): (d, v) for p, d, v in zip(fresh, descriptions, vectors)}
+    kind, revision = provenance(describer.name)
 
     with catalog.transaction():
         for prepared in batch:
             f = prepared.file
             if prepared.reason is not None:
-                catalog.put_skipped(f.path, f.size, f.change_stamp, prepared.reason)
+                # No stamp for a retry: a file only matches its skip record when the stamps agree.
+                stamp = (None, None) if prepared.retry else (f.size, f.change_stamp)
+                catalog.put_skipped(f.path, *stamp, prepared.reason)
                 continue
             photo = prepared.photo
             if photo is not None:
                 description, vector = made[id(prepared)]
                 image_id = catalog.add_image(prepared.content_hash, photo.width, photo.height, photo.taken_at)
                 description_id = catalog.put_description(
-                    image_id, describer.name, describer.prompt, description.text, description.details
+                    image_id, describer.name, describer.prompt, description.text, description.details, kind, revision
                 )
                 catalog.put_embedding(description_id, embedder.name, vector)
             else:

@@ -80,6 +80,26 @@ MIGRATIONS: list[Migration] = [
         );
         """,
     ),
+    Migration(
+        version=5,
+        why="Two-tier captions: a fast offline describer covers every photo, then a vision-language "
+        "captioner fills in detailed captions. Each description records its kind, so search can "
+        "prefer a caption, and the model revision that wrote it; a photo the captioner failed on is "
+        "recorded with why (never given an empty caption), so the next run retries it.",
+        sql="""
+        ALTER TABLE descriptions ADD COLUMN kind TEXT NOT NULL DEFAULT 'describer';  -- or 'captioner'
+        ALTER TABLE descriptions ADD COLUMN revision TEXT;  -- hub commit or package version
+        CREATE TABLE caption_failures (
+            image_id  INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+            captioner TEXT NOT NULL,
+            prompt    TEXT NOT NULL DEFAULT '',
+            error     TEXT NOT NULL,
+            attempts  INTEGER NOT NULL,
+            at        REAL NOT NULL,
+            PRIMARY KEY (image_id, captioner, prompt)
+        );
+        """,
+    ),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -18,6 +18,8 @@ from lucida.errors import LucidaError
 # Settings keys recording which models the catalog's search vectors come from.
 ACTIVE_DESCRIBER = "describer"
 ACTIVE_EMBEDDER = "embedder"
+# The OpenAI-compatible server the active embedder runs at, when it runs at one (never a key).
+ACTIVE_API_BASE = "api_base"
 
 # Descriptions of images that have a file and no vector from the embedder bound to `?`.
 _UNEMBEDDED_DESCRIPTIONS = (
@@ -51,6 +53,7 @@ class CatalogStatus:
     describers: dict[str, int]  # describer name -> images it described
     embedders: dict[str, int]  # embedder name -> descriptions it embedded
     settings: dict[str, str]
+    caption_failures: int = 0  # images a captioner failed on, to be retried
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,15 @@ class ResultRow:
     width: int | None
     height: int | None
     taken_at: str | None
+
+
+@dataclass(frozen=True)
+class CaptionFailure:
+    path: str  # one file showing the image
+    captioner: str
+    prompt: str
+    error: str
+    attempts: int
 
 
 @dataclass(frozen=True)
@@ -290,23 +302,62 @@ class Catalog:
         prompt: str,
         text: str,
         details: dict | None = None,
+        kind: str = "describer",
+        revision: str | None = None,
     ) -> int:
         """Store (or replace) an image's description by one describer and prompt.
 
-        Replacing a description drops the embeddings made from its old text.
+        `kind` is "describer" or "captioner" (search prefers a caption); `revision` the model's.
+        Replacing a description drops the embeddings made from its old text; a description
+        supersedes a recorded failure of the same captioner and prompt.
         """
         self._db.execute(
-            "INSERT INTO descriptions (image_id, describer, prompt, text, details, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (image_id, describer, prompt) DO UPDATE SET "
-            "text = excluded.text, details = excluded.details, created_at = excluded.created_at",
-            (image_id, describer, prompt, text, json.dumps(details) if details else None, time.time()),
+            "INSERT INTO descriptions (image_id, describer, prompt, text, details, created_at, kind, revision) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (image_id, describer, prompt) DO UPDATE SET "
+            "text = excluded.text, details = excluded.details, created_at = excluded.created_at, "
+            "kind = excluded.kind, revision = excluded.revision",
+            (image_id, describer, prompt, text, json.dumps(details) if details else None, time.time(), kind, revision),
         )
         description_id = self._db.execute(
             "SELECT id FROM descriptions WHERE image_id = ? AND describer = ? AND prompt = ?",
             (image_id, describer, prompt),
         ).fetchone()[0]
         self._db.execute("DELETE FROM embeddings WHERE description_id = ?", (description_id,))
+        self._db.execute(
+            "DELETE FROM caption_failures WHERE image_id = ? AND captioner = ? AND prompt = ?",
+            (image_id, describer, prompt),
+        )
         return description_id
+
+    # -- captions: the second tier ---------------------------------------------------------
+
+    def images_to_caption(self, captioner: str, prompt: str) -> list[tuple[int, str]]:
+        """(image id, one of its paths) of every filed image with no description by this
+        captioner and prompt, failed ones included (they are retried)."""
+        return self._db.execute(
+            "SELECT f.image_id, min(f.path) FROM files f WHERE NOT EXISTS ("
+            "SELECT 1 FROM descriptions d WHERE d.image_id = f.image_id AND d.describer = ? AND d.prompt = ?) "
+            "GROUP BY f.image_id ORDER BY f.image_id",
+            (captioner, prompt),
+        ).fetchall()
+
+    def record_caption_failure(self, image_id: int, captioner: str, prompt: str, error: str) -> None:
+        self._db.execute(
+            "INSERT INTO caption_failures (image_id, captioner, prompt, error, attempts, at) "
+            "VALUES (?, ?, ?, ?, 1, ?) ON CONFLICT (image_id, captioner, prompt) DO UPDATE SET "
+            "error = excluded.error, attempts = attempts + 1, at = excluded.at",
+            (image_id, captioner, prompt, error, time.time()),
+        )
+
+    def caption_failures(self) -> list[CaptionFailure]:
+        """Images a captioner failed on (of those that still have a file), by path."""
+        return [
+            CaptionFailure(*row)
+            for row in self._db.execute(
+                "SELECT min(f.path) AS p, c.captioner, c.prompt, c.error, c.attempts FROM caption_failures c "
+                "JOIN files f ON f.image_id = c.image_id GROUP BY c.image_id, c.captioner, c.prompt ORDER BY p"
+            )
+        ]
 
     def put_embedding(self, description_id: int, embedder: str, vector: np.ndarray) -> None:
         blob = np.ascontiguousarray(vector, dtype="<f4").tobytes()
@@ -323,13 +374,13 @@ class Catalog:
         ).fetchall()
 
     def search_vectors(self, embedder: str, describer: str) -> StoredEmbedding:
-        """One vector per image with a file: from `describer`'s description when it has one,
-        else from its most recent description by another describer."""
+        """One vector per image with a file, from its best description: a captioner's caption
+        over a describer's text, then `describer`'s, then the most recent."""
         rows = self._db.execute(
             "SELECT d.image_id, e.vector FROM embeddings e "
             "JOIN descriptions d ON d.id = e.description_id "
             "WHERE e.embedder = ? AND EXISTS (SELECT 1 FROM files f WHERE f.image_id = d.image_id) "
-            "ORDER BY d.image_id, (d.describer = ?) , d.created_at",
+            "ORDER BY d.image_id, (d.kind = 'captioner'), (d.describer = ?), d.created_at",
             (embedder, describer),
         ).fetchall()
         # Rows come sorted so the preferred description of each image is its last row.
@@ -374,13 +425,15 @@ class Catalog:
         return np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(blobs), -1)
 
     def result_rows(self, image_ids: list[int], describer: str) -> dict[int, ResultRow]:
-        """Path and caption for each image: its first path by name, its preferred description."""
+        """Path and caption for each image: its first path by name, its best description (as in
+        search_vectors)."""
         found: dict[int, ResultRow] = {}
         for image_id in image_ids:
             row = self._db.execute(
                 "SELECT f.path, d.text, d.describer, i.width, i.height, i.taken_at FROM files f "
                 "JOIN descriptions d ON d.image_id = f.image_id JOIN images i ON i.id = f.image_id "
-                "WHERE f.image_id = ? ORDER BY (d.describer = ?) DESC, d.created_at DESC, f.path "
+                "WHERE f.image_id = ? ORDER BY (d.kind = 'captioner') DESC, (d.describer = ?) DESC, "
+                "d.created_at DESC, f.path "
                 "LIMIT 1",
                 (image_id, describer),
             ).fetchone()
@@ -441,6 +494,9 @@ class Catalog:
                 )
             ),
             settings=settings,
+            caption_failures=one(
+                "SELECT count(*) FROM caption_failures c WHERE EXISTS (SELECT 1 FROM files f WHERE f.image_id = c.image_id)"
+            ),
         )
 
 

