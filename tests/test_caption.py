@@ -147,10 +147,10 @@ def _image_of(catalog: Catalog, name: str) -> int:
 
 def test_caption_with_a_tiny_local_florence2_through_the_real_checkpoint_path(library, tmp_path):
     """`florence2:<folder>` goes exactly the way a downloaded checkpoint does."""
-    import tiny_vlms
+    import vlm_checkpoints
 
     root, db, _ = library
-    folder = tiny_vlms.build_florence2(tmp_path / "tiny-florence2")
+    folder = vlm_checkpoints.build_florence2(tmp_path / "tiny-florence2")
     spec = f"florence2:{folder}"
     result = run("--db", str(db), "caption", "--captioner", spec, "--prompt", "<MORE_DETAILED_CAPTION>", "--batch-size", "2")
     assert result.exit_code == 0, result.output

