@@ -125,3 +125,11 @@ def test_index_with_an_api_captioner_keeps_going_past_a_failing_photo(tmp_path, 
     assert status["indexed"] == len(photos) and status["skipped"] == []
     assert settings(db)["api_base"] == server.api_base  # a URL, never a key
     assert not any("key" in key for key in settings(db))
+
+
+def test_a_prompt_for_a_describer_that_takes_none_is_one_line(tmp_path, photo_folder):
+    result = run("--db", str(tmp_path / "catalog.db"), "index", str(photo_folder), "--prompt", "short")
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        "Error: efficientnet-lite0-imagenet takes no prompt, not --prompt 'short'; leave --prompt out for it"
+    )

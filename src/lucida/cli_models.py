@@ -91,15 +91,18 @@ def pull(name: str) -> None:
 @click.option("--captioner", help="Captioner: a registry name or explicit spec (default: the config file's [caption] captioner).")
 @click.option("--prompt", help="Prompt library name (default: the config file's, else the captioner's own).")
 @click.option("--api-base", help="OpenAI-compatible server for openai: captioners (default: the OpenAI API).")
-@click.option("--batch-size", default=4, show_default=True, type=click.IntRange(1, 256))
+@click.option(
+    "--batch-size", type=click.IntRange(1, 256),
+    help="Photos per batch (default: 4 for local models, 16 for an API, whose requests run 4 at a time).",
+)
 @click.option("--limit", type=click.IntRange(min=1), help="Caption at most N photos in this run.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary; errors only.")
 @click.pass_obj
-def caption(db: Path, captioner: str | None, prompt: str | None, api_base: str | None, batch_size: int, limit, quiet: bool) -> None:
+def caption(db: Path, captioner: str | None, prompt: str | None, api_base: str | None, batch_size: int | None, limit, quiet: bool) -> None:
     """Fill in detailed captions for indexed photos with a vision-language captioner; search
     prefers them. Resumable: run it again to continue or to retry failed photos."""
     from lucida.caption import caption_photos
-    from lucida.models.registry import CAPTIONER, LazyDescriber, load_embedder
+    from lucida.models.registry import API, CAPTIONER, FAMILIES, LazyDescriber, load_embedder
     from lucida.progress import progress_for
 
     config = Config.load()
@@ -115,6 +118,8 @@ def caption(db: Path, captioner: str | None, prompt: str | None, api_base: str |
         if model.entry.kind != CAPTIONER:
             raise LucidaError(f"{captioner} is a {model.entry.kind}, not a captioner; see `lucida models list`")
         model.model()  # a missing model or a bad prompt fails before any work
+        if batch_size is None:
+            batch_size = 16 if FAMILIES[model.entry.family].weights == API else 4
         embedder = load_embedder(embedder_name, catalog.get_setting(ACTIVE_API_BASE))
         try:
             summary = caption_photos(catalog, model, embedder, progress_for(quiet), batch_size=batch_size, limit=limit)
