@@ -165,3 +165,21 @@ def test_caption_with_a_tiny_local_florence2_through_the_real_checkpoint_path(li
     # Search shows each photo's caption, not the describer's text.
     shown = {r["path"]: r["caption"] for r in search(db, "a photo")}
     assert shown == {path: d.text for path, d in captions.items()}
+
+
+def test_an_empty_caption_is_a_failure_not_a_caption(library, embedder):
+    from lucida.caption import caption_photos
+    from lucida.models.base import Description
+
+    class Blank:
+        name, prompt, input_side = "blank", "", 64
+
+        def describe(self, images):
+            return [Description("  ") for _ in images]
+
+    root, db, _ = library
+    with Catalog.open(db) as catalog:
+        summary = caption_photos(catalog, Blank(), embedder)
+        assert (summary.captioned, summary.failed) == (0, 4)
+        assert {f.error for f in catalog.caption_failures()} == {"the model wrote no caption"}
+        assert len(catalog.images_to_caption("blank", "")) == 4  # still to do on the next run

@@ -114,9 +114,9 @@ def describe_each(images: list[Image.Image], captioner: Describer) -> tuple[list
     if not images:
         return [], {}
     try:
-        return list(captioner.describe(images)), {}
+        return _without_empty(list(captioner.describe(images)), {})
     except DescribeFailures as failures:
-        return failures.descriptions, failures.errors
+        return _without_empty(failures.descriptions, dict(failures.errors))
     except LucidaError:
         raise
     except Exception as error:  # noqa: BLE001 - a model's failure on one photo
@@ -128,6 +128,16 @@ def describe_each(images: list[Image.Image], captioner: Describer) -> tuple[list
         one, why = describe_each([image], captioner)
         descriptions.extend(one)
         errors.update({i: w for w in why.values()})
+    return descriptions, errors
+
+
+def _without_empty(
+    descriptions: list[Description | None], errors: dict[int, str]
+) -> tuple[list[Description | None], dict[int, str]]:
+    """An empty caption is a failure (retried next run), never a caption."""
+    for i, d in enumerate(descriptions):
+        if d is not None and not d.text.strip():
+            descriptions[i], errors[i] = None, "the model wrote no caption"
     return descriptions, errors
 
 

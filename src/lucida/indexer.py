@@ -199,13 +199,15 @@ def _store_batch(
         return
     fresh = [p for p in batch if p.photo is not None]
     try:
-        descriptions = describer.describe([p.photo.image for p in fresh])  # type: ignore[union-attr]
+        described: list = describer.describe([p.photo.image for p in fresh])  # type: ignore[union-attr]
+        errors: dict[int, str] = {}
     except DescribeFailures as failures:  # keep the photos that were described
-        descriptions = failures.descriptions  # type: ignore[assignment]
-        for i, why in failures.errors.items():
-            fresh[i].reason, fresh[i].retry = f"describing failed, tried again next run: {why}", True
-        fresh = [p for p in fresh if p.reason is None]
-        descriptions = [d for d in descriptions if d is not None]
+        described, errors = failures.descriptions, dict(failures.errors)
+    errors.update({i: "the model wrote no text" for i, d in enumerate(described) if d is not None and not d.text.strip()})
+    for i, why in errors.items():
+        fresh[i].reason, fresh[i].retry = f"describing failed, tried again next run: {why}", True
+    descriptions = [d for i, d in enumerate(described) if i not in errors]
+    fresh = [p for p in fresh if p.reason is None]
     vectors = _embed_texts(embedder, [d.text for d in descriptions], vectors_by_text)
     made = {id(p): (d, v) for p, d, v in zip(fresh, descriptions, vectors)}
     kind, revision = provenance(describer.name)
