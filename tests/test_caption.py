@@ -183,3 +183,25 @@ def test_an_empty_caption_is_a_failure_not_a_caption(library, embedder):
         assert (summary.captioned, summary.failed) == (0, 4)
         assert {f.error for f in catalog.caption_failures()} == {"the model wrote no caption"}
         assert len(catalog.images_to_caption("blank", "")) == 4  # still to do on the next run
+
+
+def test_a_batch_that_raises_is_retried_photo_by_photo(library, embedder):
+    from lucida.caption import caption_photos
+    from lucida.models.base import Description
+
+    root, db, references = library
+
+    class Picky:
+        name, prompt, input_side = "picky", "", 64
+
+        def describe(self, images):
+            names = [nearest(image, references) for image in images]
+            if "moon" in names:
+                raise RuntimeError("CUDA error: device-side assert triggered")
+            return [Description(CAPTIONS[n]) for n in names]
+
+    with Catalog.open(db) as catalog:
+        summary = caption_photos(catalog, Picky(), embedder, batch_size=4)
+        assert (summary.captioned, summary.failed) == (3, 1)
+        [failure] = catalog.caption_failures()
+    assert failure.path.endswith("moon.jpg") and failure.error == "RuntimeError: CUDA error: device-side assert triggered"

@@ -125,9 +125,10 @@ def describe_each(images: list[Image.Image], captioner: Describer) -> tuple[list
     descriptions: list[Description | None] = []
     errors: dict[int, str] = {}
     for i, image in enumerate(images):
-        one, why = describe_each([image], captioner)
-        descriptions.extend(one)
-        errors.update({i: w for w in why.values()})
+        [one], why = describe_each([image], captioner)
+        descriptions.append(one)
+        if 0 in why:
+            errors[i] = why[0]
     return descriptions, errors
 
 
