@@ -242,3 +242,18 @@ def test_karpathy_split_files_work_through_the_command(tmp_path):
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in (out / "captions.jsonl").read_text().splitlines()]
     assert [line["image"] for line in lines] == [f"photos/{item.image}" for item in items[:3]]
+
+
+def test_an_openai_compatible_captioner_and_embedder_are_evaluated_over_http(tmp_path, monkeypatch):
+    from openai_loopback import OpenAILoopback
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    out = tmp_path / "out"
+    with OpenAILoopback(lambda image: "a photo") as server:
+        lucida_eval(
+            "--limit", "3", "--captioner", "openai:vlm", "--prompt", "short", "--embedder", "openai:emb@16",
+            "--api-base", server.api_base, "--out", str(out),
+        )
+    assert {r.path for r in server.requests} == {"/v1/chat/completions", "/v1/embeddings"}
+    [row] = json.loads((out / "results.json").read_text())
+    assert (row["captioner"], row["prompt"], row["embedder"]) == ("openai:vlm", "short", "openai:emb@16")

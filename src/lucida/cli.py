@@ -243,9 +243,10 @@ def serve(db: Path, host: str, port: int, token: str | None) -> None:
 @click.option("--prompt", "prompts", multiple=True, help="Prompt for the captioners; repeatable (default: each one's own).")
 @click.option("--embedder", "embedders", multiple=True, help="Embedder name or st:<folder>; repeatable (default: the offline default embedder).")
 @click.option("--limit", type=click.IntRange(min=1), help="Evaluate only the first N items.")
+@click.option("--api-base", help="OpenAI-compatible server for openai: models (default: the OpenAI API).")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for the report and the cache.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress; print only where the report is.")
-def eval_(images: Path, coco, karpathy, split, jsonl, captioners, prompts, embedders, limit, out: Path, quiet: bool) -> None:
+def eval_(images: Path, coco, karpathy, split, jsonl, captioners, prompts, embedders, limit, api_base, out: Path, quiet: bool) -> None:
     """Evaluate captioners x prompts x embedders on a captioned data set: caption quality,
     text-to-image retrieval and cost. Captions and vectors are cached in OUT/cache.db."""
     sources = {"coco": coco, "karpathy": karpathy, "jsonl": jsonl}
@@ -263,7 +264,8 @@ def eval_(images: Path, coco, karpathy, split, jsonl, captioners, prompts, embed
     items = load_dataset(kind, path, split=split)[:limit]
     dataset = f"{kind} {path}" + (f" (split {split})" if split else "") + (f", first {limit} items" if limit else "")
     evaluation = evaluate(
-        items, images, out, list(captioners), list(prompts) or None, list(embedders), dataset, progress_for(quiet)
+        items, images, out, list(captioners), list(prompts) or None, list(embedders), dataset, progress_for(quiet),
+        api_base=api_base,
     )
     write_report(evaluation, out)
     click.echo(f"{len(evaluation.rows)} combinations on {evaluation.images} images: {out / 'report.md'}")

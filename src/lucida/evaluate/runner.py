@@ -81,11 +81,13 @@ def evaluate(
     dataset: str = "",
     progress: Progress | None = None,
     batch_size: int = 16,
+    api_base: str | None = None,
 ) -> Evaluation:
     """Caption, embed and rank `items` (their images under `images_dir`) with every combination.
 
     `prompts` None runs each captioner with its own prompt; a prompt a captioner cannot take
     is a LucidaError. Model sizes come from a model's `local_path` attribute when it has one.
+    `api_base` is the OpenAI-compatible server of `openai:` models.
     """
     progress = progress or SilentProgress()
     captioners = list(dict.fromkeys(captioners or [DEFAULT_DESCRIBER]))
@@ -104,9 +106,9 @@ def evaluate(
         # Models are loaded (and prompts checked) before any work, so a bad spec fails at once.
         describers: list[Describer] = []
         for spec in captioners:
-            describer = load_describer(spec)
+            describer = load_describer(spec, api_base=api_base)
             describers.extend(dict.fromkeys(_with_prompt(describer, p) for p in (prompts or [None])))
-        loaded_embedders = [load_embedder(e) for e in embedders]
+        loaded_embedders = [load_embedder(e, api_base) for e in embedders]
         # Per (captioner, prompt): image name -> (description id, caption), caption scores, cost.
         captioned: list[tuple[Describer, dict[str, tuple[int, str]], dict, dict]] = []
         hashes = {name: _file_hash(path) for name, path in paths.items()}
