@@ -1,6 +1,6 @@
 """The Hugging Face captioners, run on tiny random checkpoints of each real architecture.
 
-tiny_vlms builds every checkpoint from transformers' own config, model, processor and tokenizer
+vlm_checkpoints builds every checkpoint from transformers' own config, model, processor and tokenizer
 classes and saves it like a hub download, so loading, preprocessing, batched generation and
 decoding all run exactly as they do for the real Florence-2, BLIP, SmolVLM and LLaVA-OneVision.
 Random weights make the captions gibberish; these tests check what does not depend on the
@@ -14,17 +14,17 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-import tiny_vlms
+import vlm_checkpoints
 from lucida.errors import LucidaError
 from lucida.models.hf_captioner import HFCaptioner
 from lucida.models.registry import load_describer
 
 # Spec prefix -> builder of a tiny checkpoint of that architecture.
 FAMILIES = {
-    "florence2": tiny_vlms.build_florence2,
-    "blip": tiny_vlms.build_blip,
-    "smolvlm": tiny_vlms.build_smolvlm,
-    "llava-onevision": tiny_vlms.build_llava_onevision,
+    "florence2": vlm_checkpoints.build_florence2,
+    "blip": vlm_checkpoints.build_blip,
+    "smolvlm": vlm_checkpoints.build_smolvlm,
+    "llava-onevision": vlm_checkpoints.build_llava_onevision,
 }
 # Two prompts each family takes, and a prompt it must refuse.
 PROMPTS = {

@@ -1,11 +1,15 @@
-"""Tiny, randomly initialised vision-language models saved like real Hugging Face checkpoints.
+"""Randomly initialised vision-language models saved like real Hugging Face checkpoints.
 
 No hub is reachable here, so each builder makes a model from the real transformers config,
-model, image-processor, processor and tokenizer classes of its family, with small dimensions and
-a tokenizer trained here with the `tokenizers` library, and writes it with `save_pretrained`.
-The folder then goes through exactly the path a downloaded checkpoint takes.
+model, image-processor, processor and tokenizer classes of its family, with a tokenizer trained
+here with the `tokenizers` library, and writes it with `save_pretrained`. The folder then goes
+through exactly the path a downloaded checkpoint takes.
 
-Each checkpoint's generation config keeps captions between 4 and about 12 tokens
+Two sizes: `tiny` (a few thousand parameters, for tests) and the published configuration of a
+real checkpoint (`base`, `256m`, ...; values from its config.json on the hub), for
+bench/captioner_speed.py: speed does not depend on the weights' values.
+
+A tiny checkpoint's generation config keeps captions between 4 and about 12 tokens
 (`min_new_tokens`, and an end-of-sequence bonus growing from the 6th token on): a random model
 would otherwise end at once or ramble to the token limit, and tests want short text to compare.
 """
@@ -57,19 +61,51 @@ def _word_piece(specials: list[str], vocab_size: int = 300) -> dict[str, int]:
     return tokenizer.get_vocab()
 
 
-def _set_short_captions(model) -> None:
-    model.generation_config.min_new_tokens = 4
-    model.generation_config.exponential_decay_length_penalty = (6, 1.6)
+def _init_std(size: str) -> dict:
+    return {"initializer_range": _INIT_STD} if size == "tiny" else {}
 
 
-def _save(folder: Path, model, processor) -> Path:
-    _set_short_captions(model)
+def _save_model(folder: Path, model, size: str) -> None:
+    if size == "tiny":
+        model.generation_config.min_new_tokens = 4
+        model.generation_config.exponential_decay_length_penalty = (6, 1.6)
     model.save_pretrained(folder)
+
+
+def _save(folder: Path, model, processor, size: str) -> Path:
+    _save_model(folder, model, size)
     processor.save_pretrained(folder)
     return folder
 
 
-def build_florence2(folder: Path) -> Path:
+def _random_model(cls, config):
+    torch.manual_seed(_SEED)
+    return cls(config).eval()
+
+
+# Published configurations (config.json of florence-community/Florence-2-base and -large).
+FLORENCE2_SIZES = {
+    "tiny": dict(
+        side=64, depths=[1, 1], patch_size=[7, 3], patch_stride=[4, 2], patch_padding=[3, 1],
+        patch_prenorm=[False, True], embed_dim=[16, 32], num_heads=[2, 4], num_groups=[2, 4], window_size=4,
+        projection_dim=32, d_model=32, layers=1, heads=2, ffn=64, vocab=None,
+    ),
+    "base": dict(
+        side=768, depths=[1, 1, 9, 1], patch_size=[7, 3, 3, 3], patch_stride=[4, 2, 2, 2],
+        patch_padding=[3, 1, 1, 1], patch_prenorm=[False, True, True, True], embed_dim=[128, 256, 512, 1024],
+        num_heads=[4, 8, 16, 32], num_groups=[4, 8, 16, 32], window_size=12, projection_dim=768,
+        d_model=768, layers=6, heads=12, ffn=3072, vocab=51289,
+    ),
+    "large": dict(
+        side=768, depths=[1, 1, 9, 1], patch_size=[7, 3, 3, 3], patch_stride=[4, 2, 2, 2],
+        patch_padding=[3, 1, 1, 1], patch_prenorm=[False, True, True, True], embed_dim=[256, 512, 1024, 2048],
+        num_heads=[8, 16, 32, 64], num_groups=[8, 16, 32, 64], window_size=12, projection_dim=1024,
+        d_model=1024, layers=12, heads=16, ffn=4096, vocab=51289,
+    ),
+}
+
+
+def build_florence2(folder: Path, size: str = "tiny") -> Path:
     from transformers import (
         BartConfig,
         BartTokenizer,
@@ -80,11 +116,13 @@ def build_florence2(folder: Path) -> Path:
         Florence2VisionConfig,
     )
 
+    dims = FLORENCE2_SIZES[size]
     vocab, merges = _byte_level_bpe(["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
     tokenizer = BartTokenizer(vocab=vocab, merges=merges, extra_special_tokens={"image_token": "<image>"})
-    side = 64
-    # The vision tower downsamples by 4 then 2; Florence-2 adds one pooled token per image.
-    image_tokens = (side // 8) ** 2 + 1
+    side = dims["side"]
+    # The vision tower downsamples by 4 and then by 2 per further stage; Florence-2 adds one
+    # pooled token per image (577 at 768 pixels).
+    image_tokens = (side // (4 * 2 ** (len(dims["depths"]) - 1))) ** 2 + 1
     image_processor = CLIPImageProcessorPil(
         size={"height": side, "width": side},
         crop_size={"height": side, "width": side},
@@ -93,42 +131,39 @@ def build_florence2(folder: Path) -> Path:
     )
     processor = Florence2Processor(image_processor=image_processor, tokenizer=tokenizer)
     vision = Florence2VisionConfig(
-        depths=[1, 1],
-        patch_size=[7, 3],
-        patch_stride=[4, 2],
-        patch_padding=[3, 1],
-        patch_prenorm=[False, True],
-        embed_dim=[16, 32],
-        num_heads=[2, 4],
-        num_groups=[2, 4],
-        window_size=4,
-        projection_dim=32,
-        max_position_embeddings=16,
+        **{k: dims[k] for k in ("depths", "patch_size", "patch_stride", "patch_padding", "patch_prenorm")},
+        **{k: dims[k] for k in ("embed_dim", "num_heads", "num_groups", "window_size", "projection_dim")},
         drop_path_rate=0.0,
-        initializer_range=_INIT_STD,
+        **_init_std(size),
     )
     text = BartConfig(
-        vocab_size=len(tokenizer),
-        d_model=32,
-        encoder_layers=1,
-        decoder_layers=1,
-        encoder_attention_heads=2,
-        decoder_attention_heads=2,
-        encoder_ffn_dim=64,
-        decoder_ffn_dim=64,
-        max_position_embeddings=512,
+        vocab_size=dims["vocab"] or len(tokenizer),
+        d_model=dims["d_model"],
+        encoder_layers=dims["layers"],
+        decoder_layers=dims["layers"],
+        encoder_attention_heads=dims["heads"],
+        decoder_attention_heads=dims["heads"],
+        encoder_ffn_dim=dims["ffn"],
+        decoder_ffn_dim=dims["ffn"],
+        max_position_embeddings=1024,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
         decoder_start_token_id=tokenizer.eos_token_id,
-        init_std=_INIT_STD,
+        **({"init_std": _INIT_STD} if size == "tiny" else {}),
     )
     config = Florence2Config(vision_config=vision, text_config=text, image_token_id=tokenizer.image_token_id)
-    torch.manual_seed(_SEED)
-    return _save(folder, Florence2ForConditionalGeneration(config), processor)
+    return _save(folder, _random_model(Florence2ForConditionalGeneration, config), processor, size)
 
 
-def build_blip(folder: Path) -> Path:
+# Published configuration of Salesforce/blip-image-captioning-base.
+BLIP_SIZES = {
+    "tiny": dict(side=32, patch=8, hidden=32, ffn=64, layers=1, heads=2, vocab=None),
+    "base": dict(side=384, patch=16, hidden=768, ffn=3072, layers=12, heads=12, vocab=30524),
+}
+
+
+def build_blip(folder: Path, size: str = "tiny") -> Path:
     from transformers import (
         BertTokenizer,
         BlipConfig,
@@ -139,37 +174,32 @@ def build_blip(folder: Path) -> Path:
         BlipVisionConfig,
     )
 
+    dims = BLIP_SIZES[size]
     # BLIP's BERT tokenizer, with the [DEC] token its decoder starts from.
     vocab = _word_piece(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[DEC]"])
     tokenizer = BertTokenizer(vocab=vocab, bos_token="[DEC]")
-    image_processor = BlipImageProcessorPil(size={"height": 32, "width": 32})
+    image_processor = BlipImageProcessorPil(size={"height": dims["side"], "width": dims["side"]})
     processor = BlipProcessor(image_processor=image_processor, tokenizer=tokenizer)
-    vision = BlipVisionConfig(
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        image_size=32,
-        patch_size=8,
-        initializer_range=_INIT_STD,
+    layers = dict(
+        hidden_size=dims["hidden"],
+        intermediate_size=dims["ffn"],
+        num_hidden_layers=dims["layers"],
+        num_attention_heads=dims["heads"],
+        **_init_std(size),
     )
+    vision = BlipVisionConfig(image_size=dims["side"], patch_size=dims["patch"], **layers)
     text = BlipTextConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        encoder_hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        max_position_embeddings=64,
+        vocab_size=dims["vocab"] or len(tokenizer),
+        encoder_hidden_size=dims["hidden"],
+        max_position_embeddings=512,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.sep_token_id,
         sep_token_id=tokenizer.sep_token_id,
         pad_token_id=tokenizer.pad_token_id,
-        initializer_range=_INIT_STD,
+        **layers,
     )
-    config = BlipConfig(text_config=text.to_dict(), vision_config=vision.to_dict(), projection_dim=32)
-    torch.manual_seed(_SEED)
-    return _save(folder, BlipForConditionalGeneration(config), processor)
+    config = BlipConfig(text_config=text.to_dict(), vision_config=vision.to_dict())
+    return _save(folder, _random_model(BlipForConditionalGeneration, config), processor, size)
 
 
 # The chat template of SmolVLM-256M-Instruct, shortened to what a one-image caption needs.
@@ -181,8 +211,21 @@ _SMOLVLM_CHAT_TEMPLATE = (
     "{% endfor %}{% if add_generation_prompt %}{{ 'Assistant:' }}{% endif %}"
 )
 
+# Published configuration of HuggingFaceTB/SmolVLM-256M-Instruct (SigLIP-B/16 at 512 pixels,
+# SmolLM2-135M-style text model); its processor resizes the long side to 4 x 512 and tiles.
+SMOLVLM_SIZES = {
+    "tiny": dict(
+        tile=32, patch=8, scale=2, v_hidden=32, v_ffn=64, v_layers=1, v_heads=2,
+        hidden=32, ffn=64, layers=1, heads=2, kv_heads=1, head_dim=None, vocab=None,
+    ),
+    "256m": dict(
+        tile=512, patch=16, scale=4, v_hidden=768, v_ffn=3072, v_layers=12, v_heads=12,
+        hidden=576, ffn=1536, layers=30, heads=9, kv_heads=3, head_dim=64, vocab=49280,
+    ),
+}
 
-def build_smolvlm(folder: Path) -> Path:
+
+def build_smolvlm(folder: Path, size: str = "tiny") -> Path:
     """A SmolVLM-256M/500M-Instruct-shaped checkpoint: Idefics3 classes, GPT-2 tokenizer."""
     from transformers import (
         GPT2Tokenizer,
@@ -194,6 +237,7 @@ def build_smolvlm(folder: Path) -> Path:
         LlamaConfig,
     )
 
+    dims = SMOLVLM_SIZES[size]
     grid = [f"<row_{r}_col_{c}>" for r in range(1, 7) for c in range(1, 7)]
     specials = ["<|endoftext|>", "<|im_start|>", "<end_of_utterance>", "<fake_token_around_image>", "<image>",
                 "<global-img>", *grid]
@@ -206,9 +250,11 @@ def build_smolvlm(folder: Path) -> Path:
         pad_token="<|endoftext|>",
         extra_special_tokens={"image_token": "<image>"},
     )
-    tile, patch, scale = 32, 8, 2
+    tile, patch, scale = dims["tile"], dims["patch"], dims["scale"]
     image_processor = Idefics3ImageProcessorPil(
-        size={"longest_edge": 2 * tile}, max_image_size={"longest_edge": tile}, do_image_splitting=True
+        size={"longest_edge": 4 * tile if size != "tiny" else 2 * tile},
+        max_image_size={"longest_edge": tile},
+        do_image_splitting=True,
     )
     processor = Idefics3Processor(
         image_processor=image_processor,
@@ -217,26 +263,28 @@ def build_smolvlm(folder: Path) -> Path:
         chat_template=_SMOLVLM_CHAT_TEMPLATE,
     )
     vision = Idefics3VisionConfig(
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=1,
-        num_attention_heads=2,
+        hidden_size=dims["v_hidden"],
+        intermediate_size=dims["v_ffn"],
+        num_hidden_layers=dims["v_layers"],
+        num_attention_heads=dims["v_heads"],
         image_size=tile,
         patch_size=patch,
-        initializer_range=_INIT_STD,
+        **_init_std(size),
     )
     text = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        max_position_embeddings=1024,
+        vocab_size=dims["vocab"] or len(tokenizer),
+        hidden_size=dims["hidden"],
+        intermediate_size=dims["ffn"],
+        num_hidden_layers=dims["layers"],
+        num_attention_heads=dims["heads"],
+        num_key_value_heads=dims["kv_heads"],
+        head_dim=dims["head_dim"],
+        max_position_embeddings=8192,
+        rope_theta=100000.0,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
-        initializer_range=_INIT_STD,
+        **_init_std(size),
     )
     config = Idefics3Config(
         vision_config=vision,
@@ -245,8 +293,7 @@ def build_smolvlm(folder: Path) -> Path:
         image_token_id=tokenizer.convert_tokens_to_ids("<image>"),
         pad_token_id=tokenizer.pad_token_id,
     )
-    torch.manual_seed(_SEED)
-    return _save(folder, Idefics3ForConditionalGeneration(config), processor)
+    return _save(folder, _random_model(Idefics3ForConditionalGeneration, config), processor, size)
 
 
 # The ChatML template of llava-onevision-qwen2-*-ov-hf, shortened to a one-image caption.
@@ -257,8 +304,21 @@ _LLAVA_CHAT_TEMPLATE = (
     "{{ '<|im_end|>\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
 
+# Published configuration of llava-hf/llava-onevision-qwen2-0.5b-ov-hf: SigLIP-so400m at 384
+# pixels (26 layers used), Qwen2-0.5B, "anyres" tiles on a 1..6 x 1..6 grid of 384-pixel crops.
+LLAVA_ONEVISION_SIZES = {
+    "tiny": dict(
+        tile=32, patch=8, grid=2, v_hidden=32, v_ffn=64, v_layers=2, v_heads=2,
+        hidden=32, ffn=64, layers=1, heads=2, kv_heads=1, vocab=None,
+    ),
+    "0.5b": dict(
+        tile=384, patch=14, grid=6, v_hidden=1152, v_ffn=4304, v_layers=26, v_heads=16,
+        hidden=896, ffn=4864, layers=24, heads=14, kv_heads=2, vocab=152000,
+    ),
+}
 
-def build_llava_onevision(folder: Path) -> Path:
+
+def build_llava_onevision(folder: Path, size: str = "tiny") -> Path:
     from transformers import (
         LlavaOnevisionConfig,
         LlavaOnevisionForConditionalGeneration,
@@ -268,6 +328,7 @@ def build_llava_onevision(folder: Path) -> Path:
         SiglipVisionConfig,
     )
 
+    dims = LLAVA_ONEVISION_SIZES[size]
     vocab, merges = _byte_level_bpe(["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<image>", "<video>"])
     tokenizer = Qwen2Tokenizer(
         vocab=vocab,
@@ -276,8 +337,9 @@ def build_llava_onevision(folder: Path) -> Path:
         pad_token="<|endoftext|>",
         extra_special_tokens={"image_token": "<image>", "video_token": "<video>"},
     )
-    tile, patch = 32, 8
-    pinpoints = [[tile * h, tile * w] for h in (1, 2) for w in (1, 2)]
+    tile, patch = dims["tile"], dims["patch"]
+    steps = range(1, dims["grid"] + 1)
+    pinpoints = [[tile * h, tile * w] for h in steps for w in steps]
     image_processor = LlavaOnevisionImageProcessorPil(
         size={"height": tile, "width": tile}, image_grid_pinpoints=pinpoints
     )
@@ -296,24 +358,26 @@ def build_llava_onevision(folder: Path) -> Path:
     (folder / "processor_config.json").write_text(json.dumps(processor_config, indent=2), encoding="utf-8")
     (folder / "chat_template.json").write_text(json.dumps({"chat_template": _LLAVA_CHAT_TEMPLATE}), encoding="utf-8")
     vision = SiglipVisionConfig(
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
+        hidden_size=dims["v_hidden"],
+        intermediate_size=dims["v_ffn"],
+        num_hidden_layers=dims["v_layers"],
+        num_attention_heads=dims["v_heads"],
         image_size=tile,
         patch_size=patch,
     )
     text = Qwen2Config(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        max_position_embeddings=4096,
+        vocab_size=dims["vocab"] or len(tokenizer),
+        hidden_size=dims["hidden"],
+        intermediate_size=dims["ffn"],
+        num_hidden_layers=dims["layers"],
+        num_attention_heads=dims["heads"],
+        num_key_value_heads=dims["kv_heads"],
+        max_position_embeddings=32768,
+        rope_theta=1000000.0,
+        tie_word_embeddings=True,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
-        initializer_range=_INIT_STD,
+        **_init_std(size),
     )
     config = LlavaOnevisionConfig(
         vision_config=vision,
@@ -323,10 +387,9 @@ def build_llava_onevision(folder: Path) -> Path:
         image_grid_pinpoints=pinpoints,
         vision_feature_select_strategy="full",
         vision_feature_layer=-1,
-        initializer_range=_INIT_STD,
+        vision_aspect_ratio="anyres_max_9",
+        tie_word_embeddings=True,
+        **_init_std(size),
     )
-    torch.manual_seed(_SEED)
-    model = LlavaOnevisionForConditionalGeneration(config)
-    _set_short_captions(model)
-    model.save_pretrained(folder)
+    _save_model(folder, _random_model(LlavaOnevisionForConditionalGeneration, config), size)
     return folder

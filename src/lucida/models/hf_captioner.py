@@ -55,8 +55,8 @@ class HFCaptioner:
         self.batch_size = self.batch_sizes.get(self.device, 4)
         with _quiet_transformers():
             self._check_config()
-            self._processor, self._model = self._load()
-        self._model.eval()
+            self._processor, model = self._load()
+        self._model = model.to(self.device).eval()
 
     # -- loading ---------------------------------------------------------------------------
 
