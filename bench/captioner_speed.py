@@ -12,8 +12,9 @@ machine shared with other work the wall clock mostly measures the others, while 
 close to what the model costs (with N threads an idle machine needs about CPU / N of wall time).
 
 Variants (each a comma-separated list; every combination runs): --batch images per generate call,
---threads torch intra-op threads, --dtype float32/bfloat16, --quantize none/int8 (dynamic int8
-Linear layers), --attention sdpa/eager.
+--threads torch intra-op threads, --dtype float32/bfloat16 (lucida picks bfloat16 on CPUs with
+native bf16, see lucida.models.device), --quantize none/int8 (dynamic int8 Linear layers),
+--attention sdpa/eager.
 
     HF_HUB_OFFLINE=1 python bench/captioner_speed.py                          # all five, defaults
     HF_HUB_OFFLINE=1 python bench/captioner_speed.py --models florence-2-base \\
@@ -77,9 +78,8 @@ def configure(captioner, tokens: int, batch: int, dtype: str, quantize: str, att
     captioner._max_new_tokens = lambda: tokens
     captioner.batch_size = batch
     model.set_attn_implementation(attention)
-    if dtype == "bfloat16":
-        model.to(torch.bfloat16)
-        captioner.dtype = torch.bfloat16
+    captioner.dtype = getattr(torch, dtype)
+    model.to(captioner.dtype)
     if quantize == "int8":
         captioner._model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
     return captioner
@@ -151,7 +151,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--batch", default="4")
     parser.add_argument("--threads", default="2")
-    parser.add_argument("--dtype", default="float32")
+    parser.add_argument("--dtype", default="bfloat16")
     parser.add_argument("--quantize", default="none")
     parser.add_argument("--attention", default="sdpa")
     parser.add_argument("--work", default="/tmp/lucida-bench-vlms", help="where the random checkpoints are kept")

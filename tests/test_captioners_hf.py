@@ -16,6 +16,7 @@ from PIL import Image
 
 import vlm_checkpoints
 from lucida.errors import LucidaError
+from lucida.models.device import pick_device, pick_dtype
 from lucida.models.hf_captioner import HFCaptioner
 from lucida.models.registry import load_describer
 
@@ -119,12 +120,9 @@ def test_the_captioner_is_named_by_its_spec_and_knows_its_folder(captioner, tiny
     assert captioner.local_path == folder
 
 
-def test_runs_in_full_precision_on_a_cpu(captioner):
-    import torch
-
-    if captioner.device != "cpu":
-        pytest.skip("an accelerator is present")
-    assert next(captioner._model.parameters()).dtype == torch.float32
+def test_the_model_runs_on_the_picked_device_and_dtype(captioner):
+    parameter = next(captioner._model.parameters())
+    assert (parameter.device.type, parameter.dtype) == (pick_device(), pick_dtype(pick_device()))
 
 
 def test_a_registered_model_not_in_the_cache_says_how_to_get_it():
