@@ -185,8 +185,8 @@ class PromptedDescriber:
 
 
 def test_every_prompt_is_a_combination(tmp_path, monkeypatch, describer, embedder):
-    monkeypatch.setattr(runner, "load_describer", lambda spec: PromptedDescriber(describer))
-    monkeypatch.setattr(runner, "load_embedder", lambda spec: embedder)
+    monkeypatch.setattr(runner, "load_describer", lambda spec, **options: PromptedDescriber(describer))
+    monkeypatch.setattr(runner, "load_embedder", lambda spec, api_base=None: embedder)
     items = load_dataset("jsonl", CAPTIONS)[:4]
     evaluation = runner.evaluate(items, PHOTOS, tmp_path, ["prompted"], ["a photo of", "a picture of"])
     write_report(evaluation, tmp_path)
