@@ -74,7 +74,10 @@ def configure(captioner, tokens: int, batch: int, dtype: str, quantize: str, att
     import torch
 
     model = captioner._model
-    model.generation_config.min_new_tokens = tokens
+    # BLIP generates with its text decoder's own generation config.
+    for generator in (model, getattr(model, "text_decoder", None)):
+        if generator is not None:
+            generator.generation_config.min_new_tokens = tokens
     captioner._max_new_tokens = lambda: tokens
     captioner.batch_size = batch
     model.set_attn_implementation(attention)

@@ -12,7 +12,10 @@ from lucida.models.hf_captioner import ChatCaptioner
 class SmolVLMCaptioner(ChatCaptioner):
     family = "SmolVLM"
     model_types = frozenset({"idefics3", "smolvlm"})
-    input_side = 512  # one tile of its vision encoder
+    # Its processor resizes every photo to a long side of 4 x 512 = 2048 pixels (upscaling if need
+    # be) and cuts that into 512-pixel tiles; 1536 is the short side of a 4:3 photo at that size,
+    # so the tiles hold real pixels rather than an upscaled thumbnail.
+    input_side = 1536
 
     def _load_model(self):
         from transformers import AutoModelForImageTextToText
