@@ -29,12 +29,11 @@ import sys
 import time
 from pathlib import Path
 
+from _common import load_average, machine, print_machine, spread, write_out
 from PIL import Image
 
-from _common import load_average, machine, print_machine, spread, write_out
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-import vlm_checkpoints  # noqa: E402
+import vlm_checkpoints
 
 # name -> (spec prefix, builder, size in vlm_checkpoints, prompt)
 ARCHITECTURES = {
@@ -128,7 +127,7 @@ def run(args) -> dict:
                 assert len(captions) == len(images)
             loads.append(load_average())
             stats, cpu = spread(per_photo), spread(cpu_per_photo)
-            variant = dict(batch=batch, threads=threads, dtype=dtype, quantize=quantize, attention=attention)
+            variant = {"batch": batch, "threads": threads, "dtype": dtype, "quantize": quantize, "attention": attention}
             print(
                 f"{name:22s} {variant}  {stats['mean']:.2f} s/photo "
                 f"(min {stats['min']:.2f}, max {stats['max']:.2f}; CPU {cpu['mean']:.2f} s/photo; "

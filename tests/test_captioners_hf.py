@@ -12,9 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import vlm_checkpoints
 from PIL import Image
 
-import vlm_checkpoints
 from lucida.errors import LucidaError
 from lucida.models.device import pick_device, pick_dtype
 from lucida.models.hf_captioner import HFCaptioner
@@ -61,8 +61,10 @@ def photos(sample_photos) -> list[Image.Image]:
         with Image.open(path) as image:
             image.thumbnail((96, 96))
             images.append(image.convert("RGB"))
-    images.append(images[0].transpose(Image.Transpose.ROTATE_90))  # portrait
+    landscape = next(image for image in images if image.width > image.height)
+    images.append(landscape.transpose(Image.Transpose.ROTATE_90))  # portrait
     images.append(images[1].crop((0, 0, images[1].width, images[1].height // 3)))  # panorama
+    assert len({image.size for image in images}) >= 3
     return images
 
 

@@ -85,23 +85,23 @@ def _random_model(cls, config):
 
 # Published configurations (config.json of florence-community/Florence-2-base and -large).
 FLORENCE2_SIZES = {
-    "tiny": dict(
-        side=64, depths=[1, 1], patch_size=[7, 3], patch_stride=[4, 2], patch_padding=[3, 1],
-        patch_prenorm=[False, True], embed_dim=[16, 32], num_heads=[2, 4], num_groups=[2, 4], window_size=4,
-        projection_dim=32, d_model=32, layers=1, heads=2, ffn=64, vocab=None,
-    ),
-    "base": dict(
-        side=768, depths=[1, 1, 9, 1], patch_size=[7, 3, 3, 3], patch_stride=[4, 2, 2, 2],
-        patch_padding=[3, 1, 1, 1], patch_prenorm=[False, True, True, True], embed_dim=[128, 256, 512, 1024],
-        num_heads=[4, 8, 16, 32], num_groups=[4, 8, 16, 32], window_size=12, projection_dim=768,
-        d_model=768, layers=6, heads=12, ffn=3072, vocab=51289,
-    ),
-    "large": dict(
-        side=768, depths=[1, 1, 9, 1], patch_size=[7, 3, 3, 3], patch_stride=[4, 2, 2, 2],
-        patch_padding=[3, 1, 1, 1], patch_prenorm=[False, True, True, True], embed_dim=[256, 512, 1024, 2048],
-        num_heads=[8, 16, 32, 64], num_groups=[8, 16, 32, 64], window_size=12, projection_dim=1024,
-        d_model=1024, layers=12, heads=16, ffn=4096, vocab=51289,
-    ),
+    "tiny": {
+        "side": 64, "depths": [1, 1], "patch_size": [7, 3], "patch_stride": [4, 2], "patch_padding": [3, 1],
+        "patch_prenorm": [False, True], "embed_dim": [16, 32], "num_heads": [2, 4], "num_groups": [2, 4], "window_size": 4,
+        "projection_dim": 32, "d_model": 32, "layers": 1, "heads": 2, "ffn": 64, "vocab": None,
+    },
+    "base": {
+        "side": 768, "depths": [1, 1, 9, 1], "patch_size": [7, 3, 3, 3], "patch_stride": [4, 2, 2, 2],
+        "patch_padding": [3, 1, 1, 1], "patch_prenorm": [False, True, True, True], "embed_dim": [128, 256, 512, 1024],
+        "num_heads": [4, 8, 16, 32], "num_groups": [4, 8, 16, 32], "window_size": 12, "projection_dim": 768,
+        "d_model": 768, "layers": 6, "heads": 12, "ffn": 3072, "vocab": 51289,
+    },
+    "large": {
+        "side": 768, "depths": [1, 1, 9, 1], "patch_size": [7, 3, 3, 3], "patch_stride": [4, 2, 2, 2],
+        "patch_padding": [3, 1, 1, 1], "patch_prenorm": [False, True, True, True], "embed_dim": [256, 512, 1024, 2048],
+        "num_heads": [8, 16, 32, 64], "num_groups": [8, 16, 32, 64], "window_size": 12, "projection_dim": 1024,
+        "d_model": 1024, "layers": 12, "heads": 16, "ffn": 4096, "vocab": 51289,
+    },
 }
 
 
@@ -158,8 +158,8 @@ def build_florence2(folder: Path, size: str = "tiny") -> Path:
 
 # Published configuration of Salesforce/blip-image-captioning-base.
 BLIP_SIZES = {
-    "tiny": dict(side=32, patch=8, hidden=32, ffn=64, layers=1, heads=2, vocab=None),
-    "base": dict(side=384, patch=16, hidden=768, ffn=3072, layers=12, heads=12, vocab=30524),
+    "tiny": {"side": 32, "patch": 8, "hidden": 32, "ffn": 64, "layers": 1, "heads": 2, "vocab": None},
+    "base": {"side": 384, "patch": 16, "hidden": 768, "ffn": 3072, "layers": 12, "heads": 12, "vocab": 30524},
 }
 
 
@@ -214,14 +214,14 @@ _SMOLVLM_CHAT_TEMPLATE = (
 # Published configuration of HuggingFaceTB/SmolVLM-256M-Instruct (SigLIP-B/16 at 512 pixels,
 # SmolLM2-135M-style text model); its processor resizes the long side to 4 x 512 and tiles.
 SMOLVLM_SIZES = {
-    "tiny": dict(
-        tile=32, patch=8, scale=2, v_hidden=32, v_ffn=64, v_layers=1, v_heads=2,
-        hidden=32, ffn=64, layers=1, heads=2, kv_heads=1, head_dim=None, vocab=None,
-    ),
-    "256m": dict(
-        tile=512, patch=16, scale=4, v_hidden=768, v_ffn=3072, v_layers=12, v_heads=12,
-        hidden=576, ffn=1536, layers=30, heads=9, kv_heads=3, head_dim=64, vocab=49280,
-    ),
+    "tiny": {
+        "tile": 32, "patch": 8, "scale": 2, "v_hidden": 32, "v_ffn": 64, "v_layers": 1, "v_heads": 2,
+        "hidden": 32, "ffn": 64, "layers": 1, "heads": 2, "kv_heads": 1, "head_dim": None, "vocab": None,
+    },
+    "256m": {
+        "tile": 512, "patch": 16, "scale": 4, "v_hidden": 768, "v_ffn": 3072, "v_layers": 12, "v_heads": 12,
+        "hidden": 576, "ffn": 1536, "layers": 30, "heads": 9, "kv_heads": 3, "head_dim": 64, "vocab": 49280,
+    },
 }
 
 
@@ -307,14 +307,14 @@ _LLAVA_CHAT_TEMPLATE = (
 # Published configuration of llava-hf/llava-onevision-qwen2-0.5b-ov-hf: SigLIP-so400m at 384
 # pixels (26 layers used), Qwen2-0.5B, "anyres" tiles on a 1..6 x 1..6 grid of 384-pixel crops.
 LLAVA_ONEVISION_SIZES = {
-    "tiny": dict(
-        tile=32, patch=8, grid=2, v_hidden=32, v_ffn=64, v_layers=2, v_heads=2,
-        hidden=32, ffn=64, layers=1, heads=2, kv_heads=1, vocab=None,
-    ),
-    "0.5b": dict(
-        tile=384, patch=14, grid=6, v_hidden=1152, v_ffn=4304, v_layers=26, v_heads=16,
-        hidden=896, ffn=4864, layers=24, heads=14, kv_heads=2, vocab=152000,
-    ),
+    "tiny": {
+        "tile": 32, "patch": 8, "grid": 2, "v_hidden": 32, "v_ffn": 64, "v_layers": 2, "v_heads": 2,
+        "hidden": 32, "ffn": 64, "layers": 1, "heads": 2, "kv_heads": 1, "vocab": None,
+    },
+    "0.5b": {
+        "tile": 384, "patch": 14, "grid": 6, "v_hidden": 1152, "v_ffn": 4304, "v_layers": 26, "v_heads": 16,
+        "hidden": 896, "ffn": 4864, "layers": 24, "heads": 14, "kv_heads": 2, "vocab": 152000,
+    },
 }
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import copy
 from pathlib import Path
+from typing import ClassVar
 
 from PIL import Image
 
@@ -44,7 +45,7 @@ class HFCaptioner:
     model_types: frozenset[str] = frozenset()  # config.model_type values this family can run
     default_prompt = ""
     input_side = 384
-    batch_sizes = {"cpu": 4, "cuda": 8, "mps": 4}  # images per generate call
+    batch_sizes: ClassVar[dict[str, int]] = {"cpu": 4, "cuda": 8, "mps": 4}  # images per generate call
 
     def __init__(self, name: str, folder: str | Path, prompt: str | None = None):
         self.name = name
