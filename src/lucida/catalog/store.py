@@ -14,6 +14,7 @@ import numpy as np
 
 from lucida.catalog.migrations import LATEST_VERSION, MIGRATIONS
 from lucida.errors import LucidaError
+from lucida.metadata import PhotoMetadata
 
 # Settings keys recording which models the catalog's search vectors come from.
 ACTIVE_DESCRIBER = "describer"
@@ -413,6 +414,41 @@ class Catalog:
         ]
         return ImageRecord(image_id, *row, files, descriptions)
 
+    # -- metadata -------------------------------------------------------------------------
+
+    def put_metadata(self, path: str, metadata: PhotoMetadata, sidecars: str) -> None:
+        """Store what an indexed file's metadata says; `sidecars` is the sidecar_signature read."""
+        values = [getattr(metadata, name) for name in _METADATA_COLUMNS]
+        values[-2:] = [json.dumps(list(v), ensure_ascii=False) for v in values[-2:]]
+        self._db.execute(
+            f"INSERT OR REPLACE INTO file_metadata (path, sidecars, {', '.join(_METADATA_COLUMNS)}, read_at) "
+            f"VALUES (?, ?, {', '.join('?' * len(_METADATA_COLUMNS))}, ?)",
+            (path, sidecars, *values, time.time()),
+        )
+
+    def metadata_states(self) -> dict[str, str]:
+        """path -> the sidecar signature read, of every file whose metadata is stored."""
+        return dict(self._db.execute("SELECT path, sidecars FROM file_metadata"))
+
+    def file_metadata(self, path: str) -> PhotoMetadata | None:
+        row = self._db.execute(
+            f"SELECT {', '.join(_METADATA_COLUMNS)}, sidecars FROM file_metadata WHERE path = ?", (path,)
+        ).fetchone()
+        return _metadata_from_row(row) if row else None
+
+    def image_metadata(self, image_ids: Iterable[int]) -> dict[int, PhotoMetadata]:
+        """image id -> the metadata of its first file by path that has any stored."""
+        found: dict[int, PhotoMetadata] = {}
+        for image_id in image_ids:
+            row = self._db.execute(
+                f"SELECT {', '.join('m.' + c for c in _METADATA_COLUMNS)}, m.sidecars FROM files f "
+                "JOIN file_metadata m ON m.path = f.path WHERE f.image_id = ? ORDER BY f.path LIMIT 1",
+                (image_id,),
+            ).fetchone()
+            if row:
+                found[image_id] = _metadata_from_row(row)
+        return found
+
     # -- status ----------------------------------------------------------------------------
 
     def status(self) -> CatalogStatus:
@@ -442,6 +478,22 @@ class Catalog:
             ),
             settings=settings,
         )
+
+
+# file_metadata's columns named as PhotoMetadata's fields; the two JSON lists last.
+_METADATA_COLUMNS = (
+    "taken_at", "make", "model", "lens", "focal_length", "aperture", "exposure_time", "iso", "latitude",
+    "longitude", "orientation", "rating", "label", "title", "description", "keywords", "hierarchical_keywords",
+)  # fmt: skip
+
+
+def _metadata_from_row(row: tuple) -> PhotoMetadata:
+    """A PhotoMetadata from _METADATA_COLUMNS followed by the sidecar signature."""
+    values = dict(zip(_METADATA_COLUMNS, row))
+    for name in ("keywords", "hierarchical_keywords"):
+        values[name] = tuple(json.loads(values[name]))
+    sidecars = tuple(path for path, _size, _mtime in json.loads(row[-1]))
+    return PhotoMetadata(**values, sidecars=sidecars)
 
 
 def _split_statements(script: str) -> list[str]:
