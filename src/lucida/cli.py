@@ -97,6 +97,54 @@ def index(db: Path, paths: tuple[str, ...], describer: str | None, embedder: str
     )
 
 
+class _Terminated(Exception):
+    """SIGTERM, raised in the main thread so that a watch stops the way Ctrl-C stops it."""
+
+
+def _terminate(signum, frame) -> None:
+    raise _Terminated
+
+
+@cli.command()
+@click.argument("folders", nargs=-1, required=True, type=click.Path(path_type=str))
+@click.option(
+    "--poll",
+    is_flag=True,
+    envvar="LUCIDA_WATCH_POLL",
+    help="Scan the folders periodically instead of waiting for events: for network shares, "
+    "which do not report changes made elsewhere (also $LUCIDA_WATCH_POLL=1).",
+)
+@click.option("--poll-interval", default=60.0, show_default=True, type=click.FloatRange(min=0.1), help="Seconds between scans when polling.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines; errors only.")
+@click.pass_obj
+def watch(db: Path, folders: tuple[str, ...], poll: bool, poll_interval: float, quiet: bool) -> None:
+    """Index FOLDERS, then keep the catalog current as photos are added, changed, moved or
+    deleted, until Ctrl-C."""
+    os.environ.setdefault("OMP_WAIT_POLICY", INDEX_OMP_WAIT_POLICY)
+    import signal
+
+    from lucida.indexer import existing_roots
+    from lucida.models.registry import DEFAULT_DESCRIBER, DEFAULT_EMBEDDER, LazyDescriber, LazyEmbedder
+    from lucida.progress import progress_for
+    from lucida.watch import watch_folders
+
+    existing_roots(folders)
+    signal.signal(signal.SIGTERM, _terminate)
+    with Catalog.open(db) as catalog:
+        describer_model = LazyDescriber(catalog.get_setting(ACTIVE_DESCRIBER) or DEFAULT_DESCRIBER)
+        embedder_model = LazyEmbedder(catalog.get_setting(ACTIVE_EMBEDDER) or DEFAULT_EMBEDDER)
+        try:
+            watch_folders(
+                catalog, list(folders), describer_model, embedder_model, progress_for(quiet),
+                poll=poll, poll_interval_s=poll_interval,
+            )
+        except KeyboardInterrupt:
+            click.echo("interrupted: every committed batch is kept", err=True)
+            sys.exit(130)
+        except _Terminated:
+            click.echo("stopped: every committed batch is kept", err=True)
+
+
 @cli.command()
 @click.argument("query", required=False)
 @click.option("-k", "k", default=20, show_default=True, type=click.IntRange(min=1), help="Number of results.")

@@ -1,0 +1,404 @@
+"""`lucida watch` with real file-system events in temporary folders, the real offline models
+and real catalog files: in process (to count describer calls) and as a real command."""
+
+from __future__ import annotations
+
+import os
+import queue
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from lucida.catalog import Catalog
+from lucida.indexer import index_paths
+from lucida.watch import WatchPass, _Changes, watch_folders
+
+from conftest import make_photo_variants
+
+LUCIDA = [sys.executable, "-m", "lucida"]
+
+
+class CountingDescriber:
+    """The real describer, counting the images it is asked to describe."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.name, self.prompt, self.input_side = inner.name, inner.prompt, inner.input_side
+        self.described = 0
+
+    def describe(self, images):
+        self.described += len(images)
+        return self.inner.describe(images)
+
+
+def wait_until(condition: Callable[[], object], timeout: float = 30.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def indexed(db: Path) -> dict[str, str]:
+    """path -> content hash of every indexed file, read as a search beside the watch would."""
+    with sqlite3.connect(db, timeout=30) as reader:
+        return dict(reader.execute("SELECT f.path, i.content_hash FROM files f JOIN images i ON i.id = f.image_id"))
+
+
+def skipped(db: Path) -> set[str]:
+    with sqlite3.connect(db, timeout=30) as reader:
+        return {p for (p,) in reader.execute("SELECT path FROM skipped")}
+
+
+class Watching:
+    """watch_folders running in a thread of its own, with its own catalog connection."""
+
+    def __init__(self, db: Path, folders: list[Path], describer, embedder, **options):
+        self.passes: queue.Queue[WatchPass] = queue.Queue()
+        self.seen: list[WatchPass] = []
+        self.stop = threading.Event()
+        self.error: BaseException | None = None
+        options = {"quiet_s": 0.3, "max_delay_s": 3.0, **options}
+
+        def run() -> None:
+            try:
+                with Catalog.open(db) as catalog:
+                    watch_folders(
+                        catalog, [str(f) for f in folders], describer, embedder,
+                        on_pass=self.passes.put, stop=self.stop, **options,
+                    )
+            except BaseException as error:  # reported by the test thread
+                self.error = error
+
+        self.thread = threading.Thread(target=run, name="watch")
+        self.thread.start()
+        self.start_pass = self.next_pass(lambda p: p.reason == "start")
+
+    def next_pass(self, wanted: Callable[[WatchPass], bool], timeout: float = 30.0) -> WatchPass:
+        deadline = time.monotonic() + timeout
+        while True:
+            assert self.error is None, self.error
+            left = deadline - time.monotonic()
+            assert left > 0, f"no matching pass in {timeout} s; passes: {self.seen}"
+            try:
+                done = self.passes.get(timeout=min(left, 0.5))
+            except queue.Empty:
+                continue
+            self.seen.append(done)
+            if wanted(done):
+                return done
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(30)
+        assert not self.thread.is_alive()
+        assert self.error is None, self.error
+        while not self.passes.empty():
+            self.seen.append(self.passes.get())
+
+
+@pytest.fixture
+def watching(tmp_path, describer, embedder):
+    started: list[Watching] = []
+
+    def start(folders: list[Path], described_by=None, **options) -> Watching:
+        w = Watching(tmp_path / "catalog.db", folders, described_by or describer, embedder, **options)
+        started.append(w)
+        return w
+
+    yield start
+    for w in started:
+        w.stop.set()
+        w.thread.join(30)
+
+
+def test_create_modify_move_rename_and_delete_follow_the_folder(tmp_path, watching, describer, sample_photos):
+    library = tmp_path / "library"
+    (library / "2024").mkdir(parents=True)
+    counting = CountingDescriber(describer)
+    w = watching([library], counting)
+    db = tmp_path / "catalog.db"
+
+    shutil.copy(sample_photos / "chelsea.jpg", library / "2024" / "cat.jpg")
+    shutil.copy(sample_photos / "coffee.jpg", library / "2024" / "coffee.jpg")
+    wait_until(lambda: len(indexed(db)) == 2, what="two new photos indexed")
+    assert counting.described == 2
+
+    # A rename and a move to another folder: the same content, so no describing.
+    cat_hash = indexed(db)[str(library / "2024" / "cat.jpg")]
+    (library / "2024" / "cat.jpg").rename(library / "2024" / "chelsea.jpg")
+    (library / "archive").mkdir()
+    (library / "2024" / "coffee.jpg").rename(library / "archive" / "coffee.jpg")
+    wait_until(
+        lambda: set(indexed(db)) == {str(library / "2024" / "chelsea.jpg"), str(library / "archive" / "coffee.jpg")},
+        what="moves reflected",
+    )
+    assert indexed(db)[str(library / "2024" / "chelsea.jpg")] == cat_hash
+    # A whole folder renamed: watchdog reports its files as moved too.
+    (library / "2024").rename(library / "2024-cats")
+    wait_until(lambda: str(library / "2024-cats" / "chelsea.jpg") in indexed(db), what="folder rename reflected")
+    assert len(indexed(db)) == 2
+    assert counting.described == 2, "a move or rename must not describe again"
+
+    # New content under an old name is described again.
+    with open(library / "archive" / "coffee.jpg", "wb") as out:
+        out.write((sample_photos / "rocket.jpg").read_bytes())
+    wait_until(lambda: counting.described == 3, what="modified photo described")
+    wait_until(lambda: len(set(indexed(db).values())) == 2 and cat_hash in indexed(db).values(), what="new hash")
+
+    (library / "archive" / "coffee.jpg").unlink()
+    wait_until(lambda: list(indexed(db)) == [str(library / "2024-cats" / "chelsea.jpg")], what="deletion reflected")
+    shutil.rmtree(library / "2024-cats")
+    wait_until(lambda: indexed(db) == {}, what="deleted folder reflected")
+    w.close()
+    assert counting.described == 3
+    assert all(p.reason in ("start", "changes") for p in w.seen)
+
+
+def test_bulk_copy_is_indexed_in_few_passes_and_copies_are_not_described(tmp_path, watching, describer, sample_photos):
+    library = tmp_path / "library"
+    library.mkdir()
+    counting = CountingDescriber(describer)
+    shutil.copytree(sample_photos, library / "known")
+    w = watching([library], counting, max_delay_s=2.0)
+    assert (w.start_pass.summary.described, counting.described) == (17, 17)
+
+    # 340 copies of photos the catalog knows, plus 6 new photos, copied in one go.
+    incoming = tmp_path / "incoming"
+    sources = sorted((library / "known").glob("*.jpg"))
+    new = make_photo_variants(sample_photos, tmp_path / "new", per_photo=1)[:6]
+    for i in range(340):
+        shutil.copy(sources[i % len(sources)], library / f"copy_{i:03d}.jpg")
+    for path in new:
+        shutil.copy(path, library / f"new_{path.name}")
+    expected = 17 + 340 + len(new)
+    db = tmp_path / "catalog.db"
+    wait_until(lambda: len(indexed(db)) == expected, timeout=60, what="the bulk copy indexed")
+    w.close()
+    changes = [p for p in w.seen if p.reason == "changes"]
+    assert counting.described == 17 + len(new), "copies of known content are not described"
+    assert 1 <= len(changes) <= 6, f"one pass per quiet period, not per event: {len(changes)} passes"
+    assert sum(p.summary.reused for p in changes) == 340
+    assert skipped(db) == set()
+
+
+def test_too_many_changes_at_once_become_one_rescan(tmp_path, watching, describer, sample_photos):
+    library = tmp_path / "library"
+    library.mkdir()
+    w = watching([library], max_pending=5)
+    for path in sorted(sample_photos.glob("*.jpg"))[:8]:
+        shutil.copy(path, library / path.name)
+    done = w.next_pass(lambda p: p.reason == "rescan")
+    wait_until(lambda: len(indexed(tmp_path / "catalog.db")) == 8, what="all eight indexed")
+    w.close()
+    assert done.changed == 0
+
+
+def test_partially_written_photo_is_indexed_once_it_is_complete(tmp_path, watching, sample_photos):
+    library = tmp_path / "library"
+    library.mkdir()
+    w = watching([library])
+    db = tmp_path / "catalog.db"
+    data = (sample_photos / "astronaut.jpg").read_bytes()
+    target = library / "astronaut.jpg"
+    with open(target, "wb") as out:
+        out.write(data[: len(data) // 3])
+        out.flush()
+        # The writer stalls longer than the quiet period: the pass finds a damaged photo.
+        wait_until(lambda: str(target) in skipped(db), what="the partial photo tried")
+        out.write(data[len(data) // 3 :])
+    wait_until(lambda: str(target) in indexed(db), what="the completed photo indexed")
+    assert str(target) not in skipped(db)
+    w.close()
+
+
+def test_sidecar_change_runs_a_pass_for_its_photo(tmp_path, watching, sample_photos):
+    library = tmp_path / "library"
+    library.mkdir()
+    for name in ("chelsea", "coffee"):
+        shutil.copy(sample_photos / f"{name}.jpg", library / f"{name}.jpg")
+    w = watching([library])
+    assert w.start_pass.summary.described == 2
+
+    (library / "chelsea.xmp").write_text("<x:xmpmeta xmlns:x='adobe:ns:meta/'/>")
+    done = w.next_pass(lambda p: p.reason == "changes")
+    assert (done.changed, done.summary.found) == (1, 1)
+    (library / "coffee.jpg.xmp").write_text("<x:xmpmeta xmlns:x='adobe:ns:meta/'/>")
+    done = w.next_pass(lambda p: p.reason == "changes")
+    assert (done.changed, done.summary.found) == (1, 1)
+    # A hidden file or a file that is no photo is no reason for a pass.
+    (library / ".chelsea.jpg.swp").write_text("editor state")
+    (library / "notes.txt").write_text("not a photo")
+    time.sleep(1.0)  # several quiet periods, for a pass that must not come
+    w.close()
+    assert [p.reason for p in w.seen] == ["start", "changes", "changes"]
+
+
+def test_restart_catches_up_with_what_changed_while_stopped(tmp_path, watching, describer, embedder, sample_photos):
+    library = tmp_path / "library"
+    shutil.copytree(sample_photos, library)
+    counting = CountingDescriber(describer)
+    db = tmp_path / "catalog.db"
+    with Catalog.open(db) as catalog:
+        index_paths(catalog, [str(library)], counting, embedder)
+    assert counting.described == 17
+    (library / "chelsea.jpg").rename(library / "cat.jpg")
+    (library / "coffee.jpg").unlink()
+    make_photo_variants(sample_photos, tmp_path / "new", per_photo=1)
+    shutil.copy(tmp_path / "new" / "rocket_00.jpg", library / "rocket_00.jpg")
+
+    w = watching([library], counting)
+    w.close()
+    s = w.start_pass.summary
+    assert (s.described, s.reused, s.removed, s.unchanged) == (1, 1, 2, 15)
+    assert counting.described == 18
+    assert set(indexed(db)) == {str(p) for p in library.glob("*.jpg")}
+
+
+def test_polling_finds_new_and_deleted_photos_without_events(tmp_path, watching, sample_photos):
+    library = tmp_path / "library"
+    library.mkdir()
+    shutil.copy(sample_photos / "chelsea.jpg", library / "chelsea.jpg")
+    w = watching([library], poll=True, poll_interval_s=0.3)
+    db = tmp_path / "catalog.db"
+    assert list(indexed(db)) == [str(library / "chelsea.jpg")]
+    shutil.copy(sample_photos / "coffee.jpg", library / "coffee.jpg")
+    (library / "chelsea.jpg").unlink()
+    wait_until(lambda: list(indexed(db)) == [str(library / "coffee.jpg")], what="a scan to notice")
+    w.close()
+    assert {p.reason for p in w.seen} == {"start", "scan"}
+
+
+def test_changes_during_a_long_copy_are_taken_once_settled():
+    changes = _Changes(max_pending=100)
+    changes.add("/p/a.jpg", now=0.0)
+    changes.add("/p/b.jpg", now=1.0)
+    changes.add("/p/a.jpg", now=4.2)  # written again: now the latest
+    changes.add("/p/c.jpg", now=5.4)
+    assert changes.take(4.5, quiet_s=1.0, max_delay_s=5.0) is None  # neither quiet nor overdue
+    # Activity never stops: once overdue, the paths quiet for quiet_s go, oldest event first.
+    batch = changes.take(5.5, quiet_s=1.0, max_delay_s=5.0)
+    assert batch is not None and (batch.paths, batch.rescan) == (["/p/b.jpg", "/p/a.jpg"], False)
+    assert changes.take(5.6, quiet_s=1.0, max_delay_s=5.0) is None
+    batch = changes.take(6.4, quiet_s=1.0, max_delay_s=5.0)  # quiet at last: everything
+    assert batch is not None and batch.paths == ["/p/c.jpg"]
+    assert changes.take(9.0, quiet_s=1.0, max_delay_s=5.0) is None
+
+
+# -- the command, as a user runs it ----------------------------------------------------------
+
+
+class WatchCommand:
+    """`lucida watch` as a real process, its progress lines collected as they come."""
+
+    def __init__(self, db: Path, *args: str, env: dict[str, str] | None = None, prefix: list[str] | None = None):
+        self.process = subprocess.Popen(
+            [*(prefix or []), *LUCIDA, "--db", str(db), "watch", *args],
+            env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=lambda: self.lines.extend(self.process.stderr), daemon=True)
+        self._reader.start()
+
+    def wait_for_line(self, start: str) -> str:
+        def found():
+            assert self.process.poll() is None or any(l.startswith(start) for l in self.lines), self.lines
+            return next((l for l in self.lines if l.startswith(start)), None)
+
+        return wait_until(found, what=f"a line starting {start!r}")
+
+    def stop(self, sig: signal.Signals) -> tuple[int, list[str]]:
+        self.process.send_signal(sig)
+        returncode = self.process.wait(timeout=30)
+        self._reader.join(10)
+        return returncode, [l.rstrip("\n") for l in self.lines]
+
+
+def known_photo_catalog(tmp_path: Path, sample_photos: Path, describer, embedder) -> Path:
+    """A catalog that has described chelsea.jpg, so the command's passes reuse it, load no model
+    and stay quick."""
+    db = tmp_path / "catalog.db"
+    with Catalog.open(db) as catalog:
+        index_paths(catalog, [str(sample_photos / "chelsea.jpg")], describer, embedder)
+    return db
+
+
+def test_command_follows_a_copy_and_ctrl_c_exits_130(tmp_path, sample_photos, describer, embedder):
+    db = known_photo_catalog(tmp_path, sample_photos, describer, embedder)
+    library = tmp_path / "library"
+    library.mkdir()
+    watch = WatchCommand(db, str(library))
+    try:
+        watch.wait_for_line("watch: catching up")  # the watches are in place before this pass
+        shutil.copy(sample_photos / "chelsea.jpg", library / "IMG_0001.jpg")
+        watch.wait_for_line("watch: 1 changed path: 0 described, 1 moved or copied")
+        assert str(library / "IMG_0001.jpg") in indexed(db)
+    finally:
+        returncode, lines = watch.stop(signal.SIGINT)
+    assert returncode == 130, lines
+    assert lines[-1] == "interrupted: every committed batch is kept"
+
+
+def test_command_polls_when_asked_and_stops_cleanly_on_sigterm(tmp_path, sample_photos, describer, embedder):
+    db = known_photo_catalog(tmp_path, sample_photos, describer, embedder)
+    library = tmp_path / "library"
+    library.mkdir()
+    watch = WatchCommand(db, str(library), "--poll-interval", "0.3", env={"LUCIDA_WATCH_POLL": "1"})
+    try:
+        watch.wait_for_line("watch: catching up")
+        shutil.copy(sample_photos / "chelsea.jpg", library / "IMG_0001.jpg")
+        watch.wait_for_line("watch: periodic scan: 0 described, 1 moved or copied")
+        assert str(library / "IMG_0001.jpg") in indexed(db)
+    finally:
+        returncode, lines = watch.stop(signal.SIGTERM)
+    assert returncode == 0, lines
+    assert not any("changed path" in line for line in lines), "no events are watched when polling"
+    assert lines[-1] == "stopped: every committed batch is kept"
+
+
+def _can_limit_inotify_in_a_user_namespace() -> bool:
+    probe = "echo 4 > /proc/sys/user/max_inotify_watches"
+    try:
+        done = subprocess.run(["unshare", "--user", "--map-root-user", "sh", "-c", probe], capture_output=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+@pytest.mark.skipif(
+    not _can_limit_inotify_in_a_user_namespace(),
+    reason="needs `unshare --user` to lower the inotify watch limit for one process tree",
+)
+def test_command_falls_back_to_scans_past_the_inotify_watch_limit(tmp_path, sample_photos, describer, embedder):
+    db = known_photo_catalog(tmp_path, sample_photos, describer, embedder)
+    library = tmp_path / "library"
+    for year in range(2018, 2026):
+        (library / str(year)).mkdir(parents=True)
+    # A user namespace of its own, whose inotify limit (4 watches) is below the 9 folders.
+    limit = ["unshare", "--user", "--map-root-user", "sh", "-c", 'echo 4 > /proc/sys/user/max_inotify_watches && exec "$@"', "sh"]
+    watch = WatchCommand(db, str(library), "--poll-interval", "0.3", prefix=limit)
+    try:
+        watch.wait_for_line("watch: catching up")
+        shutil.copy(sample_photos / "chelsea.jpg", library / "2025" / "IMG_0001.jpg")
+        watch.wait_for_line("watch: periodic scan: 0 described, 1 moved or copied")
+    finally:
+        returncode, lines = watch.stop(signal.SIGTERM)
+    assert returncode == 0, lines
+    assert lines[0] == (
+        "lucida watch: 5 folders could not be watched; the limit is 4 watches (one per folder): raise it, "
+        "e.g. `sudo sysctl fs.inotify.max_user_watches=524288`, for instant updates. "
+        "Falling back to scanning the folders every 0.3 s (see --poll-interval)."
+    )
