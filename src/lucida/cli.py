@@ -129,10 +129,10 @@ def watch(db: Path, folders: tuple[str, ...], poll: bool, poll_interval: float, 
     from lucida.watch import watch_folders
 
     existing_roots(folders)
-    signal.signal(signal.SIGTERM, _terminate)
     with Catalog.open(db) as catalog:
         describer_model = LazyDescriber(catalog.get_setting(ACTIVE_DESCRIBER) or DEFAULT_DESCRIBER)
         embedder_model = LazyEmbedder(catalog.get_setting(ACTIVE_EMBEDDER) or DEFAULT_EMBEDDER)
+        signal.signal(signal.SIGTERM, _terminate)
         try:
             watch_folders(
                 catalog, list(folders), describer_model, embedder_model, progress_for(quiet),
@@ -150,32 +150,60 @@ def watch(db: Path, folders: tuple[str, ...], poll: bool, poll_interval: float, 
 @click.option("-k", "k", default=20, show_default=True, type=click.IntRange(min=1), help="Number of results.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (JSON Lines with --queries).")
 @click.option("--queries", type=click.File("r", encoding="utf-8"), help="Read one query per line ('-' for stdin).")
+@click.option("--from", "taken_from", metavar="DATE", help="Taken on or after DATE (YYYY, YYYY-MM or YYYY-MM-DD).")
+@click.option("--to", "taken_to", metavar="DATE", help="Taken on or before DATE (--to 2021-06 includes all of June).")
+@click.option("--camera", metavar="TEXT", help="Camera make and model contain these words, e.g. 'nikon z 6'.")
+@click.option("--lens", metavar="TEXT", help="Lens name contains these words.")
+@click.option("--focal", metavar="MIN-MAX", help="Focal length in mm: 24-70, 200- or -35.")
+@click.option("--min-rating", type=click.IntRange(-1, 5), help="Rated at least N stars.")
+@click.option("--label", metavar="COLOUR", help="Colour label, e.g. red.")
+@click.option("--folder", type=click.Path(file_okay=False, path_type=str), help="Files under this folder.")
+@click.option("--type", "types", metavar="TYPES", help="File types, comma-separated: raw, jpeg, heic, tiff, png, nef, ...")
+@click.option("--has-gps", is_flag=True, help="Only photos with a GPS position.")
+@click.option(
+    "--sort", type=click.Choice(["relevance", "date"]), default="relevance", show_default=True,
+    help="Order of the k results; without a QUERY, date order and filters alone.",
+)
 @click.pass_obj
-def search(db: Path, query: str | None, k: int, as_json: bool, queries) -> None:
-    """Find photos matching QUERY, best first."""
+def search(db: Path, query: str | None, k: int, as_json: bool, queries, sort: str, **filters) -> None:
+    """Find photos matching QUERY, best first; the filters narrow the photos ranked.
+
+    With filters and no QUERY, lists the photos that pass, oldest first."""
+    from lucida.filters import parse_filter, search_filtered
     from lucida.search import Searcher
 
-    if (query is None) == (queries is None):
+    photo_filter = parse_filter(**filters)
+    if query is not None and queries is not None:
         raise click.UsageError("give either a QUERY or --queries FILE")
-    texts = [query] if query is not None else [line.strip() for line in queries if line.strip()]
+    if query is None and queries is None and not photo_filter.active:
+        raise click.UsageError("give a QUERY, --queries FILE, or filters such as --from 2021 --camera nikon")
+    if queries is not None:
+        texts: list[str | None] = [line.strip() for line in queries if line.strip()]
+    else:
+        texts = [query]
     with Catalog.open(db, create=False) as catalog:
         searcher = Searcher(catalog)
         if searcher.size == 0 and not as_json:
             click.echo("the catalog has no indexed photos yet; run `lucida index PATH`", err=True)
         # One query at a time, so JSON Lines stream out as each is answered.
         for text in texts:
-            results = searcher.search(text, k)
+            results = search_filtered(searcher, text, photo_filter, k, sort=sort)
             if as_json:
                 payload = {
                     "query": text,
-                    "results": [{"path": r.path, "score": round(r.score, 6), "caption": r.caption} for r in results],
+                    "results": [
+                        {"path": r.path, "score": round(r.score, 6) if text is not None else None,
+                         "caption": r.caption, "taken_at": r.taken_at}
+                        for r in results
+                    ],
                 }
                 click.echo(json.dumps(payload, ensure_ascii=False))
                 continue
             if len(texts) > 1:
                 click.echo(f"# {text}")
             for rank, r in enumerate(results, 1):
-                click.echo(f"{rank:>3}  {r.score:.3f}  {r.path}")
+                shown = f"{r.score:.3f}" if text is not None else (r.taken_at or "no date")[:19]
+                click.echo(f"{rank:>3}  {shown}  {r.path}")
                 click.echo(f"      {_shorten(r.caption, 150)}")
 
 

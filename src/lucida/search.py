@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -91,11 +92,14 @@ class Searcher:
             self._version = version
         return self._vectors
 
-    def search(self, query: str, k: int = 20, offset: int = 0) -> list[SearchResult]:
-        return self.search_many([query], k, offset)[0]
+    def search(self, query: str, k: int = 20, offset: int = 0, only: Collection[int] | None = None) -> list[SearchResult]:
+        return self.search_many([query], k, offset, only)[0]
 
-    def search_many(self, queries: list[str], k: int = 20, offset: int = 0) -> list[list[SearchResult]]:
-        """The best k photos for each query, after skipping the `offset` best (for paging)."""
+    def search_many(
+        self, queries: list[str], k: int = 20, offset: int = 0, only: Collection[int] | None = None
+    ) -> list[list[SearchResult]]:
+        """The best k photos for each query, after skipping the `offset` best (for paging).
+        With `only`, just among those image ids (e.g. the ones a metadata filter lets through)."""
         for query in queries:
             check_query(query)
         _check_window(k, offset)
@@ -103,9 +107,11 @@ class Searcher:
         if len(stored.image_ids) == 0:
             return [[] for _ in queries]
         query_vectors = self._embed(queries, stored)
-        return [self._ranked(scores, stored, k, offset) for scores in self._scores(query_vectors, stored)]
+        return [self._ranked(scores, stored, k, offset, only=only) for scores in self._scores(query_vectors, stored)]
 
-    def search_vector(self, vector: np.ndarray, k: int = 20, offset: int = 0) -> list[SearchResult]:
+    def search_vector(
+        self, vector: np.ndarray, k: int = 20, offset: int = 0, only: Collection[int] | None = None
+    ) -> list[SearchResult]:
         """The photos nearest an embedding made elsewhere (e.g. of an uploaded photo's description)."""
         _check_window(k, offset)
         stored = self._current()
@@ -113,7 +119,12 @@ class Searcher:
             return []
         query = np.asarray(vector, dtype=np.float32).reshape(1, -1)
         self._check_dimensions(query, stored)
-        return self._ranked(self._scores(query, stored)[0], stored, k, offset)
+        return self._ranked(self._scores(query, stored)[0], stored, k, offset, only=only)
+
+    def candidates(self, only: Collection[int] | None = None) -> int:
+        """How many photos a search ranks: all with a vector, or those of them in `only`."""
+        stored = self._current()
+        return len(stored.image_ids) if only is None else int(_allowed(stored, only).sum())
 
     def similar(self, image_id: int, k: int = 20, offset: int = 0) -> list[SearchResult] | None:
         """"More like this": the photos nearest this one's stored vector, itself excluded.
@@ -166,10 +177,21 @@ class Searcher:
         return query_vectors @ stored.vectors.T
 
     def _ranked(
-        self, scores: np.ndarray, stored: StoredEmbedding, k: int, offset: int, count: int | None = None
+        self,
+        scores: np.ndarray,
+        stored: StoredEmbedding,
+        k: int,
+        offset: int,
+        count: int | None = None,
+        only: Collection[int] | None = None,
     ) -> list[SearchResult]:
-        """Results ranked offset+1 .. offset+k among the first `count` scores' order (all by default)."""
+        """Results ranked offset+1 .. offset+k among the first `count` scores' order (all by
+        default), counting only the images in `only` when it is given."""
         count = len(scores) if count is None else count
+        if only is not None:
+            allowed = _allowed(stored, only)
+            scores = np.where(allowed, scores, -np.inf)
+            count = min(count, int(allowed.sum()))
         best = top_k(scores, min(offset + k, count))[offset:]
         ids = [int(stored.image_ids[i]) for i in best]
         rows = self.catalog.result_rows(ids, self.describer_name)
@@ -188,6 +210,11 @@ def _check_window(k: int, offset: int) -> None:
         raise LucidaError(f"-k must be at least 1, not {k}")
     if offset < 0:
         raise LucidaError(f"offset must be 0 or more, not {offset}")
+
+
+def _allowed(stored: StoredEmbedding, only: Collection[int]) -> np.ndarray:
+    """A boolean mask over the stored rows: True where the image id is in `only`."""
+    return np.isin(stored.image_ids, np.fromiter(only, dtype=np.int64, count=len(only)))
 
 
 def _row_of(stored: StoredEmbedding, image_id: int) -> int | None:

@@ -9,12 +9,16 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from lucida.catalog.migrations import LATEST_VERSION, MIGRATIONS
 from lucida.errors import LucidaError
 from lucida.metadata import PhotoMetadata
+
+if TYPE_CHECKING:
+    from lucida.filters import PhotoFilter
 
 # Settings keys recording which models the catalog's search vectors come from.
 ACTIVE_DESCRIBER = "describer"
@@ -379,8 +383,9 @@ class Catalog:
         found: dict[int, ResultRow] = {}
         for image_id in image_ids:
             row = self._db.execute(
-                "SELECT f.path, d.text, d.describer, i.width, i.height, i.taken_at FROM files f "
+                f"SELECT f.path, d.text, d.describer, i.width, i.height, {_TAKEN_AT} FROM files f "
                 "JOIN descriptions d ON d.image_id = f.image_id JOIN images i ON i.id = f.image_id "
+                "LEFT JOIN file_metadata m ON m.path = f.path "
                 "WHERE f.image_id = ? ORDER BY (d.describer = ?) DESC, d.created_at DESC, f.path "
                 "LIMIT 1",
                 (image_id, describer),
@@ -449,6 +454,29 @@ class Catalog:
                 found[image_id] = _metadata_from_row(row)
         return found
 
+    def filtered_image_ids(self, photo_filter: PhotoFilter) -> list[int]:
+        """Ids of the images with a file that passes every condition of the filter."""
+        conditions, values = _filter_sql(photo_filter)
+        return [
+            i
+            for (i,) in self._db.execute(
+                "SELECT DISTINCT f.image_id FROM files f JOIN images i ON i.id = f.image_id "
+                "LEFT JOIN file_metadata m ON m.path = f.path"
+                + (f" WHERE {' AND '.join(conditions)}" if conditions else ""),
+                values,
+            )
+        ]
+
+    def capture_times(self) -> dict[int, str | None]:
+        """image id -> its earliest capture time (ISO 8601 local) among its files, from metadata,
+        else from decoding; None when neither knows. Every image with a file."""
+        return dict(
+            self._db.execute(
+                f"SELECT f.image_id, min({_TAKEN_AT}) FROM files f JOIN images i ON i.id = f.image_id "
+                "LEFT JOIN file_metadata m ON m.path = f.path GROUP BY f.image_id"
+            )
+        )
+
     # -- status ----------------------------------------------------------------------------
 
     def status(self) -> CatalogStatus:
@@ -478,6 +506,48 @@ class Catalog:
             ),
             settings=settings,
         )
+
+
+# A file's capture time: what ExifTool read, else what decoding found (no ExifTool, or none read yet).
+_TAKEN_AT = "coalesce(m.taken_at, i.taken_at)"
+
+
+def _filter_sql(f: PhotoFilter) -> tuple[list[str], list]:
+    """WHERE conditions over files f, images i and file_metadata m, and their parameters."""
+    conditions: list[str] = []
+    values: list = []
+
+    def add(sql: str, *args) -> None:
+        conditions.append(sql)
+        values.extend(args)
+
+    if f.taken_from:
+        add(f"{_TAKEN_AT} >= ?", f.taken_from)
+    if f.taken_before:
+        add(f"{_TAKEN_AT} < ?", f.taken_before)
+    for column, words in (("coalesce(m.make, '') || ' ' || coalesce(m.model, '')", f.camera), ("m.lens", f.lens)):
+        for word in (words or "").lower().split():
+            add(f"instr(lower({column}), ?) > 0", word)
+    if f.focal_min is not None:
+        add("m.focal_length >= ?", f.focal_min - 0.05)  # recorded focal lengths are rounded
+    if f.focal_max is not None:
+        add("m.focal_length <= ?", f.focal_max + 0.05)
+    if f.min_rating is not None:
+        add("m.rating >= ?", f.min_rating)
+    if f.label:
+        add("lower(m.label) = ?", f.label.lower())
+    if f.folder:
+        prefix = f.folder.rstrip("/") + "/"
+        add("substr(f.path, 1, ?) = ?", len(prefix), prefix)
+    if f.extensions:
+        ends = sorted(f.extensions)
+        add(
+            "(" + " OR ".join("lower(substr(f.path, -?)) = ?" for _ in ends) + ")",
+            *(v for e in ends for v in (len(e), e)),
+        )
+    if f.has_gps:
+        add("m.latitude IS NOT NULL AND m.longitude IS NOT NULL")
+    return conditions, values
 
 
 # file_metadata's columns named as PhotoMetadata's fields; the two JSON lists last.

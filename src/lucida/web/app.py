@@ -37,6 +37,7 @@ from starlette.exceptions import HTTPException
 
 from lucida.catalog import Catalog, ImageRecord
 from lucida.errors import LucidaError
+from lucida.filters import Sort, in_order, parse_filter, passing_ids
 from lucida.indexer import IndexSummary, index_paths
 from lucida.media import SUPPORTED_EXTENSIONS, UnreadablePhoto, decode_for_models, decode_for_screen
 from lucida.models.base import Describer, Embedder
@@ -340,11 +341,30 @@ def create_app(
         q: Annotated[str, Query(min_length=1, max_length=1000, description="What the photo shows")],
         k: PageSize = 20,
         offset: Offset = 0,
+        taken_from: Annotated[str | None, Query(alias="from", description="Taken on or after: YYYY[-MM[-DD]]")] = None,
+        taken_to: Annotated[str | None, Query(alias="to", description="Taken on or before: YYYY[-MM[-DD]], inclusive")] = None,
+        camera: Annotated[str | None, Query(max_length=200, description="Words in camera make and model")] = None,
+        lens: Annotated[str | None, Query(max_length=200, description="Words in the lens name")] = None,
+        focal: Annotated[str | None, Query(max_length=40, description="Focal length in mm: MIN-MAX, MIN- or -MAX")] = None,
+        min_rating: Annotated[int | None, Query(ge=-1, le=5, description="Rated at least this")] = None,
+        label: Annotated[str | None, Query(max_length=40, description="Colour label, e.g. red")] = None,
+        folder: Annotated[str | None, Query(max_length=4096, description="Files under this folder")] = None,
+        types: Annotated[str | None, Query(alias="type", max_length=200, description="raw, jpeg, heic, nef, ... (comma-separated)")] = None,
+        has_gps: Annotated[bool, Query(description="Only photos with a GPS position")] = False,
+        sort: Annotated[Sort, Query(description="Order of the k results: relevance or capture date")] = "relevance",
     ) -> SearchPage:
         started = time.perf_counter()
+        photo_filter = parse_filter(taken_from, taken_to, camera, lens, focal, min_rating, label, folder, types, has_gps)
         vector = await query_embedder.vector(q)
-        results, total = await nearest(vector, k, offset)
-        return SearchPage(query=q, took_ms=_ms_since(started), total=total, results=hits(results))
+        if not photo_filter.active:
+            results, total = await nearest(vector, k, offset)
+        else:
+            def work() -> tuple[list[SearchResult], int]:
+                only = passing_ids(library.catalog, photo_filter)
+                return library.searcher.search_vector(vector, k, offset, only), library.searcher.candidates(only)
+
+            results, total = await library.run(work)
+        return SearchPage(query=q, took_ms=_ms_since(started), total=total, results=hits(in_order(results, sort)))
 
     @app.get("/api/similar/{image_id}", response_model=SearchPage, summary="More like this photo")
     async def similar(image_id: ImageId, k: PageSize = 20, offset: Offset = 0) -> SearchPage:
