@@ -311,6 +311,41 @@ def eval_(images: Path, coco, karpathy, split, jsonl, captioners, prompts, embed
     click.echo(f"{len(evaluation.rows)} combinations on {evaluation.images} images: {out / 'report.md'}")
 
 
+@cli.command("export-xmp")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+@click.option(
+    "--sidecar-style", type=click.Choice(["basename.xmp", "filename.ext.xmp"]), default="basename.xmp", show_default=True,
+    help="IMG_0001.xmp (Lightroom, DxO PhotoLab) or IMG_0001.NEF.xmp (darktable, digiKam).",
+)
+@click.option("--parent", default="lucida", show_default=True, help="Parent of lucida's hierarchical keywords (lr:hierarchicalSubject); 'a|b' nests deeper.")
+@click.option("--overwrite-description", is_flag=True, help="Replace a description someone else wrote (--undo puts it back).")
+@click.option("--embed", is_flag=True, help="Write into JPEG, TIFF and DNG files themselves instead of sidecars (changes the photos).")
+@click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
+@click.option("--undo", is_flag=True, help="Remove what lucida's exports wrote, and nothing else.")
+@click.pass_obj
+def export_xmp(db: Path, paths: tuple[str, ...], sidecar_style: str, parent: str, overwrite_description: bool,
+               embed: bool, dry_run: bool, undo: bool) -> None:
+    """Write lucida's captions and keywords as XMP (dc:description, dc:subject,
+    lr:hierarchicalSubject) for the indexed photos under PATHS (default: all), merged into
+    existing sidecars."""
+    from lucida.indexer import existing_roots
+    from lucida.xmp_export import ExportOptions, export_xmp as export, undo_xmp
+
+    roots = existing_roots(paths) if paths else None
+    with Catalog.open(db, create=False) as catalog:
+        if undo:
+            changes = undo_xmp(catalog, roots, dry_run)
+        else:
+            options = ExportOptions(parent, sidecar_style, overwrite_description, embed, dry_run)
+            changes = export(catalog, roots, options)
+    would = "would change" if dry_run else "changed"
+    for change in changes:
+        if change.changes_anything or change.kept_description is not None:
+            click.echo(f"{change.target}: {change.summary()}")
+    done = sum(c.changes_anything for c in changes)
+    click.echo(f"{done} of {len(changes)} files {would}" + (" (dry run: nothing written)" if dry_run else "") + ".")
+
+
 def _shorten(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1].rstrip() + "…"
 

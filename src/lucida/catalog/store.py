@@ -99,6 +99,19 @@ class ImageRecord:
     descriptions: list[StoredDescription]  # oldest first
 
 
+@dataclass(frozen=True)
+class XmpWrite:
+    """What `lucida export-xmp` wrote into one file, so that --undo removes exactly that."""
+
+    target: str  # the sidecar, or with --embed the photo itself
+    photo: str
+    created: bool  # lucida created the sidecar
+    description: str | None  # the dc:description lucida wrote; None when it wrote none
+    replaced_description: str | None  # a description lucida replaced (--overwrite-description)
+    keywords: tuple[str, ...]  # dc:subject entries lucida added (ones already there are not listed)
+    hierarchical_keywords: tuple[str, ...]  # lr:hierarchicalSubject entries lucida added
+
+
 class Catalog:
     """One catalog file. Not shared between threads: open one per thread or process."""
 
@@ -477,6 +490,38 @@ class Catalog:
             )
         )
 
+    def files_under(self, roots: list[str] | None) -> list[tuple[str, int]]:
+        """(path, image id) of every indexed file under one of `roots` (all when None), by path."""
+        rows = self._db.execute("SELECT path, image_id FROM files ORDER BY path").fetchall()
+        if roots is None:
+            return rows
+        from lucida.scan import under_any
+
+        inside = under_any(roots)
+        return [(p, i) for p, i in rows if inside(p)]
+
+    # -- what export-xmp wrote -------------------------------------------------------------
+
+    def xmp_write(self, target: str) -> XmpWrite | None:
+        row = self._db.execute(f"SELECT {_XMP_WRITE_COLUMNS} FROM xmp_writes WHERE target = ?", (target,)).fetchone()
+        return _xmp_write_from_row(row) if row else None
+
+    def xmp_writes(self) -> list[XmpWrite]:
+        return [_xmp_write_from_row(r) for r in self._db.execute(f"SELECT {_XMP_WRITE_COLUMNS} FROM xmp_writes ORDER BY target")]
+
+    def put_xmp_write(self, write: XmpWrite) -> None:
+        self._db.execute(
+            f"INSERT OR REPLACE INTO xmp_writes ({_XMP_WRITE_COLUMNS}, written_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                write.target, write.photo, int(write.created), write.description, write.replaced_description,
+                json.dumps(list(write.keywords), ensure_ascii=False),
+                json.dumps(list(write.hierarchical_keywords), ensure_ascii=False), time.time(),
+            ),
+        )
+
+    def delete_xmp_write(self, target: str) -> None:
+        self._db.execute("DELETE FROM xmp_writes WHERE target = ?", (target,))
+
     # -- status ----------------------------------------------------------------------------
 
     def status(self) -> CatalogStatus:
@@ -548,6 +593,16 @@ def _filter_sql(f: PhotoFilter) -> tuple[list[str], list]:
     if f.has_gps:
         add("m.latitude IS NOT NULL AND m.longitude IS NOT NULL")
     return conditions, values
+
+
+_XMP_WRITE_COLUMNS = "target, photo, created, description, replaced_description, keywords, hierarchical_keywords"
+
+
+def _xmp_write_from_row(row: tuple) -> XmpWrite:
+    target, photo, created, description, replaced, keywords, hierarchical = row
+    return XmpWrite(
+        target, photo, bool(created), description, replaced, tuple(json.loads(keywords)), tuple(json.loads(hierarchical))
+    )
 
 
 # file_metadata's columns named as PhotoMetadata's fields; the two JSON lists last.
