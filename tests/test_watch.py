@@ -222,26 +222,45 @@ def test_partially_written_photo_is_indexed_once_it_is_complete(tmp_path, watchi
     w.close()
 
 
-def test_sidecar_change_runs_a_pass_for_its_photo(tmp_path, watching, sample_photos):
+def xmp_sidecar(rating: int) -> str:
+    return (
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        f'<rdf:Description rdf:about="" xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmp:Rating="{rating}"/>'
+        "</rdf:RDF></x:xmpmeta>"
+    )
+
+
+def ratings(db: Path) -> dict[str, int | None]:
+    with sqlite3.connect(db, timeout=30) as reader:
+        return dict(reader.execute("SELECT path, rating FROM file_metadata"))
+
+
+def test_sidecar_edit_rereads_its_photo_metadata_without_describing(tmp_path, watching, describer, sample_photos):
     library = tmp_path / "library"
     library.mkdir()
-    for name in ("chelsea", "coffee"):
-        shutil.copy(sample_photos / f"{name}.jpg", library / f"{name}.jpg")
-    w = watching([library])
-    assert w.start_pass.summary.described == 2
+    shutil.copy(sample_photos / "chelsea.jpg", library / "IMG_0001.jpg")
+    shutil.copy(sample_photos / "rocket.jpg", library / "IMG_0002.jpg")
+    shutil.copy(sample_photos / "coffee.jpg", library / "IMG_0003.JPG")
+    counting = CountingDescriber(describer)
+    w = watching([library], counting)
+    db = tmp_path / "catalog.db"
+    assert counting.described == 3
 
-    (library / "chelsea.xmp").write_text("<x:xmpmeta xmlns:x='adobe:ns:meta/'/>")
+    # Lightroom's and PhotoLab's naming, then darktable's, in another case than the photo's.
+    (library / "IMG_0001.xmp").write_text(xmp_sidecar(4))
     done = w.next_pass(lambda p: p.reason == "changes")
-    assert (done.changed, done.summary.found) == (1, 1)
-    (library / "coffee.jpg.xmp").write_text("<x:xmpmeta xmlns:x='adobe:ns:meta/'/>")
+    assert (done.changed, done.summary.found, done.summary.metadata_read) == (1, 1, 1)
+    (library / "IMG_0003.jpg.xmp").write_text(xmp_sidecar(2))
     done = w.next_pass(lambda p: p.reason == "changes")
-    assert (done.changed, done.summary.found) == (1, 1)
+    assert (done.changed, done.summary.found, done.summary.metadata_read) == (1, 1, 1)
+    assert ratings(db) == {str(library / "IMG_0001.jpg"): 4, str(library / "IMG_0002.jpg"): None, str(library / "IMG_0003.JPG"): 2}
     # A hidden file or a file that is no photo is no reason for a pass.
-    (library / ".chelsea.jpg.swp").write_text("editor state")
+    (library / ".IMG_0001.jpg.swp").write_text("editor state")
     (library / "notes.txt").write_text("not a photo")
     time.sleep(1.0)  # several quiet periods, for a pass that must not come
     w.close()
     assert [p.reason for p in w.seen] == ["start", "changes", "changes"]
+    assert counting.described == 3
 
 
 def test_restart_catches_up_with_what_changed_while_stopped(tmp_path, watching, describer, embedder, sample_photos):
@@ -327,25 +346,25 @@ class WatchCommand:
         return returncode, [l.rstrip("\n") for l in self.lines]
 
 
-def known_photo_catalog(tmp_path: Path, sample_photos: Path, describer, embedder) -> Path:
-    """A catalog that has described chelsea.jpg, so the command's passes reuse it, load no model
-    and stay quick."""
-    db = tmp_path / "catalog.db"
+def indexed_library(tmp_path: Path, sample_photos: Path, describer, embedder, photo: str) -> tuple[Path, Path, Path]:
+    """(catalog, library, photo): a library holding chelsea.jpg as `photo`, indexed in process,
+    so that the command's passes find it described and stay quick."""
+    db, library = tmp_path / "catalog.db", tmp_path / "library"
+    (library / photo).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(sample_photos / "chelsea.jpg", library / photo)
     with Catalog.open(db) as catalog:
-        index_paths(catalog, [str(sample_photos / "chelsea.jpg")], describer, embedder)
-    return db
+        index_paths(catalog, [str(library)], describer, embedder)
+    return db, library, library / photo
 
 
 def test_command_follows_a_copy_and_ctrl_c_exits_130(tmp_path, sample_photos, describer, embedder):
-    db = known_photo_catalog(tmp_path, sample_photos, describer, embedder)
-    library = tmp_path / "library"
-    library.mkdir()
+    db, library, photo = indexed_library(tmp_path, sample_photos, describer, embedder, "IMG_0001.jpg")
     watch = WatchCommand(db, str(library))
     try:
         watch.wait_for_line("watch: catching up")  # the watches are in place before this pass
-        shutil.copy(sample_photos / "chelsea.jpg", library / "IMG_0001.jpg")
+        shutil.copy(photo, library / "IMG_0002.jpg")
         watch.wait_for_line("watch: 1 changed path: 0 described, 1 moved or copied")
-        assert str(library / "IMG_0001.jpg") in indexed(db)
+        assert str(library / "IMG_0002.jpg") in indexed(db)
     finally:
         returncode, lines = watch.stop(signal.SIGINT)
     assert returncode == 130, lines
@@ -353,15 +372,13 @@ def test_command_follows_a_copy_and_ctrl_c_exits_130(tmp_path, sample_photos, de
 
 
 def test_command_polls_when_asked_and_stops_cleanly_on_sigterm(tmp_path, sample_photos, describer, embedder):
-    db = known_photo_catalog(tmp_path, sample_photos, describer, embedder)
-    library = tmp_path / "library"
-    library.mkdir()
+    db, library, photo = indexed_library(tmp_path, sample_photos, describer, embedder, "IMG_0001.jpg")
     watch = WatchCommand(db, str(library), "--poll-interval", "0.3", env={"LUCIDA_WATCH_POLL": "1"})
     try:
         watch.wait_for_line("watch: catching up")
-        shutil.copy(sample_photos / "chelsea.jpg", library / "IMG_0001.jpg")
-        watch.wait_for_line("watch: periodic scan: 0 described, 1 moved or copied")
-        assert str(library / "IMG_0001.jpg") in indexed(db)
+        photo.unlink()
+        watch.wait_for_line("watch: periodic scan: 0 described, 0 moved or copied (descriptions kept), 1 removed")
+        assert indexed(db) == {}
     finally:
         returncode, lines = watch.stop(signal.SIGTERM)
     assert returncode == 0, lines
@@ -383,17 +400,16 @@ def _can_limit_inotify_in_a_user_namespace() -> bool:
     reason="needs `unshare --user` to lower the inotify watch limit for one process tree",
 )
 def test_command_falls_back_to_scans_past_the_inotify_watch_limit(tmp_path, sample_photos, describer, embedder):
-    db = known_photo_catalog(tmp_path, sample_photos, describer, embedder)
-    library = tmp_path / "library"
-    for year in range(2018, 2026):
-        (library / str(year)).mkdir(parents=True)
+    db, library, photo = indexed_library(tmp_path, sample_photos, describer, embedder, "2025/IMG_0001.jpg")
+    for year in range(2018, 2025):
+        (library / str(year)).mkdir()
     # A user namespace of its own, whose inotify limit (4 watches) is below the 9 folders.
     limit = ["unshare", "--user", "--map-root-user", "sh", "-c", 'echo 4 > /proc/sys/user/max_inotify_watches && exec "$@"', "sh"]
     watch = WatchCommand(db, str(library), "--poll-interval", "0.3", prefix=limit)
     try:
         watch.wait_for_line("watch: catching up")
-        shutil.copy(sample_photos / "chelsea.jpg", library / "2025" / "IMG_0001.jpg")
-        watch.wait_for_line("watch: periodic scan: 0 described, 1 moved or copied")
+        photo.unlink()
+        watch.wait_for_line("watch: periodic scan: 0 described, 0 moved or copied (descriptions kept), 1 removed")
     finally:
         returncode, lines = watch.stop(signal.SIGTERM)
     assert returncode == 0, lines

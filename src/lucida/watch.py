@@ -38,6 +38,7 @@ from watchdog.observers import Observer
 from lucida.catalog import Catalog
 from lucida.errors import LucidaError
 from lucida.indexer import IndexSummary, existing_roots, index_paths
+from lucida.metadata import SIDECAR_EXTENSION
 from lucida.models.base import Describer, Embedder
 from lucida.progress import Progress, SilentProgress
 from lucida.scan import is_photo_name, is_under
@@ -51,7 +52,6 @@ DEFAULT_POLL_INTERVAL_S = 60.0
 # Changed paths remembered one by one; past this, the next pass rescans the folders instead.
 MAX_PENDING_PATHS = 100_000
 
-SIDECAR_EXTENSION = ".xmp"
 _EVENTS = [
     FileCreatedEvent,
     FileModifiedEvent,
@@ -107,8 +107,10 @@ def watch_folders(
     changes = _Changes(max_pending)
     alarm = _OverflowAlarm(changes)
     logging.getLogger(_INOTIFY_LOGGER).addHandler(alarm)
-    observer = None if poll else _start_observer(roots, changes, progress, poll_interval_s)
+    observer = None
     try:
+        if not poll:
+            observer = _start_observer(roots, changes, progress, poll_interval_s)
         # After the watches are in place, so nothing that lands during this pass is missed.
         run_pass("start", roots, 0)
         if observer is None:
@@ -134,13 +136,14 @@ def describe_pass(done: WatchPass) -> str:
     what = {
         "start": "catching up with the folders",
         "changes": f"{done.changed} changed path{'s' if done.changed != 1 else ''}",
-        "rescan": "rescanning the folders (too many changes at once to follow one by one)",
+        "rescan": "rescanning the folders (more changes at once than can be followed one by one)",
         "scan": "periodic scan",
     }[done.reason]
-    skipped = len(s.skipped)
     return (
         f"watch: {what}: {s.described} described, {s.reused} moved or copied (descriptions kept), "
-        f"{s.removed} removed, {skipped} skipped in {s.seconds:.1f} s"
+        f"{s.removed} removed, {len(s.skipped)} skipped"
+        + (f", metadata read again for {s.metadata_read}" if s.metadata_read else "")
+        + f" in {s.seconds:.1f} s"
     )
 
 
@@ -191,8 +194,10 @@ class _Changes:
 
     def rescan(self) -> None:
         with self._lock:
-            self._first_at = self._first_at or time.monotonic()
-            self._latest_at = time.monotonic()
+            now = time.monotonic()
+            if self._first_at is None:
+                self._first_at = now
+            self._latest_at = now
             self._rescan_locked()
 
     def _rescan_locked(self) -> None:
@@ -225,8 +230,6 @@ class _Changes:
             for path in settled:
                 del self._last_event[path]
             self._first_at = min(self._last_event.values(), default=None)
-            if self._first_at is None:  # everything is still being written
-                self._first_at = now
             return _Batch(settled, False) if settled else None
 
 
@@ -344,30 +347,27 @@ def _held_inotify_watches() -> int:
 
 
 def _photos_for(paths: list[str]) -> list[str]:
-    """The photo files on disk that changed `paths` stand for: a photo itself, or the photo a
-    sidecar describes (`IMG_1.xmp` for every IMG_1.* photo beside it, `IMG_1.NEF.xmp` for
-    IMG_1.NEF). Paths no longer on disk stand for nothing: a pass drops them anyway."""
+    """The photo files on disk that changed `paths` stand for: a photo itself, or the photos a
+    sidecar describes (`IMG_1.xmp` every IMG_1.* photo beside it, `IMG_1.NEF.xmp` IMG_1.NEF),
+    matched without regard to case as the metadata reader matches them. Paths no longer on disk
+    stand for nothing: every pass drops the catalogued files that are gone."""
     photos: set[str] = set()
     listings: dict[str, list[str]] = {}
     for path in paths:
         if not path.lower().endswith(SIDECAR_EXTENSION):
-            if is_photo_name(path) and os.path.isfile(path):
+            if os.path.isfile(path):
                 photos.add(path)
             continue
-        base = path[: -len(SIDECAR_EXTENSION)]
-        if is_photo_name(base):
-            if os.path.isfile(base):
-                photos.add(base)
-            continue
-        folder, stem = os.path.split(base)
+        folder, name = os.path.split(path)
+        described = name[: -len(SIDECAR_EXTENSION)].lower()
         if folder not in listings:
             try:
-                listings[folder] = os.listdir(folder)
+                listings[folder] = [n for n in os.listdir(folder) if is_photo_name(n)]
             except OSError:
                 listings[folder] = []
-        for name in listings[folder]:
-            if is_photo_name(name) and os.path.splitext(name)[0] == stem:
-                photos.add(os.path.join(folder, name))
+        for photo in listings[folder]:
+            if described in (photo.lower(), os.path.splitext(photo)[0].lower()):
+                photos.add(os.path.join(folder, photo))
     return sorted(photos)
 
 
