@@ -395,17 +395,52 @@ def _can_limit_inotify_in_a_user_namespace() -> bool:
     return done.returncode == 0
 
 
+# Holds inotify watches on a folder tree until its parent process ends.
+HOLDER = """
+import os, sys, time
+from watchdog.events import FileSystemEventHandler
+from watchdog.observers import Observer
+parent = os.getppid()
+observer = Observer()
+observer.schedule(FileSystemEventHandler(), sys.argv[1], recursive=True)
+observer.start()
+open(sys.argv[2], "w").write("ready")
+while os.getppid() == parent:
+    time.sleep(0.1)
+"""
+
+
 @pytest.mark.skipif(
     not _can_limit_inotify_in_a_user_namespace(),
     reason="needs `unshare --user` to lower the inotify watch limit for one process tree",
 )
-def test_command_falls_back_to_scans_past_the_inotify_watch_limit(tmp_path, sample_photos, describer, embedder):
+@pytest.mark.parametrize(
+    ("limit", "held_elsewhere", "why"),
+    [
+        (4, 0, "the 9 folders need more inotify watches than the limit of 4"),
+        (12, 6, "3 of the 9 folders could not be watched (other programs hold inotify watches too)"),
+    ],
+)
+def test_command_falls_back_to_scans_past_the_inotify_watch_limit(
+    tmp_path, sample_photos, describer, embedder, limit, held_elsewhere, why
+):
     db, library, photo = indexed_library(tmp_path, sample_photos, describer, embedder, "2025/IMG_0001.jpg")
     for year in range(2018, 2025):
         (library / str(year)).mkdir()
-    # A user namespace of its own, whose inotify limit (4 watches) is below the 9 folders.
-    limit = ["unshare", "--user", "--map-root-user", "sh", "-c", 'echo 4 > /proc/sys/user/max_inotify_watches && exec "$@"', "sh"]
-    watch = WatchCommand(db, str(library), "--poll-interval", "0.3", prefix=limit)
+    held = tmp_path / "held"
+    for i in range(held_elsewhere - 1):
+        (held / str(i)).mkdir(parents=True)
+    # A user namespace of its own, with a low inotify limit, where another program may hold
+    # some of the watches before lucida starts.
+    script = f"echo {limit} > /proc/sys/user/max_inotify_watches && "
+    if held_elsewhere:
+        ready = tmp_path / "ready"
+        script += (
+            f"{sys.executable} -c '{HOLDER}' {held} {ready} & "
+            f"while [ ! -s {ready} ]; do sleep 0.05; done && "
+        )
+    prefix = ["unshare", "--user", "--map-root-user", "sh", "-c", script + 'exec "$@"', "sh"]
+    watch = WatchCommand(db, str(library), "--poll-interval", "0.3", prefix=prefix)
     try:
         watch.wait_for_line("watch: catching up")
         photo.unlink()
@@ -414,7 +449,7 @@ def test_command_falls_back_to_scans_past_the_inotify_watch_limit(tmp_path, samp
         returncode, lines = watch.stop(signal.SIGTERM)
     assert returncode == 0, lines
     assert lines[0] == (
-        "lucida watch: 5 folders could not be watched; the limit is 4 watches (one per folder): raise it, "
-        "e.g. `sudo sysctl fs.inotify.max_user_watches=524288`, for instant updates. "
+        f"lucida watch: {why}; each folder takes one watch: raise the limit, e.g. "
+        "`sudo sysctl fs.inotify.max_user_watches=524288`, for instant updates. "
         "Falling back to scanning the folders every 0.3 s (see --poll-interval)."
     )

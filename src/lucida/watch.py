@@ -280,6 +280,15 @@ def _watch_roots(folders: list[str]) -> list[str]:
 
 def _start_observer(roots: list[str], changes: _Changes, progress: Progress, poll_interval_s: float):
     """Watch `roots` recursively; None (after saying why) when the OS cannot watch them all."""
+    inotify = sys.platform.startswith("linux")
+    # As watchdog walks: every folder, hidden ones too, not following links.
+    folders = sum(1 for root in roots for _ in os.walk(root)) if inotify else 0
+    limit = inotify_watch_limit() if inotify else None
+    if limit is not None and folders > limit:
+        # Not even tried: taking every watch left would break other programs' watching too.
+        why = f"the {folders} folders need more inotify watches than the limit of {limit}"
+        progress.note(_fallback_message(why, limit, poll_interval_s))
+        return None
     observer = Observer()
     for root in roots:
         observer.schedule(_Handler(root, changes), root, recursive=True, event_filter=_EVENTS)
@@ -287,12 +296,16 @@ def _start_observer(roots: list[str], changes: _Changes, progress: Progress, pol
         observer.start()
     except OSError as error:
         _stop_observer(observer)
-        progress.note(_fallback_message(f"cannot watch the folders ({error.strerror or error})", poll_interval_s))
+        why = f"cannot watch the folders ({error.strerror or error})"
+        progress.note(_fallback_message(why, limit, poll_interval_s))
         return None
-    missing = _unwatched_folder_count(roots)
-    if missing:
+    # watchdog skips a subfolder it cannot watch without a word; other programs may hold the
+    # watches this tree needs.
+    missing = folders - _held_inotify_watches() if inotify else 0
+    if missing > 0:
         _stop_observer(observer)
-        progress.note(_fallback_message(f"{missing} folders could not be watched", poll_interval_s))
+        why = f"{missing} of the {folders} folders could not be watched (other programs hold inotify watches too)"
+        progress.note(_fallback_message(why, limit, poll_interval_s))
         return None
     return observer
 
@@ -303,10 +316,9 @@ def _stop_observer(observer) -> None:
         observer.join()
 
 
-def _fallback_message(why: str, poll_interval_s: float) -> str:
-    limit = inotify_watch_limit()
+def _fallback_message(why: str, limit: int | None, poll_interval_s: float) -> str:
     raise_it = (
-        f"; the limit is {limit} watches (one per folder): raise it, e.g. "
+        f"; each folder takes one watch: raise the limit, e.g. "
         f"`sudo sysctl fs.inotify.max_user_watches={max(limit * 4, 524288)}`, for instant updates"
         if limit is not None
         else ""
@@ -315,18 +327,6 @@ def _fallback_message(why: str, poll_interval_s: float) -> str:
         f"lucida watch: {why}{raise_it}. Falling back to scanning the folders every "
         f"{poll_interval_s:g} s (see --poll-interval)."
     )
-
-
-def _unwatched_folder_count(roots: list[str]) -> int:
-    """Folders under `roots` that hold no inotify watch, for Linux, where watchdog silently
-    skips a subfolder it cannot watch (e.g. past fs.inotify.max_user_watches); 0 elsewhere."""
-    if not sys.platform.startswith("linux"):
-        return 0
-    folders = 0
-    for root in roots:
-        # As watchdog walks: every folder, hidden ones too, not following links.
-        folders += sum(1 for _ in os.walk(root))
-    return max(0, folders - _held_inotify_watches())
 
 
 def _held_inotify_watches() -> int:
