@@ -21,6 +21,12 @@ from lucida.errors import LucidaError
 INDEX_OMP_WAIT_POLICY = "PASSIVE"
 
 
+EXPORT_PATTERN_HELP = (
+    "How exported JPEGs are named, so they show as one photo with their RAW, e.g. '{stem}_DxO' "
+    "or '{stem}-edit' (also $LUCIDA_EXPORT_PATTERN). RAW+JPEG pairs with one name are one photo anyway."
+)
+
+
 def default_catalog_path() -> Path:
     return user_data_path("lucida", appauthor=False) / "catalog.db"
 
@@ -164,8 +170,9 @@ def watch(db: Path, folders: tuple[str, ...], poll: bool, poll_interval: float, 
     "--sort", type=click.Choice(["relevance", "date"]), default="relevance", show_default=True,
     help="Order of the k results; without a QUERY, date order and filters alone.",
 )
+@click.option("--export-pattern", envvar="LUCIDA_EXPORT_PATTERN", metavar="PATTERN", help=EXPORT_PATTERN_HELP)
 @click.pass_obj
-def search(db: Path, query: str | None, k: int, as_json: bool, queries, sort: str, **filters) -> None:
+def search(db: Path, query: str | None, k: int, as_json: bool, queries, sort: str, export_pattern: str | None, **filters) -> None:
     """Find photos matching QUERY, best first; the filters narrow the photos ranked.
 
     With filters and no QUERY, lists the photos that pass, oldest first."""
@@ -182,7 +189,7 @@ def search(db: Path, query: str | None, k: int, as_json: bool, queries, sort: st
     else:
         texts = [query]
     with Catalog.open(db, create=False) as catalog:
-        searcher = Searcher(catalog)
+        searcher = Searcher(catalog, exports=export_pattern)
         if searcher.size == 0 and not as_json:
             click.echo("the catalog has no indexed photos yet; run `lucida index PATH`", err=True)
         # One query at a time, so JSON Lines stream out as each is answered.
@@ -193,7 +200,7 @@ def search(db: Path, query: str | None, k: int, as_json: bool, queries, sort: st
                     "query": text,
                     "results": [
                         {"path": r.path, "score": round(r.score, 6) if text is not None else None,
-                         "caption": r.caption, "taken_at": r.taken_at}
+                         "caption": r.caption, "taken_at": r.taken_at, "files": list(r.files)}
                         for r in results
                     ],
                 }
@@ -204,6 +211,8 @@ def search(db: Path, query: str | None, k: int, as_json: bool, queries, sort: st
             for rank, r in enumerate(results, 1):
                 shown = f"{r.score:.3f}" if text is not None else (r.taken_at or "no date")[:19]
                 click.echo(f"{rank:>3}  {shown}  {r.path}")
+                for other in (f for f in r.files if f != r.path):
+                    click.echo(f"      + {other}")
                 click.echo(f"      {_shorten(r.caption, 150)}")
 
 
@@ -251,8 +260,9 @@ def status(db: Path, as_json: bool) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--token", envvar="LUCIDA_TOKEN", help="Require this token on every API request (also $LUCIDA_TOKEN).")
+@click.option("--export-pattern", envvar="LUCIDA_EXPORT_PATTERN", metavar="PATTERN", help=EXPORT_PATTERN_HELP)
 @click.pass_obj
-def serve(db: Path, host: str, port: int, token: str | None) -> None:
+def serve(db: Path, host: str, port: int, token: str | None, export_pattern: str | None) -> None:
     """Serve the photo search web app and its JSON API (docs at /docs)."""
     from lucida.web.app import create_app, is_loopback
 
@@ -269,7 +279,7 @@ def serve(db: Path, host: str, port: int, token: str | None) -> None:
         describer_name = catalog.get_setting(ACTIVE_DESCRIBER) or DEFAULT_DESCRIBER
         embedder_name = catalog.get_setting(ACTIVE_EMBEDDER) or DEFAULT_EMBEDDER
     # Loaded once, here: every request and every index run started from the page shares them.
-    app = create_app(db, load_describer(describer_name), load_embedder(embedder_name), token=token)
+    app = create_app(db, load_describer(describer_name), load_embedder(embedder_name), token=token, exports=export_pattern)
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"lucida: serving {db} at http://{shown}:{port}/" + ("?token=…" if token else ""), err=True)
     uvicorn.run(app, host=host, port=port, log_level="info")

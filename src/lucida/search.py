@@ -13,6 +13,7 @@ from lucida.catalog.store import ACTIVE_DESCRIBER, ACTIVE_EMBEDDER, StoredEmbedd
 from lucida.errors import LucidaError
 from lucida.models.base import Embedder
 from lucida.models.registry import DEFAULT_DESCRIBER, load_embedder
+from lucida.pairs import PhotoGroups, export_pattern, group_photos, one_per_photo
 
 QUERY_CACHE_SIZE = 1024  # query vectors kept (1.5 KB each at 384 dimensions)
 
@@ -53,6 +54,7 @@ class SearchResult:
     width: int | None  # as displayed
     height: int | None
     taken_at: str | None  # ISO 8601
+    files: tuple[str, ...] = ()  # every file of this photo: a RAW+JPEG pair has two, RAW first
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
@@ -66,9 +68,12 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
 
 class Searcher:
     """Holds the models and the catalog's vectors in memory; reloads vectors when the catalog
-    changes (e.g. while an index run commits beside it)."""
+    changes (e.g. while an index run commits beside it).
 
-    def __init__(self, catalog: Catalog, embedder: Embedder | None = None):
+    A RAW+JPEG pair is one hit: the better-scoring of the two, with both files. With an export
+    pattern ("{stem}_DxO"), exported JPEGs join their RAW's photo too (see lucida.pairs)."""
+
+    def __init__(self, catalog: Catalog, embedder: Embedder | None = None, exports: str | None = None):
         self.catalog = catalog
         embedder_name = catalog.get_setting(ACTIVE_EMBEDDER)
         if embedder is None:
@@ -77,7 +82,10 @@ class Searcher:
             embedder = load_embedder(embedder_name)
         self.embedder = embedder
         self.describer_name = catalog.get_setting(ACTIVE_DESCRIBER) or DEFAULT_DESCRIBER
+        self._exports = export_pattern(exports)
         self._vectors: StoredEmbedding | None = None
+        self._groups = PhotoGroups({}, {})
+        self._group_rows = np.zeros(0, dtype=np.int64)  # per stored row: its photo group, or -1
         self._version: int | None = None
         self.recent_queries = RecentQueryVectors()
 
@@ -89,6 +97,11 @@ class Searcher:
         version = self.catalog.data_version()
         if self._vectors is None or version != self._version:
             self._vectors = self.catalog.search_vectors(self.embedder.name, self.describer_name)
+            self._groups = group_photos(self.catalog.image_files(), self._exports)
+            group_of = self._groups.group_of
+            self._group_rows = np.fromiter(
+                (group_of.get(int(i), -1) for i in self._vectors.image_ids), dtype=np.int64, count=len(self._vectors.image_ids)
+            )
             self._version = version
         return self._vectors
 
@@ -124,7 +137,10 @@ class Searcher:
     def candidates(self, only: Collection[int] | None = None) -> int:
         """How many photos a search ranks: all with a vector, or those of them in `only`."""
         stored = self._current()
-        return len(stored.image_ids) if only is None else int(_allowed(stored, only).sum())
+        shown = np.ones(len(stored.image_ids), dtype=bool) if only is None else _allowed(stored, only)
+        # One per photo: a pair's second image is never ranked.
+        grouped = self._group_rows[shown]
+        return int(shown.sum()) - int((grouped >= 0).sum()) + len(np.unique(grouped[grouped >= 0]))
 
     def similar(self, image_id: int, k: int = 20, offset: int = 0) -> list[SearchResult] | None:
         """"More like this": the photos nearest this one's stored vector, itself excluded.
@@ -136,7 +152,9 @@ class Searcher:
             return None
         scores = self._scores(stored.vectors[row : row + 1], stored)[0]
         scores[row] = -np.inf  # itself is always its own nearest neighbour
-        return self._ranked(scores, stored, k, offset, count=len(scores) - 1)
+        if self._group_rows[row] >= 0:  # and so is the other file of its pair
+            scores[self._group_rows == self._group_rows[row]] = -np.inf
+        return self._ranked(scores, stored, k, offset)
 
     def score_vector(self, vector: np.ndarray, image_id: int) -> float | None:
         """How well one photo matches a query vector: the score a search would give it.
@@ -187,22 +205,27 @@ class Searcher:
     ) -> list[SearchResult]:
         """Results ranked offset+1 .. offset+k among the first `count` scores' order (all by
         default), counting only the images in `only` when it is given."""
-        count = len(scores) if count is None else count
         if only is not None:
-            allowed = _allowed(stored, only)
-            scores = np.where(allowed, scores, -np.inf)
-            count = min(count, int(allowed.sum()))
+            scores = np.where(_allowed(stored, only), scores, -np.inf)
+        scores = one_per_photo(scores, self._group_rows)
+        # -inf marks what may not be shown: filtered out, the other file of a pair, itself.
+        shown = int(np.isfinite(scores).sum())
+        count = shown if count is None else min(count, shown)
         best = top_k(scores, min(offset + k, count))[offset:]
         ids = [int(stored.image_ids[i]) for i in best]
         rows = self.catalog.result_rows(ids, self.describer_name)
         return [
             SearchResult(
                 rows[i].path, float(scores[j]), rows[i].caption, i, rows[i].describer,
-                rows[i].width, rows[i].height, rows[i].taken_at,
+                rows[i].width, rows[i].height, rows[i].taken_at, self._files_of(i, rows[i].path),
             )
             for i, j in zip(ids, best)
             if i in rows
         ]
+
+    def _files_of(self, image_id: int, path: str) -> tuple[str, ...]:
+        group = self._groups.group_of.get(image_id)
+        return self._groups.files[group] if group is not None else (path,)
 
 
 def _check_window(k: int, offset: int) -> None:

@@ -490,6 +490,10 @@ class Catalog:
             )
         )
 
+    def image_files(self) -> list[tuple[int, str]]:
+        """(image id, path) of every indexed file."""
+        return self._db.execute("SELECT image_id, path FROM files").fetchall()
+
     def files_under(self, roots: list[str] | None) -> list[tuple[str, int]]:
         """(path, image id) of every indexed file under one of `roots` (all when None), by path."""
         rows = self._db.execute("SELECT path, image_id FROM files ORDER BY path").fetchall()

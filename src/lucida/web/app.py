@@ -71,12 +71,13 @@ class SearchHit(BaseModel):
     taken_at: str | None
     width: int | None
     height: int | None
+    files: list[str]  # every file of the photo: a RAW+JPEG pair is one hit with two
 
 
 class SearchPage(BaseModel):
     query: str
     took_ms: float
-    total: int  # candidates ranked: the photos in the catalog
+    total: int  # candidates ranked: the photos in the catalog that pass the filters, a pair counted once
     results: list[SearchHit]
 
 
@@ -147,14 +148,14 @@ class _QueryEmbedder:
 class _CatalogThread:
     """The catalog connection and the Searcher over it, used only from their own thread."""
 
-    def __init__(self, catalog_path: Path, embedder: Embedder):
+    def __init__(self, catalog_path: Path, embedder: Embedder, exports: str | None = None):
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="catalog")
         self.catalog: Catalog
         self.searcher: Searcher
 
         def open_() -> None:
             self.catalog = Catalog.open(catalog_path, create=False)
-            self.searcher = Searcher(self.catalog, embedder)
+            self.searcher = Searcher(self.catalog, embedder, exports)
 
         self._executor.submit(open_).result()
 
@@ -243,16 +244,18 @@ def create_app(
     embedder: Embedder,
     token: str | None = None,
     cache_dir: str | Path | None = None,
+    exports: str | None = None,
 ) -> FastAPI:
     """The web app over one catalog, with models already loaded. Thumbnails are cached in
-    `cache_dir` (default: a folder beside the catalog, <catalog>.cache)."""
+    `cache_dir` (default: a folder beside the catalog, <catalog>.cache). `exports` names exported
+    JPEGs ("{stem}_DxO") so that they join their RAW's search hit (see lucida.pairs)."""
     catalog_path = Path(catalog_path).expanduser().absolute()
     thumbs_dir = Path(cache_dir or f"{catalog_path}.cache") / "thumbs"
     describer = _OneAtATime(describer)  # type: ignore[assignment]
     embedder = _OneAtATime(embedder)  # type: ignore[assignment]
     if token:
         logging.getLogger("uvicorn.access").addFilter(_HideToken(token))
-    library = _CatalogThread(catalog_path, embedder)
+    library = _CatalogThread(catalog_path, embedder, exports)
     query_embedder = _QueryEmbedder(embedder)
     job = IndexJob(catalog_path, describer, embedder)
 
@@ -283,14 +286,14 @@ def create_app(
             SearchHit(
                 id=r.image_id, path=r.path, score=round(r.score, 6), caption=r.caption,
                 thumbnail_url=image_url(r.image_id, "thumbnail", size=DEFAULT_THUMBNAIL_SIDE),
-                taken_at=r.taken_at, width=r.width, height=r.height,
+                taken_at=r.taken_at, width=r.width, height=r.height, files=list(r.files),
             )
             for r in results
         ]
 
     async def nearest(vector: np.ndarray, k: int, offset: int) -> tuple[list[SearchResult], int]:
         """The photos nearest a query vector, and how many photos were ranked."""
-        return await library.run(lambda: (library.searcher.search_vector(vector, k, offset), library.searcher.size))
+        return await library.run(lambda: (library.searcher.search_vector(vector, k, offset), library.searcher.candidates()))
 
     # -- errors: always {"error": message}, never a stack trace --------------------------------
 
