@@ -3,6 +3,7 @@ and real catalog files: in process (to count describer calls) and as a real comm
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import shutil
@@ -16,12 +17,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from lucida.catalog import Catalog
 from lucida.indexer import index_paths
 from lucida.watch import WatchPass, _Changes, watch_folders
 
-from conftest import make_photo_variants
 
 LUCIDA = [sys.executable, "-m", "lucida"]
 
@@ -58,6 +59,18 @@ def indexed(db: Path) -> dict[str, str]:
 def skipped(db: Path) -> set[str]:
     with sqlite3.connect(db, timeout=30) as reader:
         return {p for (p,) in reader.execute("SELECT path FROM skipped")}
+
+
+def some_photos(sample_photos: Path, folder: Path, count: int) -> list[Path]:
+    """Copies of the first `count` sample photos in `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    return [Path(shutil.copy(p, folder / p.name)) for p in sorted(sample_photos.glob("*.jpg"))[:count]]
+
+
+def new_photo(source: Path, target: Path) -> None:
+    """A photo with content never seen before, made from `source`."""
+    with Image.open(source) as image:
+        image.rotate(90, expand=True).save(target, quality=85)
 
 
 class Watching:
@@ -146,8 +159,10 @@ def test_create_modify_move_rename_and_delete_follow_the_folder(tmp_path, watchi
     assert indexed(db)[str(library / "2024" / "chelsea.jpg")] == cat_hash
     # A whole folder renamed: watchdog reports its files as moved too.
     (library / "2024").rename(library / "2024-cats")
-    wait_until(lambda: str(library / "2024-cats" / "chelsea.jpg") in indexed(db), what="folder rename reflected")
-    assert len(indexed(db)) == 2
+    wait_until(
+        lambda: set(indexed(db)) == {str(library / "2024-cats" / "chelsea.jpg"), str(library / "archive" / "coffee.jpg")},
+        what="folder rename reflected",
+    )
     assert counting.described == 2, "a move or rename must not describe again"
 
     # New content under an old name is described again.
@@ -167,29 +182,48 @@ def test_create_modify_move_rename_and_delete_follow_the_folder(tmp_path, watchi
 
 def test_bulk_copy_is_indexed_in_few_passes_and_copies_are_not_described(tmp_path, watching, describer, sample_photos):
     library = tmp_path / "library"
-    library.mkdir()
+    known = some_photos(sample_photos, library / "known", 5)
     counting = CountingDescriber(describer)
-    shutil.copytree(sample_photos, library / "known")
     w = watching([library], counting, max_delay_s=2.0)
-    assert (w.start_pass.summary.described, counting.described) == (17, 17)
+    assert (w.start_pass.summary.described, counting.described) == (5, 5)
 
-    # 340 copies of photos the catalog knows, plus 6 new photos, copied in one go.
-    incoming = tmp_path / "incoming"
-    sources = sorted((library / "known").glob("*.jpg"))
-    new = make_photo_variants(sample_photos, tmp_path / "new", per_photo=1)[:6]
+    # 340 copies of photos the catalog knows, plus 4 new photos, copied in one go.
     for i in range(340):
-        shutil.copy(sources[i % len(sources)], library / f"copy_{i:03d}.jpg")
-    for path in new:
-        shutil.copy(path, library / f"new_{path.name}")
-    expected = 17 + 340 + len(new)
+        shutil.copy(known[i % len(known)], library / f"copy_{i:03d}.jpg")
+    for i, source in enumerate(known[:4]):
+        new_photo(source, library / f"new_{i}.jpg")
     db = tmp_path / "catalog.db"
-    wait_until(lambda: len(indexed(db)) == expected, timeout=60, what="the bulk copy indexed")
+    wait_until(lambda: len(indexed(db)) == 5 + 340 + 4, timeout=60, what="the bulk copy indexed")
     w.close()
     changes = [p for p in w.seen if p.reason == "changes"]
-    assert counting.described == 17 + len(new), "copies of known content are not described"
+    assert counting.described == 5 + 4, "copies of known content are not described"
     assert 1 <= len(changes) <= 6, f"one pass per quiet period, not per event: {len(changes)} passes"
     assert sum(p.summary.reused for p in changes) == 340
     assert skipped(db) == set()
+
+
+def test_a_long_copy_gets_finished_files_indexed_and_leaves_the_one_being_written(tmp_path, watching, sample_photos):
+    library = tmp_path / "library"
+    library.mkdir()
+    w = watching([library], quiet_s=0.4, max_delay_s=1.0)
+    db = tmp_path / "catalog.db"
+    shutil.copy(sample_photos / "chelsea.jpg", library / "first.jpg")
+    data = (sample_photos / "astronaut.jpg").read_bytes()
+    slow = library / "slow.jpg"
+    with open(slow, "wb") as out:
+        # Never quiet for 0.4 s: the folder is busy, so only the overdue rule can start a pass.
+        for chunk in range(400):  # up to 20 s, for a loaded machine
+            out.write(data[chunk * len(data) // 400 : (chunk + 1) * len(data) // 400])
+            out.flush()
+            time.sleep(0.05)
+            if str(library / "first.jpg") in indexed(db):
+                break
+        assert str(library / "first.jpg") in indexed(db), "the finished file waited for the copy to end"
+        assert str(slow) not in indexed(db) and str(slow) not in skipped(db), "a file being written was read"
+        out.write(data[(chunk + 1) * len(data) // 400 :])
+    wait_until(lambda: str(slow) in indexed(db), what="the slow file indexed once written")
+    w.close()
+    assert str(slow) not in skipped(db)
 
 
 def test_too_many_changes_at_once_become_one_rescan(tmp_path, watching, describer, sample_photos):
@@ -202,6 +236,18 @@ def test_too_many_changes_at_once_become_one_rescan(tmp_path, watching, describe
     wait_until(lambda: len(indexed(tmp_path / "catalog.db")) == 8, what="all eight indexed")
     w.close()
     assert done.changed == 0
+
+
+def test_events_lost_by_the_kernel_lead_to_a_rescan(tmp_path, watching, sample_photos):
+    library = tmp_path / "library"
+    some_photos(sample_photos, library / "2024", 3)
+    w = watching([library])
+    # A real overflow needs fs.inotify.max_queued_events lowered for the whole machine; watchdog
+    # reports one only through its logger, so its report is made here with watchdog 7.1's words.
+    logging.getLogger("watchdog.observers.inotify_c").warning("Inotify queue overflowed; filesystem events were lost")
+    done = w.next_pass(lambda p: p.reason == "rescan")
+    w.close()
+    assert (done.changed, done.summary.found, done.summary.unchanged) == (0, 3, 3)
 
 
 def test_partially_written_photo_is_indexed_once_it_is_complete(tmp_path, watching, sample_photos):
@@ -265,22 +311,21 @@ def test_sidecar_edit_rereads_its_photo_metadata_without_describing(tmp_path, wa
 
 def test_restart_catches_up_with_what_changed_while_stopped(tmp_path, watching, describer, embedder, sample_photos):
     library = tmp_path / "library"
-    shutil.copytree(sample_photos, library)
+    photos = some_photos(sample_photos, library, 5)
     counting = CountingDescriber(describer)
     db = tmp_path / "catalog.db"
     with Catalog.open(db) as catalog:
         index_paths(catalog, [str(library)], counting, embedder)
-    assert counting.described == 17
-    (library / "chelsea.jpg").rename(library / "cat.jpg")
-    (library / "coffee.jpg").unlink()
-    make_photo_variants(sample_photos, tmp_path / "new", per_photo=1)
-    shutil.copy(tmp_path / "new" / "rocket_00.jpg", library / "rocket_00.jpg")
+    assert counting.described == 5
+    photos[0].rename(library / "renamed.jpg")
+    photos[1].unlink()
+    new_photo(photos[2], library / "new.jpg")
 
     w = watching([library], counting)
     w.close()
     s = w.start_pass.summary
-    assert (s.described, s.reused, s.removed, s.unchanged) == (1, 1, 2, 15)
-    assert counting.described == 18
+    assert (s.described, s.reused, s.removed, s.unchanged) == (1, 1, 2, 3)
+    assert counting.described == 6
     assert set(indexed(db)) == {str(p) for p in library.glob("*.jpg")}
 
 
