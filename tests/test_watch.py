@@ -21,7 +21,8 @@ from PIL import Image
 
 from lucida.catalog import Catalog
 from lucida.indexer import index_paths
-from lucida.watch import WatchPass, _Changes, watch_folders
+from lucida.errors import LucidaError
+from lucida.watch import WatchPass, _Changes, watch_folders, watch_roots
 
 
 LUCIDA = [sys.executable, "-m", "lucida"]
@@ -341,6 +342,17 @@ def test_polling_finds_new_and_deleted_photos_without_events(tmp_path, watching,
     wait_until(lambda: list(indexed(db)) == [str(library / "coffee.jpg")], what="a scan to notice")
     w.close()
     assert {p.reason for p in w.seen} == {"start", "scan"}
+
+
+def test_only_existing_folders_are_watched_and_nested_ones_once(tmp_path, describer, embedder, sample_photos):
+    photo = Path(shutil.copy(sample_photos / "chelsea.jpg", tmp_path / "chelsea.jpg"))
+    with Catalog.open(tmp_path / "c.db") as catalog:
+        with pytest.raises(LucidaError, match="is not a folder; `lucida watch` watches folders"):
+            watch_folders(catalog, [str(photo)], describer, embedder)
+        with pytest.raises(LucidaError, match="nowhere does not exist"):
+            watch_folders(catalog, [str(tmp_path / "nowhere")], describer, embedder)
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    assert watch_roots([str(tmp_path / "a" / "b"), str(tmp_path / "a"), str(tmp_path / "a")]) == [str(tmp_path / "a")]
 
 
 def test_changes_during_a_long_copy_are_taken_once_settled():

@@ -129,12 +129,11 @@ def watch(db: Path, folders: tuple[str, ...], poll: bool, poll_interval: float, 
     os.environ.setdefault("OMP_WAIT_POLICY", INDEX_OMP_WAIT_POLICY)
     import signal
 
-    from lucida.indexer import existing_roots
     from lucida.models.registry import DEFAULT_DESCRIBER, DEFAULT_EMBEDDER, LazyDescriber, LazyEmbedder
     from lucida.progress import progress_for
-    from lucida.watch import watch_folders
+    from lucida.watch import watch_folders, watch_roots
 
-    existing_roots(folders)
+    watch_roots(folders)  # a mistyped path fails before a catalog is made
     with Catalog.open(db) as catalog:
         describer_model = LazyDescriber(catalog.get_setting(ACTIVE_DESCRIBER) or DEFAULT_DESCRIBER)
         embedder_model = LazyEmbedder(catalog.get_setting(ACTIVE_EMBEDDER) or DEFAULT_EMBEDDER)

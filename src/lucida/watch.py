@@ -18,7 +18,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from watchdog.events import (
@@ -95,7 +95,7 @@ def watch_folders(
     caller's thread is interrupted). `poll` scans every `poll_interval_s` instead of watching."""
     progress = progress or SilentProgress()
     stop = stop or threading.Event()
-    roots = _watch_roots(folders)
+    roots = watch_roots(folders)
 
     def run_pass(reason: str, paths: list[str], changed: int) -> None:
         summary = _index_existing(catalog, paths, describer, embedder, progress)
@@ -249,7 +249,7 @@ class _Handler(FileSystemEventHandler):
     def _wanted(self, path: str, is_directory: bool) -> bool:
         relative = os.path.relpath(path, self._root)
         # The scan skips hidden entries, where editors keep caches and copies keep temporary files.
-        if any(part.startswith(".") for part in relative.split(os.sep)):
+        if relative != os.curdir and any(part.startswith(".") for part in relative.split(os.sep)):
             return False
         # A deleted or moved folder: its photos are gone from where the catalog has them.
         return is_directory or is_photo_name(path) or path.lower().endswith(SIDECAR_EXTENSION)
@@ -267,7 +267,9 @@ class _OverflowAlarm(logging.Handler):
             self._changes.rescan()
 
 
-def _watch_roots(folders: list[str]) -> list[str]:
+def watch_roots(folders: Iterable[str]) -> list[str]:
+    """The folders to watch, as absolute paths, without those inside another; a LucidaError
+    names the first that does not exist or is no folder."""
     roots = existing_roots(folders)
     for root in roots:
         if not os.path.isdir(root):
@@ -362,7 +364,7 @@ def _photos_for(paths: list[str]) -> list[str]:
         described = name[: -len(SIDECAR_EXTENSION)].lower()
         if folder not in listings:
             try:
-                listings[folder] = [n for n in os.listdir(folder) if is_photo_name(n)]
+                listings[folder] = [n for n in os.listdir(folder) if is_photo_name(n) and not n.startswith(".")]
             except OSError:
                 listings[folder] = []
         for photo in listings[folder]:
@@ -380,6 +382,6 @@ def _index_existing(
         try:
             return index_paths(catalog, [p for p in paths if os.path.exists(p)], describer, embedder, progress)
         except LucidaError as error:  # deleted between the check and the scan: check again
-            if "does not exist" not in str(error):
+            if not str(error).endswith("does not exist"):
                 raise
     return index_paths(catalog, [], describer, embedder, progress)
