@@ -99,6 +99,7 @@ def index(db: Path, paths: tuple[str, ...], describer: str | None, embedder: str
         + (f" ({summary.skipped_before} unchanged since skipped before)" if summary.skipped_before else "")
         + f"; {summary.removed} removed"
         + (f"; {summary.embedded} descriptions embedded with {embedder_model.name}" if summary.embedded else "")
+        + (f"; metadata read for {summary.metadata_read} unchanged photos (new or edited sidecars)" if summary.metadata_read else "")
         + (". `lucida status` lists skipped files." if summary.skipped or summary.skipped_before else ".")
     )
 
