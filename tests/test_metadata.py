@@ -214,3 +214,21 @@ def test_a_removed_file_takes_its_metadata_with_it(tmp_path, photo_folder, descr
         index_paths(catalog, [str(photo_folder)], describer, embedder)
         assert catalog.file_metadata(str(photo_folder / "clock.jpg")) is None
         assert len(catalog.metadata_states()) == 16
+
+
+def test_reads_a_dng_and_its_sidecar(tmp_path, sample_photos):
+    """A real DNG (pidng, as tests/test_media.py builds them): ExifTool reads camera RAW tags."""
+    from PIL import Image
+
+    from test_media import dng_with_preview
+
+    with Image.open(sample_photos / "rocket.jpg") as rocket:
+        upright = rocket.convert("RGB").resize((200, 150))
+    raw = tmp_path / "IMG_0007.dng"
+    raw.write_bytes(dng_with_preview(upright, upright, orientation=6, taken="2023:04:01 09:30:00"))
+    make_sidecar(tmp_path / "IMG_0007.xmp", "-XMP:Rating=4", "-XMP:HierarchicalSubject=space|rockets")
+    with MetadataReader() as reader:
+        found = reader.read([str(raw)], find_sidecars([str(raw)]))[str(raw)]
+    assert (found.make, found.model) == ("Lucida", "Test Camera")
+    assert found.taken_at == "2023-04-01T09:30:00" and found.orientation == 6
+    assert found.rating == 4 and found.hierarchical_keywords == ("space|rockets",)
