@@ -181,6 +181,24 @@ def test_create_modify_move_rename_and_delete_follow_the_folder(tmp_path, watchi
     assert all(p.reason in ("start", "changes") for p in w.seen)
 
 
+def test_folders_linked_into_the_library_are_watched_under_their_link(tmp_path, watching, sample_photos):
+    library, elsewhere = tmp_path / "library", tmp_path / "elsewhere"
+    some_photos(sample_photos, elsewhere / "2024", 1)
+    library.mkdir()
+    (library / "external").symlink_to(elsewhere, target_is_directory=True)
+    (library / "loop").symlink_to(library, target_is_directory=True)  # the scan skips it; so does the watch
+    w = watching([library])
+    db = tmp_path / "catalog.db"
+    assert set(indexed(db)) == {str(library / "external" / "2024" / "astronaut.jpg")}
+    # Written through the folder's real path: the catalog knows it by the link's.
+    shutil.copy(sample_photos / "chelsea.jpg", elsewhere / "2024" / "chelsea.jpg")
+    (elsewhere / "2024" / "astronaut.jpg").unlink()
+    wait_until(
+        lambda: set(indexed(db)) == {str(library / "external" / "2024" / "chelsea.jpg")}, what="changes via the link"
+    )
+    w.close()
+
+
 def test_bulk_copy_is_indexed_in_few_passes_and_copies_are_not_described(tmp_path, watching, describer, sample_photos):
     library = tmp_path / "library"
     known = some_photos(sample_photos, library / "known", 5)

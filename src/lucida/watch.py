@@ -41,7 +41,7 @@ from lucida.indexer import IndexSummary, existing_roots, index_paths
 from lucida.metadata import SIDECAR_EXTENSION
 from lucida.models.base import Describer, Embedder
 from lucida.progress import Progress, SilentProgress
-from lucida.scan import is_photo_name, is_under
+from lucida.scan import is_photo_name, is_under, under_any
 
 # Seconds without events before the changes are indexed: long enough to gather a burst of
 # copies into one pass, short enough that a new photo is searchable soon after it lands.
@@ -234,20 +234,22 @@ class _Changes:
 
 
 class _Handler(FileSystemEventHandler):
-    """Notes the photos and sidecars under one watched folder that an event touched."""
+    """Notes the photos and sidecars under one watched folder that an event touched, by the
+    paths the catalog knows them by (through a folder link, the link's)."""
 
-    def __init__(self, root: str, changes: _Changes):
-        self._root = root
+    def __init__(self, folder: str, known_as: str, changes: _Changes):
+        self._folder = folder
+        self._known_as = known_as
         self._changes = changes
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         for path in (event.src_path, getattr(event, "dest_path", "")):
             path = os.fsdecode(path)
             if path and self._wanted(path, event.is_directory):
-                self._changes.add(path, time.monotonic())
+                self._changes.add(self._known_as + path[len(self._folder) :], time.monotonic())
 
     def _wanted(self, path: str, is_directory: bool) -> bool:
-        relative = os.path.relpath(path, self._root)
+        relative = os.path.relpath(path, self._folder)
         # The scan skips hidden entries, where editors keep caches and copies keep temporary files.
         if relative != os.curdir and any(part.startswith(".") for part in relative.split(os.sep)):
             return False
@@ -282,9 +284,8 @@ def watch_roots(folders: Iterable[str]) -> list[str]:
 
 def _start_observer(roots: list[str], changes: _Changes, progress: Progress, poll_interval_s: float):
     """Watch `roots` recursively; None (after saying why) when the OS cannot watch them all."""
+    trees, folders = _trees_to_watch(roots)
     inotify = sys.platform.startswith("linux")
-    # As watchdog walks: every folder, hidden ones too, not following links.
-    folders = sum(1 for root in roots for _ in os.walk(root)) if inotify else 0
     limit = inotify_watch_limit() if inotify else None
     if limit is not None and folders > limit:
         # Not even tried: taking every watch left would break other programs' watching too.
@@ -292,8 +293,8 @@ def _start_observer(roots: list[str], changes: _Changes, progress: Progress, pol
         progress.note(_fallback_message(why, limit, poll_interval_s))
         return None
     observer = Observer()
-    for root in roots:
-        observer.schedule(_Handler(root, changes), root, recursive=True, event_filter=_EVENTS)
+    for folder, known_as in trees:
+        observer.schedule(_Handler(folder, known_as, changes), folder, recursive=True, event_filter=_EVENTS)
     try:
         observer.start()
     except OSError as error:
@@ -310,6 +311,35 @@ def _start_observer(roots: list[str], changes: _Changes, progress: Progress, pol
         progress.note(_fallback_message(why, limit, poll_interval_s))
         return None
     return observer
+
+
+def _trees_to_watch(roots: list[str]) -> tuple[list[tuple[str, str]], int]:
+    """(folder, the path the catalog knows it by) for each root, and for each folder that is
+    linked from inside one and lies outside them all, as the scan follows such links (watchdog
+    does not); and the number of folders under them, each of which takes one inotify watch."""
+    trees = [(root, root) for root in roots]
+    in_roots = under_any(roots)
+    targets: set[str] = set()
+    folders = 0
+    for folder, known_as in trees:  # grows while walked: links inside linked folders too
+        # As watchdog walks: every folder, hidden ones too, not following links.
+        for parent, subfolders, _files in os.walk(folder):
+            folders += 1
+            for name in subfolders:
+                link = os.path.join(parent, name)
+                if name.startswith(".") or not os.path.islink(link):
+                    continue
+                target = os.path.realpath(link)
+                if in_roots(target) or not os.path.isdir(target):
+                    continue
+                # Watched already, or nested with one watched: the scan walks a folder once.
+                if any(is_under(target, t) or is_under(t, target) for t in targets):
+                    continue
+                if is_under(os.path.realpath(parent), target):  # a loop: the scan skips it too
+                    continue
+                targets.add(target)
+                trees.append((target, known_as + link[len(folder) :]))
+    return trees, folders
 
 
 def _stop_observer(observer) -> None:
