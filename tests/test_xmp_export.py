@@ -231,3 +231,12 @@ def test_cli_export_dry_run_export_and_undo(indexed):
     assert undone[-1] == "3 of 3 files changed." and not list(photos.glob("*.xmp"))
     missing = run("export-xmp", str(photos / "nope"), db=db, check=False)
     assert missing.returncode == 1 and "does not exist" in missing.stderr
+
+
+def test_export_without_exiftool_is_a_one_line_error(indexed, monkeypatch, tmp_path):
+    db, photos = indexed
+    monkeypatch.setenv("LUCIDA_EXIFTOOL", str(tmp_path / "no-exiftool"))
+    done = run("export-xmp", db=db, check=False)
+    assert done.returncode == 1 and done.stderr.count("\n") == 1
+    assert "exiftool is not installed" in done.stderr and "libimage-exiftool-perl" in done.stderr
+    assert not list(photos.glob("*.xmp"))

@@ -24,8 +24,9 @@ from lucida.errors import LucidaError
 SIDECAR_EXTENSION = ".xmp"
 
 MISSING_EXIFTOOL = (
-    "exiftool is not installed, so photo metadata (capture time, camera, ratings, keywords) is not "
-    "read; install it (Debian/Ubuntu: apt-get install libimage-exiftool-perl) and index again"
+    "exiftool is not installed, so lucida neither reads nor writes photo metadata (capture time, camera, "
+    "ratings, keywords, XMP sidecars); install it (Debian/Ubuntu: apt-get install libimage-exiftool-perl) "
+    "and index again"
 )
 
 # Tags asked of ExifTool. A trailing '#' asks for the number rather than the printed value.

@@ -13,7 +13,7 @@ from lucida.catalog.store import ACTIVE_DESCRIBER, ACTIVE_EMBEDDER, StoredEmbedd
 from lucida.errors import LucidaError
 from lucida.models.base import Embedder
 from lucida.models.registry import DEFAULT_DESCRIBER, load_embedder
-from lucida.pairs import PhotoGroups, export_pattern, group_photos, one_per_photo
+from lucida.pairs import PhotoGroups, export_pattern, first_per_photo, group_photos
 
 QUERY_CACHE_SIZE = 1024  # query vectors kept (1.5 KB each at 384 dimensions)
 
@@ -86,6 +86,7 @@ class Searcher:
         self._vectors: StoredEmbedding | None = None
         self._groups = PhotoGroups({}, {})
         self._group_rows = np.zeros(0, dtype=np.int64)  # per stored row: its photo group, or -1
+        self._second_files = 0  # stored rows that are not their photo's first (a pair's other file)
         self._version: int | None = None
         self.recent_queries = RecentQueryVectors()
 
@@ -102,6 +103,7 @@ class Searcher:
             self._group_rows = np.fromiter(
                 (group_of.get(int(i), -1) for i in self._vectors.image_ids), dtype=np.int64, count=len(self._vectors.image_ids)
             )
+            self._second_files = _second_files(self._group_rows)
             self._version = version
         return self._vectors
 
@@ -137,10 +139,11 @@ class Searcher:
     def candidates(self, only: Collection[int] | None = None) -> int:
         """How many photos a search ranks: all with a vector, or those of them in `only`."""
         stored = self._current()
-        shown = np.ones(len(stored.image_ids), dtype=bool) if only is None else _allowed(stored, only)
         # One per photo: a pair's second image is never ranked.
-        grouped = self._group_rows[shown]
-        return int(shown.sum()) - int((grouped >= 0).sum()) + len(np.unique(grouped[grouped >= 0]))
+        if only is None:
+            return len(stored.image_ids) - self._second_files
+        shown = _allowed(stored, only)
+        return int(shown.sum()) - _second_files(self._group_rows[shown])
 
     def similar(self, image_id: int, k: int = 20, offset: int = 0) -> list[SearchResult] | None:
         """"More like this": the photos nearest this one's stored vector, itself excluded.
@@ -207,11 +210,19 @@ class Searcher:
         default), counting only the images in `only` when it is given."""
         if only is not None:
             scores = np.where(_allowed(stored, only), scores, -np.inf)
-        scores = one_per_photo(scores, self._group_rows)
-        # -inf marks what may not be shown: filtered out, the other file of a pair, itself.
+        # -inf marks what may not be shown: filtered out, or the photo itself in `similar`.
         shown = int(np.isfinite(scores).sum())
         count = shown if count is None else min(count, shown)
-        best = top_k(scores, min(offset + k, count))[offset:]
+        # A pair's files rank next to each other, so the best 2x rows hold the best photos;
+        # look further only when bigger groups (copies beside several pairs) leave too few.
+        wanted = offset + k
+        look = min(count, 2 * wanted)
+        while True:
+            best = first_per_photo(top_k(scores, look), self._group_rows)
+            if len(best) >= wanted or look >= count:
+                break
+            look = min(count, 2 * look)
+        best = best[offset:wanted]
         ids = [int(stored.image_ids[i]) for i in best]
         rows = self.catalog.result_rows(ids, self.describer_name)
         return [
@@ -233,6 +244,12 @@ def _check_window(k: int, offset: int) -> None:
         raise LucidaError(f"-k must be at least 1, not {k}")
     if offset < 0:
         raise LucidaError(f"offset must be 0 or more, not {offset}")
+
+
+def _second_files(group_rows: np.ndarray) -> int:
+    """How many of these rows are not the first of their photo group."""
+    grouped = group_rows[group_rows >= 0]
+    return len(grouped) - len(np.unique(grouped))
 
 
 def _allowed(stored: StoredEmbedding, only: Collection[int]) -> np.ndarray:
