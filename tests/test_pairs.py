@@ -87,6 +87,9 @@ def test_a_raw_jpeg_pair_is_one_hit_with_both_files(library, embedder):
         # --type raw lets the pair through as one photo, shown by its RAW.
         raw = search_filtered(searcher, "a rocket", parse_filter(types="raw"), 5)
         assert [r.path for r in raw] == [str(photos / "IMG_0001.dng")] and len(raw[0].files) == 2
+        # --type jpeg matches IMG_0001.JPG whatever the case of its extension.
+        jpeg = search_filtered(searcher, "a rocket", parse_filter(types="jpeg"), 1)
+        assert [r.path for r in jpeg] == [str(photos / "IMG_0001.JPG")]
         # More like the JPEG: its own DNG is not "similar", it is the same photo.
         jpeg_id = next(i for i, p in catalog.image_files() if p.endswith("IMG_0001.JPG"))
         assert all("IMG_0001" not in r.path for r in searcher.similar(jpeg_id, k=18))

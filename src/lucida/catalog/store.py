@@ -589,11 +589,9 @@ def _filter_sql(f: PhotoFilter) -> tuple[list[str], list]:
         prefix = f.folder.rstrip("/") + "/"
         add("substr(f.path, 1, ?) = ?", len(prefix), prefix)
     if f.extensions:
+        # LIKE ignores ASCII case, and extensions hold no '%' or '_'.
         ends = sorted(f.extensions)
-        add(
-            "(" + " OR ".join("lower(substr(f.path, -?)) = ?" for _ in ends) + ")",
-            *(v for e in ends for v in (len(e), e)),
-        )
+        add("(" + " OR ".join("f.path LIKE ?" for _ in ends) + ")", *(f"%{e}" for e in ends))
     if f.has_gps:
         add("m.latitude IS NOT NULL AND m.longitude IS NOT NULL")
     return conditions, values
