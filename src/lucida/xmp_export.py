@@ -224,7 +224,9 @@ def _plan(
     written, replaced = None, ours_before.replaced_description if ours_before else None
     ours = ours_before is not None and ours_before.description is not None and current.description == ours_before.description
     if not current.description or ours or options.overwrite_description:
-        if current.description and not ours:
+        if not current.description:  # someone emptied it since: nothing to give back on undo
+            replaced = None
+        elif not ours:
             replaced = current.description
         written = caption
         if current.description != caption:
