@@ -35,6 +35,10 @@ system-deps:
 	@test -x /usr/bin/chromium || { \
 		$(SUDO) apt-get update && \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+	# Photo metadata in and out (src/lucida/metadata.py, tests/test_metadata.py).
+	@test -x /usr/bin/exiftool || { \
+		$(SUDO) apt-get update && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y libimage-exiftool-perl; }
 
 test: install system-deps
 	HF_HUB_OFFLINE=1 $(PY) -m pytest

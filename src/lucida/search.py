@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,6 +13,7 @@ from lucida.catalog.store import ACTIVE_DESCRIBER, ACTIVE_EMBEDDER, StoredEmbedd
 from lucida.errors import LucidaError
 from lucida.models.base import Embedder
 from lucida.models.registry import DEFAULT_DESCRIBER, load_embedder
+from lucida.pairs import PhotoGroups, export_pattern, first_per_photo, group_photos
 
 QUERY_CACHE_SIZE = 1024  # query vectors kept (1.5 KB each at 384 dimensions)
 
@@ -52,6 +54,7 @@ class SearchResult:
     width: int | None  # as displayed
     height: int | None
     taken_at: str | None  # ISO 8601
+    files: tuple[str, ...] = ()  # every file of this photo: a RAW+JPEG pair has two, RAW first
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
@@ -65,9 +68,12 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
 
 class Searcher:
     """Holds the models and the catalog's vectors in memory; reloads vectors when the catalog
-    changes (e.g. while an index run commits beside it)."""
+    changes (e.g. while an index run commits beside it).
 
-    def __init__(self, catalog: Catalog, embedder: Embedder | None = None):
+    A RAW+JPEG pair is one hit: the better-scoring of the two, with both files. With an export
+    pattern ("{stem}_DxO"), exported JPEGs join their RAW's photo too (see lucida.pairs)."""
+
+    def __init__(self, catalog: Catalog, embedder: Embedder | None = None, exports: str | None = None):
         self.catalog = catalog
         embedder_name = catalog.get_setting(ACTIVE_EMBEDDER)
         if embedder is None:
@@ -76,7 +82,11 @@ class Searcher:
             embedder = load_embedder(embedder_name)
         self.embedder = embedder
         self.describer_name = catalog.get_setting(ACTIVE_DESCRIBER) or DEFAULT_DESCRIBER
+        self._exports = export_pattern(exports)
         self._vectors: StoredEmbedding | None = None
+        self._groups = PhotoGroups({}, {})
+        self._group_rows = np.zeros(0, dtype=np.int64)  # per stored row: its photo group, or -1
+        self._second_files = 0  # stored rows that are not their photo's first (a pair's other file)
         self._version: int | None = None
         self.recent_queries = RecentQueryVectors()
 
@@ -88,14 +98,23 @@ class Searcher:
         version = self.catalog.data_version()
         if self._vectors is None or version != self._version:
             self._vectors = self.catalog.search_vectors(self.embedder.name, self.describer_name)
+            self._groups = group_photos(self.catalog.image_files(), self._exports)
+            group_of = self._groups.group_of
+            self._group_rows = np.fromiter(
+                (group_of.get(int(i), -1) for i in self._vectors.image_ids), dtype=np.int64, count=len(self._vectors.image_ids)
+            )
+            self._second_files = _second_files(self._group_rows)
             self._version = version
         return self._vectors
 
-    def search(self, query: str, k: int = 20, offset: int = 0) -> list[SearchResult]:
-        return self.search_many([query], k, offset)[0]
+    def search(self, query: str, k: int = 20, offset: int = 0, only: Collection[int] | None = None) -> list[SearchResult]:
+        return self.search_many([query], k, offset, only)[0]
 
-    def search_many(self, queries: list[str], k: int = 20, offset: int = 0) -> list[list[SearchResult]]:
-        """The best k photos for each query, after skipping the `offset` best (for paging)."""
+    def search_many(
+        self, queries: list[str], k: int = 20, offset: int = 0, only: Collection[int] | None = None
+    ) -> list[list[SearchResult]]:
+        """The best k photos for each query, after skipping the `offset` best (for paging).
+        With `only`, just among those image ids (e.g. the ones a metadata filter lets through)."""
         for query in queries:
             check_query(query)
         _check_window(k, offset)
@@ -103,9 +122,11 @@ class Searcher:
         if len(stored.image_ids) == 0:
             return [[] for _ in queries]
         query_vectors = self._embed(queries, stored)
-        return [self._ranked(scores, stored, k, offset) for scores in self._scores(query_vectors, stored)]
+        return [self._ranked(scores, stored, k, offset, only=only) for scores in self._scores(query_vectors, stored)]
 
-    def search_vector(self, vector: np.ndarray, k: int = 20, offset: int = 0) -> list[SearchResult]:
+    def search_vector(
+        self, vector: np.ndarray, k: int = 20, offset: int = 0, only: Collection[int] | None = None
+    ) -> list[SearchResult]:
         """The photos nearest an embedding made elsewhere (e.g. of an uploaded photo's description)."""
         _check_window(k, offset)
         stored = self._current()
@@ -113,7 +134,16 @@ class Searcher:
             return []
         query = np.asarray(vector, dtype=np.float32).reshape(1, -1)
         self._check_dimensions(query, stored)
-        return self._ranked(self._scores(query, stored)[0], stored, k, offset)
+        return self._ranked(self._scores(query, stored)[0], stored, k, offset, only=only)
+
+    def candidates(self, only: Collection[int] | None = None) -> int:
+        """How many photos a search ranks: all with a vector, or those of them in `only`."""
+        stored = self._current()
+        # One per photo: a pair's second image is never ranked.
+        if only is None:
+            return len(stored.image_ids) - self._second_files
+        shown = _allowed(stored, only)
+        return int(shown.sum()) - _second_files(self._group_rows[shown])
 
     def similar(self, image_id: int, k: int = 20, offset: int = 0) -> list[SearchResult] | None:
         """"More like this": the photos nearest this one's stored vector, itself excluded.
@@ -125,7 +155,9 @@ class Searcher:
             return None
         scores = self._scores(stored.vectors[row : row + 1], stored)[0]
         scores[row] = -np.inf  # itself is always its own nearest neighbour
-        return self._ranked(scores, stored, k, offset, count=len(scores) - 1)
+        if self._group_rows[row] >= 0:  # and so is the other file of its pair
+            scores[self._group_rows == self._group_rows[row]] = -np.inf
+        return self._ranked(scores, stored, k, offset)
 
     def score_vector(self, vector: np.ndarray, image_id: int) -> float | None:
         """How well one photo matches a query vector: the score a search would give it.
@@ -166,21 +198,45 @@ class Searcher:
         return query_vectors @ stored.vectors.T
 
     def _ranked(
-        self, scores: np.ndarray, stored: StoredEmbedding, k: int, offset: int, count: int | None = None
+        self,
+        scores: np.ndarray,
+        stored: StoredEmbedding,
+        k: int,
+        offset: int,
+        count: int | None = None,
+        only: Collection[int] | None = None,
     ) -> list[SearchResult]:
-        """Results ranked offset+1 .. offset+k among the first `count` scores' order (all by default)."""
-        count = len(scores) if count is None else count
-        best = top_k(scores, min(offset + k, count))[offset:]
+        """Results ranked offset+1 .. offset+k among the first `count` scores' order (all by
+        default), counting only the images in `only` when it is given."""
+        if only is not None:
+            scores = np.where(_allowed(stored, only), scores, -np.inf)
+        # -inf marks what may not be shown: filtered out, or the photo itself in `similar`.
+        shown = int(np.isfinite(scores).sum())
+        count = shown if count is None else min(count, shown)
+        # A pair's files rank next to each other, so the best 2x rows hold the best photos;
+        # look further only when bigger groups (copies beside several pairs) leave too few.
+        wanted = offset + k
+        look = min(count, 2 * wanted)
+        while True:
+            best = first_per_photo(top_k(scores, look), self._group_rows)
+            if len(best) >= wanted or look >= count:
+                break
+            look = min(count, 2 * look)
+        best = best[offset:wanted]
         ids = [int(stored.image_ids[i]) for i in best]
         rows = self.catalog.result_rows(ids, self.describer_name)
         return [
             SearchResult(
                 rows[i].path, float(scores[j]), rows[i].caption, i, rows[i].describer,
-                rows[i].width, rows[i].height, rows[i].taken_at,
+                rows[i].width, rows[i].height, rows[i].taken_at, self._files_of(i, rows[i].path),
             )
             for i, j in zip(ids, best)
             if i in rows
         ]
+
+    def _files_of(self, image_id: int, path: str) -> tuple[str, ...]:
+        group = self._groups.group_of.get(image_id)
+        return self._groups.files[group] if group is not None else (path,)
 
 
 def _check_window(k: int, offset: int) -> None:
@@ -188,6 +244,17 @@ def _check_window(k: int, offset: int) -> None:
         raise LucidaError(f"-k must be at least 1, not {k}")
     if offset < 0:
         raise LucidaError(f"offset must be 0 or more, not {offset}")
+
+
+def _second_files(group_rows: np.ndarray) -> int:
+    """How many of these rows are not the first of their photo group."""
+    grouped = group_rows[group_rows >= 0]
+    return len(grouped) - len(np.unique(grouped))
+
+
+def _allowed(stored: StoredEmbedding, only: Collection[int]) -> np.ndarray:
+    """A boolean mask over the stored rows: True where the image id is in `only`."""
+    return np.isin(stored.image_ids, np.fromiter(only, dtype=np.int64, count=len(only)))
 
 
 def _row_of(stored: StoredEmbedding, image_id: int) -> int | None:
