@@ -5,7 +5,7 @@ LUCIDA := HF_HUB_OFFLINE=1 $(VENV)/bin/lucida
 DEMO_DB := demo/catalog.db
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install system-deps demo test clean
+.PHONY: install system-deps eval-photos-deps demo test clean
 
 $(VENV)/.installed: pyproject.toml Makefile
 	python3 -m venv $(VENV)
@@ -25,11 +25,23 @@ demo: install
 		$(LUCIDA) --db $(DEMO_DB) search "$$q" -k 3 || exit 1; \
 	done
 
-# The web page's end-to-end tests drive Debian's Chromium (tests/test_web_e2e.py).
+# The web page's end-to-end tests drive Debian's Chromium (tests/test_web_e2e.py); the
+# evaluation set's build writes EXIF/IPTC/XMP with ExifTool (tests/test_offline_set.py).
 system-deps:
 	@test -x /usr/bin/chromium || { \
 		$(SUDO) apt-get update && \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+	@command -v exiftool >/dev/null || { \
+		$(SUDO) apt-get update && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y libimage-exiftool-perl; }
+
+# The photos of the lucida-offline evaluation set that Debian packages ship (bench/build_offline_set.py).
+EVAL_PHOTO_PACKAGES := mate-backgrounds lomiri-wallpapers-16.04 lomiri-wallpapers-20.04 \
+	plasma-workspace-wallpapers tuxpaint-stamps-default
+eval-photos-deps: system-deps
+	@dpkg -s $(EVAL_PHOTO_PACKAGES) >/dev/null 2>&1 || { \
+		$(SUDO) apt-get update && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(EVAL_PHOTO_PACKAGES); }
 
 test: install system-deps
 	HF_HUB_OFFLINE=1 $(PY) -m pytest
