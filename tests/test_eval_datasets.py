@@ -223,13 +223,13 @@ def test_query_set_in_file_order_with_labels(tmp_path):
             "",
             {"id": "q2", "text": "un chat", "relevant": ["a.jpg", "b.jpg"], "type": "non-english", "split": "test",
              "lang": "fr", "en": "a cat", "about": "object"},
-            {"id": "q3", "text": "a dog", "relevant": ["b.jpg"]},
+            {"id": "q3", "text": "a dog", "relevant": ["b.jpg"], "tags": ["context"]},
         ],
     )
     assert load_queries(path) == [
         EvalQuery("q1", "a cat", frozenset({"a.jpg"}), "object", "dev"),
         EvalQuery("q2", "un chat", frozenset({"a.jpg", "b.jpg"}), "non-english", "test", "fr", "a cat"),
-        EvalQuery("q3", "a dog", frozenset({"b.jpg"}), "", ""),
+        EvalQuery("q3", "a dog", frozenset({"b.jpg"}), "", "", tags=frozenset({"context"})),
     ]
 
 
@@ -243,6 +243,7 @@ def test_query_set_in_file_order_with_labels(tmp_path):
         ([{"id": "q1", "text": " ", "relevant": ["a.jpg"]}], r"line 1: a caption must be a non-empty string"),
         ([{"id": "q1", "text": "a", "relevant": ["a.jpg"], "split": "train"}], r"split must be one of dev, test, not 'train'"),
         ([{"id": "q1", "text": "a", "relevant": ["a.jpg"], "type": 3}], r"key 'type' must be a string, found an integer"),
+        ([{"id": "q1", "text": "a", "relevant": ["a.jpg"], "tags": [""]}], r"'tags' must be a list of non-empty strings"),
         (["{not json"], r"line 1: not valid JSON"),
         ([""], r"no queries in the file"),
     ],

@@ -230,12 +230,13 @@ class EvalQuery:
     split: str  # "dev" (tune on it) or "test" (held out); "" when the set has no split
     lang: str = "en"
     english: str | None = None  # for a translated query, the English query it translates
+    tags: frozenset[str] = frozenset()  # finer labels to report by, e.g. "context"
 
 
 def load_queries(path: str | Path) -> list[EvalQuery]:
     """A query set in JSONL, one query a line, in file order:
     {"id": str, "text": str, "relevant": [image file names], "type"?: str, "split"?: "dev" | "test",
-     "lang"?: str (default "en"), "en"?: the English query a translation renders}.
+     "lang"?: str (default "en"), "en"?: the English query a translation renders, "tags"?: [str]}.
 
     Blank lines are skipped; ids must be unique. Other keys are kept in the file for people and
     ignored here.
@@ -266,6 +267,9 @@ def load_queries(path: str | Path) -> list[EvalQuery]:
         if split and split not in QUERY_SPLITS:
             raise LucidaError(f"{where}: split must be one of {', '.join(QUERY_SPLITS)}, not {split!r}")
         english = _caption(_get(record, "en", str, where), where) if "en" in record else None
+        tags = _get(record, "tags", list, where) if "tags" in record else []
+        if not all(isinstance(tag, str) and tag for tag in tags):
+            raise LucidaError(f"{where}: key 'tags' must be a list of non-empty strings")
         queries.append(
             EvalQuery(
                 query_id,
@@ -275,6 +279,7 @@ def load_queries(path: str | Path) -> list[EvalQuery]:
                 split,
                 _get(record, "lang", str, where) if "lang" in record else "en",
                 english,
+                frozenset(tags),
             )
         )
     if not queries:
