@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from _common import load_average, machine, print_machine, write_out
+from _common import load_average, machine, print_machine, spread, write_out
 from build_offline_set import QUERIES, build
 
 K = 10
@@ -42,16 +42,26 @@ class Run:
 
     name: str
     rankings: dict[str, list[str]]  # query id -> photo file names, best first
-    photos: int  # indexed in the timed run
-    index_seconds: float  # wall-clock; 0 for a search-time change that reuses an index
-    cpu_seconds: float
-    load_before: float | None
+    photos: int  # indexed in each timed run
+    # one entry per timed run; empty for a search-time change that reuses the step before's index
+    index_seconds: list[float]  # wall-clock
+    cpu_seconds: list[float]
+    load_before: list[float | None]
+
+    def rates(self) -> tuple[dict, dict] | None:
+        """The spread of photos/s and of CPU ms/photo over the timed runs."""
+        if not self.index_seconds:
+            return None
+        return (
+            spread([self.photos / s for s in self.index_seconds]),
+            spread([1000 * c / self.photos for c in self.cpu_seconds]),
+        )
 
 
 def groups(queries) -> dict[str, list]:
     """Query type -> queries, plus "all" and "en twins" (the English queries some translation renders)."""
     translated = {q.english for q in queries if q.english}
-    by_group: dict[str, list] = {"all": list(queries)}
+    by_group: dict[str, list] = {"all": list(queries)} if queries else {}
     for kind in TYPE_ORDER + sorted({q.type for q in queries} - set(TYPE_ORDER)):
         members = [q for q in queries if q.type == kind]
         if members:
@@ -91,10 +101,10 @@ class Indexed:
     of a new catalog (embedding the classifier's class texts for ConSE), which a library of
     thousands of photos spreads thin. The rest is timed in wall-clock and in CPU seconds of this
     process and its children (Tesseract runs as one), which other load on a shared machine
-    disturbs far less than wall-clock time.
+    disturbs far less than wall-clock time; `repeat` times, each into a fresh catalog.
     """
 
-    def __init__(self, photos: Path, describer_spec: str, embedder_spec: str):
+    def __init__(self, photos: Path, describer_spec: str, embedder_spec: str, repeat: int = 1):
         from lucida.catalog import Catalog
         from lucida.indexer import index_paths
         from lucida.models import load_describer, load_embedder
@@ -103,19 +113,24 @@ class Indexed:
         describer = load_describer(describer_spec)
         self.embedder = load_embedder(embedder_spec)
         self.folder = Path(tempfile.mkdtemp(prefix="lucida-offline-quality-"))
-        self.catalog = Catalog.open(self.folder / "catalog.db")
         first = min(photos.glob("*.jpg"))
-        index_paths(self.catalog, [str(first)], describer, self.embedder)
-        self.load_before = load_average()
-        cpu_before = os.times()
-        began = time.perf_counter()
-        summary = index_paths(self.catalog, [str(photos)], describer, self.embedder)
-        self.seconds = time.perf_counter() - began
-        cpu_after = os.times()
-        self.cpu_seconds = sum(cpu_after[i] - cpu_before[i] for i in range(4))  # user, system, children's
-        self.photos = summary.described
-        if summary.skipped:
-            sys.exit(f"{describer_spec}: {len(summary.skipped)} photos skipped, first: {summary.skipped[0]}")
+        self.seconds, self.cpu_seconds, self.load_before = [], [], []
+        for run in range(repeat):
+            if run:
+                self.catalog.close()
+                (self.folder / "catalog.db").unlink()
+            self.catalog = Catalog.open(self.folder / "catalog.db")
+            index_paths(self.catalog, [str(first)], describer, self.embedder)
+            self.load_before.append(load_average())
+            cpu_before = os.times()
+            began = time.perf_counter()
+            summary = index_paths(self.catalog, [str(photos)], describer, self.embedder)
+            self.seconds.append(time.perf_counter() - began)
+            cpu_after = os.times()
+            self.cpu_seconds.append(sum(cpu_after[i] - cpu_before[i] for i in range(4)))  # user, system, children's
+            self.photos = summary.described
+            if summary.skipped:
+                sys.exit(f"{describer_spec}: {len(summary.skipped)} photos skipped, first: {summary.skipped[0]}")
 
     def search(self, name: str, queries, searcher_options: dict) -> Run:
         from lucida.search import Searcher
@@ -130,12 +145,21 @@ class Indexed:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
+def _spread(values: dict, digits: int) -> str:
+    """"mean (min–max)", or the one value of a single run."""
+    if len(values["runs"]) == 1:
+        return f"{values['mean']:.{digits}f}"
+    return f"{values['mean']:.{digits}f} ({values['min']:.{digits}f}–{values['max']:.{digits}f})"
+
+
 def markdown(run: Run, scores: dict) -> str:
-    if run.index_seconds:
+    rates = run.rates()
+    if rates:
+        rate, cpu = rates
+        loads = ", ".join(f"{load:.1f}" for load in run.load_before)
         cost = (
-            f"indexing {run.photos} photos in {run.index_seconds:.1f} s = {run.photos / run.index_seconds:.1f} "
-            f"photos/s, CPU {1000 * run.cpu_seconds / run.photos:.0f} ms/photo "
-            f"(1-min load average before: {run.load_before:.1f})"
+            f"indexing {run.photos} photos: {_spread(rate, 1)} photos/s, CPU {_spread(cpu, 0)} ms/photo "
+            f"over {len(run.index_seconds)} runs (1-min load average before each: {loads})"
         )
     else:
         cost = "search-time change: the index of the step before"
@@ -189,7 +213,8 @@ def chance(queries, photos: int) -> dict[str, dict[str, dict[str, float]]]:
         in_split = [q for q in queries if q.split == split]
         result[split] = {
             group: {
-                f"R@{k}": sum(1 - comb(photos - len(q.relevant), k) / comb(photos, k) for q in members) / len(members)
+                f"R@{k}": sum(1 - comb(photos - len(q.relevant), min(k, photos)) / comb(photos, min(k, photos))
+                              for q in members) / len(members)
                 for k in (1, 10)
             }
             for group, members in groups(in_split).items()
@@ -201,8 +226,9 @@ def summary_table(split: str, rows: list[tuple[Run, dict]], chance_scores: dict)
     header = ["step", "photos/s", "CPU ms/photo"] + [f"{g} {m.replace('MRR@10', 'MRR')}" for g, m in SUMMARY]
     lines = ["| " + " | ".join(header) + " |", "| --- |" + " ---: |" * (len(header) - 1)]
     for run, scores in rows:
-        if run.index_seconds:
-            cost = [f"{run.photos / run.index_seconds:.1f}", f"{1000 * run.cpu_seconds / run.photos:.0f}"]
+        rates = run.rates()
+        if rates:
+            cost = [_spread(rates[0], 1), _spread(rates[1], 0)]
         else:
             cost = ["(same index)", ""]
         cells = [run.name, *cost] + [
@@ -216,7 +242,7 @@ def summary_table(split: str, rows: list[tuple[Run, dict]], chance_scores: dict)
     return "\n".join(lines)
 
 
-def run_ablation(photos: Path, queries) -> list[tuple[Run, dict]]:
+def run_ablation(photos: Path, queries, repeat: int) -> list[tuple[Run, dict]]:
     from lucida.errors import LucidaError
 
     describer, embedder, options = BASE_DESCRIBER, BASE_EMBEDDER, dict(BASE_SEARCH)
@@ -229,7 +255,7 @@ def run_ablation(photos: Path, queries) -> list[tuple[Run, dict]]:
             next_options = options | change.get("search", {})
             fresh = index is None or (next_describer, next_embedder) != (index.describer_spec, index.embedder_spec)
             try:
-                candidate = Indexed(photos, next_describer, next_embedder) if fresh else index
+                candidate = Indexed(photos, next_describer, next_embedder, repeat) if fresh else index
             except LucidaError as error:
                 print(f"{name}: not available ({error}); left out of the later steps", file=sys.stderr)
                 continue
@@ -239,7 +265,7 @@ def run_ablation(photos: Path, queries) -> list[tuple[Run, dict]]:
             describer, embedder, options = next_describer, next_embedder, next_options
             run = index.search(name, queries, options)
             if not fresh:
-                run = Run(run.name, run.rankings, run.photos, 0.0, 0.0, run.load_before)
+                run = Run(run.name, run.rankings, run.photos, [], [], [])
             rows.append((run, score(run, queries)))
             print(f"{name}: {describer} + {embedder}, {options}", file=sys.stderr)
     finally:
@@ -257,6 +283,7 @@ def main() -> None:
     parser.add_argument("--embedder", help="embedder name (default: the library's default)")
     parser.add_argument("--ranking", help="Searcher ranking, e.g. vector or hybrid (default: the library's)")
     parser.add_argument("--conse", type=float, help="Searcher ConSE weight (default: the library's)")
+    parser.add_argument("--repeat", type=int, default=1, help="timed index runs per configuration (default 1)")
     parser.add_argument("--out", help="write rankings, scores and timings as JSON to this file")
     args = parser.parse_args()
 
@@ -282,12 +309,12 @@ def main() -> None:
         print(f"queries: {len(queries)} ({sum(q.split == 'dev' for q in queries)} dev, "
               f"{sum(q.split == 'test' for q in queries)} test); photos: {photos}")
         if args.ablation:
-            rows = run_ablation(photos, queries)
+            rows = run_ablation(photos, queries, args.repeat)
         else:
             describer = args.describer or DEFAULT_DESCRIBER
             embedder = args.embedder or DEFAULT_EMBEDDER
             options = {k: v for k, v in (("ranking", args.ranking), ("conse", args.conse)) if v is not None}
-            index = Indexed(photos, describer, embedder)
+            index = Indexed(photos, describer, embedder, args.repeat)
             try:
                 name = f"{describer} + {embedder}" + "".join(f", {k}={v}" for k, v in options.items())
                 run = index.search(name, queries, options)

@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
 import build_offline_set  # noqa: E402
+import offline_quality  # noqa: E402
 
 SET = ROOT / "data" / "eval" / "lucida-offline"
 QUERY_TYPES = {"object", "category", "scene", "colour", "text", "date", "place", "camera", "keyword", "non-english"}
@@ -128,3 +129,24 @@ def test_build_names_the_missing_packages(tmp_path):
     assert not (tmp_path / "out").exists()
     built = build_offline_set.build(tmp_path / "out", available_only=True, manifest=manifest)
     assert [p.name for p in built] == ["p002.jpg"]
+
+
+def test_quality_bench_scores_each_type_half_and_subgroup(queries):
+    """bench/offline_quality.py's scoring, on a made-up ranking: every query's first relevant
+    photo at rank 1 for objects, nothing found for the rest."""
+    rankings = {q.id: sorted(q.relevant)[:1] if q.type == "object" else [] for q in queries}
+    run = offline_quality.Run("made up", rankings, 116, [], [], [])
+    scores = offline_quality.score(run, queries)
+    for split in ("dev", "test"):
+        assert scores[split]["object"]["R@1"] == scores[split]["object"]["MRR@10"] == 1.0
+        assert scores[split]["object: context"]["n"] + scores[split]["object: subject"]["n"] == scores[split]["object"]["n"]
+        assert scores[split]["scene"]["R@10"] == 0.0
+        english = {q.text for q in queries if q.split == split and q.lang == "en"}
+        twins = {q.english for q in queries if q.split == split and q.english}
+        assert scores[split]["en twins"]["n"] == len(twins) and twins <= english
+        share = scores[split]["object"]["n"] / scores[split]["all"]["n"]
+        assert scores[split]["all"]["R@1"] == pytest.approx(share)
+    chance = offline_quality.chance(queries, 116)
+    one = next(q for q in queries if len(q.relevant) == 1 and q.split == "dev")
+    assert chance["dev"]["all"]["R@10"] > 10 / 116  # queries with many relevant photos lift it
+    assert offline_quality.chance([one], 116)["dev"]["all"] == pytest.approx({"R@1": 1 / 116, "R@10": 10 / 116})
