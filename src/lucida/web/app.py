@@ -70,6 +70,8 @@ class SearchHit(BaseModel):
     taken_at: str | None
     width: int | None
     height: int | None
+    # Why it matched a text query: similarity, ranks, matched words by field, likeliest classes.
+    why: dict[str, Any] | None = None
 
 
 class SearchPage(BaseModel):
@@ -282,7 +284,7 @@ def create_app(
             SearchHit(
                 id=r.image_id, path=r.path, score=round(r.score, 6), caption=r.caption,
                 thumbnail_url=image_url(r.image_id, "thumbnail", size=DEFAULT_THUMBNAIL_SIDE),
-                taken_at=r.taken_at, width=r.width, height=r.height,
+                taken_at=r.taken_at, width=r.width, height=r.height, why=r.why or None,
             )
             for r in results
         ]
@@ -343,7 +345,8 @@ def create_app(
     ) -> SearchPage:
         started = time.perf_counter()
         vector = await query_embedder.vector(q)
-        results, total = await nearest(vector, k, offset)
+        searcher = library.searcher
+        results, total = await library.run(lambda: (searcher.search_with_vector(q, vector, k, offset), searcher.size))
         return SearchPage(query=q, took_ms=_ms_since(started), total=total, results=hits(results))
 
     @app.get("/api/similar/{image_id}", response_model=SearchPage, summary="More like this photo")
