@@ -4,7 +4,8 @@ The catalog is SYNTHETIC. Describing 10,000 photos through the models would take
 for a benchmark, so the script writes 10,000 small real JPEG files (100 folders of 100, made from
 the sample photos) and fills the catalog through the Catalog API exactly as an index run would:
 add_image with each file's real content hash, put_description with an ImageNet-style text,
-put_embedding with a random unit vector, and put_file with the file's real size and mtime_ns, in
+put_embedding with a random unit vector, put_file with the file's real size and mtime_ns, and
+put_metadata with what ExifTool finds in these files (nothing) and no sidecars, in
 transactions of 1,000. A rerun then finds every file unchanged, which is what is timed:
 
   * the library call, `index_paths(catalog, [folder], describer, embedder)`, with the default
@@ -68,6 +69,7 @@ def fill_catalog(db: Path, files: list, seed: int, describer_name: str, embedder
     """Record every file as indexed, as a real run would have, without running the models."""
     from lucida.catalog import Catalog
     from lucida.catalog.store import ACTIVE_DESCRIBER, ACTIVE_EMBEDDER
+    from lucida.metadata import PhotoMetadata, sidecar_signature
     from lucida.models.imagenet import describe_classes, load_imagenet_classes
 
     classes = load_imagenet_classes()
@@ -88,6 +90,7 @@ def fill_catalog(db: Path, files: list, seed: int, describer_name: str, embedder
                     )
                     catalog.put_embedding(description_id, embedder_name, vector)
                     catalog.put_file(path, size, mtime_ns, image_id)
+                    catalog.put_metadata(path, PhotoMetadata(), sidecar_signature(()))
 
 
 def main() -> None:

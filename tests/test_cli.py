@@ -70,7 +70,7 @@ def test_search_json_contract_is_exact(indexed_db, sample_photos):
     results = payload["results"]
     assert len(results) == 5
     for result in results:
-        assert set(result) == {"path", "score", "caption", "why"}
+        assert set(result) == {"path", "score", "caption", "taken_at", "files", "why"}  # issue 7 added taken_at, files; issue 5 why
         assert os.path.isabs(result["path"]) and Path(result["path"]).exists()
         assert isinstance(result["score"], float) and isinstance(result["caption"], str) and result["caption"]
         assert set(result["why"]) == {"similarity", "vector_rank", "word_rank", "class_rank", "words", "classes"}

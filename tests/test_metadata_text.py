@@ -1,10 +1,19 @@
 """Metadata as words: dates, seasons by hemisphere, times of day, cameras, places, keywords."""
 
+import shutil
 from dataclasses import dataclass
+from pathlib import Path
 
+import pytest
+
+from lucida.catalog import Catalog
+from lucida.indexer import index_paths
 from lucida.metadata_text import (
     Gazetteer, Place, camera_words, date_words, metadata_fields, metadata_text, time_words,
 )
+from lucida.search import Searcher
+
+from test_metadata import exiftool
 
 
 @dataclass(frozen=True)
@@ -69,3 +78,40 @@ def test_offline_gazetteer_names_real_places():
     assert cape_town == Place("Cape Town", "Western Cape", "South Africa")
     assert new_york.country == "United States" and new_york.region == "New York"
     assert paris.name == "Paris" and paris.country == "France"
+
+
+needs_exiftool = pytest.mark.skipif(shutil.which("exiftool") is None, reason="needs exiftool (make system-deps)")
+
+
+@needs_exiftool
+def test_metadata_words_find_photos_by_date_place_camera_and_keyword(tmp_path, sample_photos, describer, embedder):
+    photos = tmp_path / "photos"
+    shutil.copytree(sample_photos, photos)
+    exiftool(
+        "-DateTimeOriginal=2018:08:12 19:45:00", "-Make=Apple", "-Model=iPhone 8",
+        "-GPSLatitude=33.92", "-GPSLatitudeRef=S", "-GPSLongitude=18.42", "-GPSLongitudeRef=E",
+        "-XMP:Subject=sundowner", "-XMP:Title=Table Mountain", photos / "coffee.jpg",
+    )
+    exiftool("-DateTimeOriginal=2019:01:20 07:10:00", "-Make=FUJIFILM", "-Model=X-T4", photos / "chelsea.jpg")
+    with Catalog.open(tmp_path / "c.db") as catalog:
+        index_paths(catalog, [str(photos)], describer, embedder)
+        searcher = Searcher(catalog, embedder)
+
+        def first(query):
+            best = searcher.search(query, k=1)[0]
+            return Path(best.path).name, best.why["words"]
+
+        assert first("photos from Cape Town") == ("coffee.jpg", {"place": ["cape", "town"]})
+        assert first("South Africa")[0] == "coffee.jpg"
+        assert first("winter 2018")[0] == "coffee.jpg"  # August, south of the equator
+        assert first("fujifilm x-t4") == ("chelsea.jpg", {"camera": ["fujifilm", "t4"]})
+        assert first("morning")[0] == "chelsea.jpg"
+        assert first("sundowner")[0] == "coffee.jpg"
+        # The words are searched, never embedded, and not what the result's caption shows.
+        assert catalog.status().embedders == {embedder.name: 17}
+        assert "Cape Town" not in searcher.search("photos from Cape Town", k=1)[0].caption
+
+        # A changed sidecar-free tag is read again on the next run, and the words follow.
+        exiftool("-XMP:Subject=braai", photos / "coffee.jpg")
+        index_paths(catalog, [str(photos)], describer, embedder)
+        assert first("braai")[0] == "coffee.jpg"

@@ -39,7 +39,7 @@ from lucida.web import create_app
 from conftest import make_photo_variants
 
 SEARCH_KEYS = {"query", "took_ms", "total", "results"}
-RESULT_KEYS = {"id", "path", "score", "caption", "thumbnail_url", "taken_at", "width", "height", "why"}
+RESULT_KEYS = {"id", "path", "score", "caption", "thumbnail_url", "taken_at", "width", "height", "files", "why"}
 TOKEN = "s3cret-token"
 
 

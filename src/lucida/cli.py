@@ -21,6 +21,12 @@ from lucida.errors import LucidaError
 INDEX_OMP_WAIT_POLICY = "PASSIVE"
 
 
+EXPORT_PATTERN_HELP = (
+    "How exported JPEGs are named, so they show as one photo with their RAW, e.g. '{stem}_DxO' "
+    "or '{stem}-edit' (also $LUCIDA_EXPORT_PATTERN). RAW+JPEG pairs with one name are one photo anyway."
+)
+
+
 def default_catalog_path() -> Path:
     return user_data_path("lucida", appauthor=False) / "catalog.db"
 
@@ -93,8 +99,56 @@ def index(db: Path, paths: tuple[str, ...], describer: str | None, embedder: str
         + (f" ({summary.skipped_before} unchanged since skipped before)" if summary.skipped_before else "")
         + f"; {summary.removed} removed"
         + (f"; {summary.embedded} descriptions embedded with {embedder_model.name}" if summary.embedded else "")
+        + (f"; metadata read for {summary.metadata_read} unchanged photos (new or edited sidecars)" if summary.metadata_read else "")
         + (". `lucida status` lists skipped files." if summary.skipped or summary.skipped_before else ".")
     )
+
+
+class _Terminated(Exception):
+    """SIGTERM, raised in the main thread so that a watch stops the way Ctrl-C stops it."""
+
+
+def _terminate(signum, frame) -> None:
+    raise _Terminated
+
+
+@cli.command()
+@click.argument("folders", nargs=-1, required=True, type=click.Path(path_type=str))
+@click.option(
+    "--poll",
+    is_flag=True,
+    envvar="LUCIDA_WATCH_POLL",
+    help="Scan the folders periodically instead of waiting for events: for network shares, "
+    "which do not report changes made elsewhere (also $LUCIDA_WATCH_POLL=1).",
+)
+@click.option("--poll-interval", default=60.0, show_default=True, type=click.FloatRange(min=0.1), help="Seconds between scans when polling.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines; errors only.")
+@click.pass_obj
+def watch(db: Path, folders: tuple[str, ...], poll: bool, poll_interval: float, quiet: bool) -> None:
+    """Index FOLDERS, then keep the catalog current as photos are added, changed, moved or
+    deleted, until Ctrl-C."""
+    os.environ.setdefault("OMP_WAIT_POLICY", INDEX_OMP_WAIT_POLICY)
+    import signal
+
+    from lucida.models.registry import DEFAULT_DESCRIBER, DEFAULT_EMBEDDER, LazyDescriber, LazyEmbedder
+    from lucida.progress import progress_for
+    from lucida.watch import watch_folders, watch_roots
+
+    watch_roots(folders)  # a mistyped path fails before a catalog is made
+    with Catalog.open(db) as catalog:
+        describer_model = LazyDescriber(catalog.get_setting(ACTIVE_DESCRIBER) or DEFAULT_DESCRIBER)
+        embedder_model = LazyEmbedder(catalog.get_setting(ACTIVE_EMBEDDER) or DEFAULT_EMBEDDER)
+        signal.signal(signal.SIGTERM, _terminate)
+        try:
+            watch_folders(
+                catalog, list(folders), describer_model, embedder_model, progress_for(quiet),
+                poll=poll, poll_interval_s=poll_interval,
+            )
+        except KeyboardInterrupt:
+            click.echo("interrupted: every committed batch is kept", err=True)
+            sys.exit(130)
+        except _Terminated:
+            click.echo("stopped: every committed batch is kept", err=True)
 
 
 @cli.command()
@@ -102,34 +156,65 @@ def index(db: Path, paths: tuple[str, ...], describer: str | None, embedder: str
 @click.option("-k", "k", default=20, show_default=True, type=click.IntRange(min=1), help="Number of results.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (JSON Lines with --queries).")
 @click.option("--queries", type=click.File("r", encoding="utf-8"), help="Read one query per line ('-' for stdin).")
+@click.option("--from", "taken_from", metavar="DATE", help="Taken on or after DATE (YYYY, YYYY-MM or YYYY-MM-DD).")
+@click.option("--to", "taken_to", metavar="DATE", help="Taken on or before DATE (--to 2021-06 includes all of June).")
+@click.option("--camera", metavar="TEXT", help="Camera make and model contain these words, e.g. 'nikon z 6'.")
+@click.option("--lens", metavar="TEXT", help="Lens name contains these words.")
+@click.option("--focal", metavar="MIN-MAX", help="Focal length in mm: 24-70, 200- or -35.")
+@click.option("--min-rating", type=click.IntRange(-1, 5), help="Rated at least N stars.")
+@click.option("--label", metavar="COLOUR", help="Colour label, e.g. red.")
+@click.option("--folder", type=click.Path(file_okay=False, path_type=str), help="Files under this folder.")
+@click.option("--type", "types", metavar="TYPES", help="File types, comma-separated: raw, jpeg, heic, tiff, png, nef, ...")
+@click.option("--has-gps", is_flag=True, help="Only photos with a GPS position.")
+@click.option(
+    "--sort", type=click.Choice(["relevance", "date"]), default="relevance", show_default=True,
+    help="Order of the k results; without a QUERY, date order and filters alone.",
+)
+@click.option("--export-pattern", envvar="LUCIDA_EXPORT_PATTERN", metavar="PATTERN", help=EXPORT_PATTERN_HELP)
 @click.option(
     "--ranking", type=click.Choice(["hybrid", "vector"]), default="hybrid", show_default=True,
-    help="hybrid: vector similarity fused with exact words (BM25); vector: similarity only.",
+    help="hybrid: vector similarity fused with exact words (BM25) and classes; vector: similarity only.",
 )
 @click.option(
     "--conse", type=click.FloatRange(min=0), default=None,
     help="Weight of the photos' class-embedding vectors (ConSE) in their search vectors; 0 turns them off.",
 )
 @click.pass_obj
-def search(db: Path, query: str | None, k: int, as_json: bool, queries, ranking: str, conse: float | None) -> None:
-    """Find photos matching QUERY, best first."""
+def search(
+    db: Path, query: str | None, k: int, as_json: bool, queries, sort: str, export_pattern: str | None,
+    ranking: str, conse: float | None, **filters,
+) -> None:
+    """Find photos matching QUERY, best first; the filters narrow the photos ranked.
+
+    With filters and no QUERY, lists the photos that pass, oldest first."""
+    from lucida.filters import parse_filter, search_filtered
     from lucida.search import CONSE_WEIGHT, Searcher
 
-    if (query is None) == (queries is None):
+    photo_filter = parse_filter(**filters)
+    if query is not None and queries is not None:
         raise click.UsageError("give either a QUERY or --queries FILE")
-    texts = [query] if query is not None else [line.strip() for line in queries if line.strip()]
+    if query is None and queries is None and not photo_filter.active:
+        raise click.UsageError("give a QUERY, --queries FILE, or filters such as --from 2021 --camera nikon")
+    if queries is not None:
+        texts: list[str | None] = [line.strip() for line in queries if line.strip()]
+    else:
+        texts = [query]
     with Catalog.open(db, create=False) as catalog:
-        searcher = Searcher(catalog, ranking=ranking, conse=CONSE_WEIGHT if conse is None else conse)
+        searcher = Searcher(
+            catalog, exports=export_pattern, ranking=ranking, conse=CONSE_WEIGHT if conse is None else conse
+        )
         if searcher.size == 0 and not as_json:
             click.echo("the catalog has no indexed photos yet; run `lucida index PATH`", err=True)
         # One query at a time, so JSON Lines stream out as each is answered.
         for text in texts:
-            results = searcher.search(text, k)
+            results = search_filtered(searcher, text, photo_filter, k, sort=sort)
             if as_json:
                 payload = {
                     "query": text,
                     "results": [
-                        {"path": r.path, "score": round(r.score, 6), "caption": r.caption, "why": r.why} for r in results
+                        {"path": r.path, "score": round(r.score, 6) if text is not None else None,
+                         "caption": r.caption, "taken_at": r.taken_at, "files": list(r.files), "why": r.why}
+                        for r in results
                     ],
                 }
                 click.echo(json.dumps(payload, ensure_ascii=False))
@@ -137,7 +222,10 @@ def search(db: Path, query: str | None, k: int, as_json: bool, queries, ranking:
             if len(texts) > 1:
                 click.echo(f"# {text}")
             for rank, r in enumerate(results, 1):
-                click.echo(f"{rank:>3}  {r.score:.3f}  {r.path}")
+                shown = f"{r.score:.3f}" if text is not None else (r.taken_at or "no date")[:19]
+                click.echo(f"{rank:>3}  {shown}  {r.path}")
+                for other in (f for f in r.files if f != r.path):
+                    click.echo(f"      + {other}")
                 click.echo(f"      {_shorten(r.caption, 150)}")
 
 
@@ -185,8 +273,9 @@ def status(db: Path, as_json: bool) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--token", envvar="LUCIDA_TOKEN", help="Require this token on every API request (also $LUCIDA_TOKEN).")
+@click.option("--export-pattern", envvar="LUCIDA_EXPORT_PATTERN", metavar="PATTERN", help=EXPORT_PATTERN_HELP)
 @click.pass_obj
-def serve(db: Path, host: str, port: int, token: str | None) -> None:
+def serve(db: Path, host: str, port: int, token: str | None, export_pattern: str | None) -> None:
     """Serve the photo search web app and its JSON API (docs at /docs)."""
     from lucida.web.app import create_app, is_loopback
 
@@ -203,7 +292,7 @@ def serve(db: Path, host: str, port: int, token: str | None) -> None:
         describer_name = catalog.get_setting(ACTIVE_DESCRIBER) or DEFAULT_DESCRIBER
         embedder_name = catalog.get_setting(ACTIVE_EMBEDDER) or DEFAULT_EMBEDDER
     # Loaded once, here: every request and every index run started from the page shares them.
-    app = create_app(db, load_describer(describer_name), load_embedder(embedder_name), token=token)
+    app = create_app(db, load_describer(describer_name), load_embedder(embedder_name), token=token, exports=export_pattern)
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"lucida: serving {db} at http://{shown}:{port}/" + ("?token=…" if token else ""), err=True)
     uvicorn.run(app, host=host, port=port, log_level="info")
@@ -243,6 +332,41 @@ def eval_(images: Path, coco, karpathy, split, jsonl, captioners, prompts, embed
     )
     write_report(evaluation, out)
     click.echo(f"{len(evaluation.rows)} combinations on {evaluation.images} images: {out / 'report.md'}")
+
+
+@cli.command("export-xmp")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+@click.option(
+    "--sidecar-style", type=click.Choice(["basename.xmp", "filename.ext.xmp"]), default="basename.xmp", show_default=True,
+    help="IMG_0001.xmp (Lightroom, DxO PhotoLab) or IMG_0001.NEF.xmp (darktable, digiKam).",
+)
+@click.option("--parent", default="lucida", show_default=True, help="Parent of lucida's hierarchical keywords (lr:hierarchicalSubject); 'a|b' nests deeper.")
+@click.option("--overwrite-description", is_flag=True, help="Replace a description someone else wrote (--undo puts it back).")
+@click.option("--embed", is_flag=True, help="Write into JPEG, TIFF and DNG files themselves instead of sidecars (changes the photos).")
+@click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
+@click.option("--undo", is_flag=True, help="Remove what lucida's exports wrote, and nothing else.")
+@click.pass_obj
+def export_xmp(db: Path, paths: tuple[str, ...], sidecar_style: str, parent: str, overwrite_description: bool,
+               embed: bool, dry_run: bool, undo: bool) -> None:
+    """Write lucida's captions and keywords as XMP (dc:description, dc:subject,
+    lr:hierarchicalSubject) for the indexed photos under PATHS (default: all), merged into
+    existing sidecars."""
+    from lucida.indexer import existing_roots
+    from lucida.xmp_export import ExportOptions, export_xmp as export, undo_xmp
+
+    roots = existing_roots(paths) if paths else None
+    with Catalog.open(db, create=False) as catalog:
+        if undo:
+            changes = undo_xmp(catalog, roots, dry_run)
+        else:
+            options = ExportOptions(parent, sidecar_style, overwrite_description, embed, dry_run)
+            changes = export(catalog, roots, options)
+    would = "would change" if dry_run else "changed"
+    for change in changes:
+        if change.changes_anything or change.kept_description is not None:
+            click.echo(f"{change.target}: {change.summary()}")
+    done = sum(c.changes_anything for c in changes)
+    click.echo(f"{done} of {len(changes)} files {would}" + (" (dry run: nothing written)" if dry_run else "") + ".")
 
 
 def _shorten(text: str, width: int) -> str:

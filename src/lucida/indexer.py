@@ -13,7 +13,7 @@ import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -21,8 +21,10 @@ import numpy as np
 from lucida.catalog import Catalog
 from lucida.catalog.store import ACTIVE_DESCRIBER, ACTIVE_EMBEDDER
 from lucida.concepts import add_conse_vectors
+from lucida.metadata_text import update_metadata_descriptions
 from lucida.errors import LucidaError
 from lucida.media import DecodedPhoto, UnreadablePhoto, content_hash, decode_for_models
+from lucida.metadata import MetadataReader, PhotoMetadata, SidecarFile, exiftool_executable, find_sidecars, sidecar_signature
 from lucida.models.base import Describer, Embedder
 from lucida.progress import Progress, SilentProgress
 from lucida.scan import FoundFile, ScanProblem, scan, under_any
@@ -42,6 +44,7 @@ class IndexSummary:
     skipped_before: int = 0  # skipped earlier and unchanged since: not tried again
     removed: int = 0  # files gone from disk, dropped from the catalog
     embedded: int = 0  # stored descriptions embedded afresh (e.g. after switching embedder)
+    metadata_read: int = 0  # unchanged files whose metadata was read again (e.g. a sidecar was edited)
     seconds: float = 0.0
 
 
@@ -91,7 +94,14 @@ def index_paths(
         progress.note(f"skipped {problem.path}: {problem.reason}")
     summary.skipped.extend(new_problems)
 
-    _describe_files(catalog, todo, describer, embedder, progress, summary, batch_size, decode_workers)
+    metadata = _MetadataRun.start(catalog, found.files, todo, progress)
+    try:
+        _describe_files(catalog, todo, describer, embedder, progress, summary, batch_size, decode_workers, metadata)
+        if metadata is not None:
+            summary.metadata_read = metadata.refresh_stale(catalog, progress)
+    finally:
+        if metadata is not None:
+            metadata.close()
 
     seen = {f.path for f in found.files} | {p.path for p in found.problems}
     with catalog.transaction():
@@ -101,6 +111,7 @@ def index_paths(
 
     summary.embedded = embed_missing(catalog, embedder, progress)
     add_conse_vectors(catalog, embedder, progress)
+    update_metadata_descriptions(catalog)
     summary.seconds = time.monotonic() - started
     return summary
 
@@ -137,6 +148,7 @@ def _describe_files(
     summary: IndexSummary,
     batch_size: int,
     decode_workers: int,
+    metadata: _MetadataRun | None,
 ) -> None:
     if not todo:
         return
@@ -150,9 +162,9 @@ def _describe_files(
             for prepared in _in_order(pool, prepare, todo, window=batch_size * 2):
                 batch.append(prepared)
                 if len(batch) >= batch_size:
-                    _store_batch(catalog, batch, describer, embedder, progress, summary, vectors_by_text)
+                    _store_batch(catalog, batch, describer, embedder, progress, summary, vectors_by_text, metadata)
                     batch = []
-            _store_batch(catalog, batch, describer, embedder, progress, summary, vectors_by_text)
+            _store_batch(catalog, batch, describer, embedder, progress, summary, vectors_by_text, metadata)
     finally:
         progress.finish()
 
@@ -194,13 +206,17 @@ def _store_batch(
     progress: Progress,
     summary: IndexSummary,
     vectors_by_text: dict[str, np.ndarray],
+    metadata: _MetadataRun | None,
 ) -> None:
     if not batch:
         return
+    # ExifTool reads the batch in its own process while the models describe it.
+    reading = metadata.read_later([p.file.path for p in batch if p.reason is None]) if metadata else None
     fresh = [p for p in batch if p.photo is not None]
     descriptions = describer.describe([p.photo.image for p in fresh])  # type: ignore[union-attr]
     vectors = _embed_texts(embedder, [d.text for d in descriptions], vectors_by_text)
     made = {id(p): (d, v) for p, d, v in zip(fresh, descriptions, vectors)}
+    read = reading.result() if reading else {}
 
     with catalog.transaction():
         for prepared in batch:
@@ -221,6 +237,8 @@ def _store_batch(
                 if image_id is None:  # cannot happen within a run; left pending for the next
                     continue
             catalog.put_file(f.path, f.size, f.mtime_ns, image_id)
+            if f.path in read:
+                catalog.put_metadata(f.path, read[f.path], metadata.signature(f.path))  # type: ignore[union-attr]
     for prepared in batch:
         if prepared.reason is not None:
             summary.skipped.append(ScanProblem(prepared.file.path, prepared.reason))
@@ -230,6 +248,74 @@ def _store_batch(
         else:
             summary.reused += 1
     progress.advance(len(batch))
+
+
+class _MetadataRun:
+    """ExifTool for one index run: reads the metadata of the files being indexed, in a thread of
+    its own so it overlaps the models, and then of unchanged files whose sidecars changed."""
+
+    def __init__(self, reader: MetadataReader, sidecars: dict[str, tuple[SidecarFile, ...]], stale: list[str]):
+        self.reader = reader
+        self.sidecars = sidecars
+        self.stale = stale
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="exiftool")
+
+    @classmethod
+    def start(
+        cls, catalog: Catalog, files: list[FoundFile], todo: list[FoundFile], progress: Progress
+    ) -> _MetadataRun | None:
+        """None when there is no metadata to read, or no ExifTool to read it (said in one line)."""
+        try:
+            exiftool_executable()
+        except LucidaError as missing:
+            progress.note(str(missing))
+            return None
+        sidecars = find_sidecars(f.path for f in files)
+        stored = catalog.metadata_states()
+        indexed = catalog.indexed_file_states()
+        in_todo = {f.path for f in todo}
+        stale = [
+            f.path
+            for f in files
+            if f.path not in in_todo and f.path in indexed
+            and stored.get(f.path) != sidecar_signature(sidecars.get(f.path, ()))
+        ]
+        if not todo and not stale:
+            return None
+        try:
+            reader = MetadataReader()
+        except Exception as error:  # a broken ExifTool install must not stop indexing
+            progress.note(f"cannot start exiftool, so no metadata is read this run: {error}")
+            return None
+        return cls(reader, sidecars, stale)
+
+    def signature(self, path: str) -> str:
+        return sidecar_signature(self.sidecars.get(path, ()))
+
+    def read_later(self, paths: list[str]) -> Future[dict[str, PhotoMetadata]]:
+        return self._thread.submit(self.reader.read, paths, self.sidecars)
+
+    def refresh_stale(self, catalog: Catalog, progress: Progress, chunk: int = 256) -> int:
+        """Read again the metadata of unchanged files whose sidecars changed (or that have none
+        stored yet, e.g. in a catalog made before lucida read metadata). Returns files read."""
+        if not self.stale:
+            return 0
+        progress.start("reading metadata", len(self.stale))
+        try:
+            for start in range(0, len(self.stale), chunk):
+                part = self.stale[start : start + chunk]
+                read = self.reader.read(part, self.sidecars)
+                with catalog.transaction():
+                    for path in part:
+                        catalog.put_metadata(path, read[path], self.signature(path))
+                progress.advance(len(part))
+        finally:
+            progress.finish()
+        return len(self.stale)
+
+    def close(self) -> None:
+        self._thread.shutdown()
+        self.reader.close()
 
 
 def _embed_texts(embedder: Embedder, texts: list[str], known: dict[str, np.ndarray]) -> list[np.ndarray]:

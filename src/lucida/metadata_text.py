@@ -7,6 +7,7 @@ with 1,000 or more people and finds the nearest, and `pycountry` names its count
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -145,3 +146,35 @@ def _parse(taken_at: str | None) -> datetime | date | None:
 
 def _one_line(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
+
+
+def update_metadata_descriptions(catalog, gazetteer: Gazetteer | None = None) -> int:
+    """Bring every filed image's metadata description (describer "metadata") in line with its
+    stored metadata: hybrid search finds its words (dates, places, cameras, keywords). Only
+    images whose metadata changed are written; returns how many."""
+    from lucida.catalog.store import METADATA_DESCRIBER
+
+    stored = catalog.description_details(METADATA_DESCRIBER)
+    metadata = catalog.image_metadata(catalog.filed_image_ids())
+    changed = {}
+    for image_id, facts in metadata.items():
+        signature = hashlib.sha256(repr(facts).encode("utf-8")).hexdigest()
+        if (stored.get(image_id) or {}).get("metadata") != signature:
+            changed[image_id] = (facts, signature)
+    gone = [image_id for image_id in stored if image_id not in metadata]
+    if not changed and not gone:
+        return 0
+    located = [(i, (f.latitude, f.longitude)) for i, (f, _) in changed.items() if f.latitude is not None and f.longitude is not None]
+    gazetteer = gazetteer or Gazetteer()
+    places = dict(zip([i for i, _ in located], gazetteer.places([p for _, p in located])))
+    with catalog.transaction():
+        for image_id, (facts, signature) in changed.items():
+            fields = metadata_fields(facts, places.get(image_id))
+            if fields:
+                details = {"fields": fields, "metadata": signature}
+                catalog.put_description(image_id, METADATA_DESCRIBER, "", metadata_text(fields), details)
+            elif image_id in stored:
+                catalog.delete_description(image_id, METADATA_DESCRIBER)
+        for image_id in gone:
+            catalog.delete_description(image_id, METADATA_DESCRIBER)
+    return len(changed) + len(gone)

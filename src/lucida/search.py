@@ -8,6 +8,7 @@ embeddings (ConSE, lucida.concepts) where it has one.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,6 +19,7 @@ from lucida.concepts import class_scores, class_vectors, query_class_weights
 from lucida.errors import LucidaError
 from lucida.models.base import Embedder
 from lucida.models.registry import DEFAULT_DESCRIBER, load_embedder
+from lucida.pairs import PhotoGroups, export_pattern, group_photos, one_per_photo
 from lucida.ranking import fts_query, matched_fields, reciprocal_rank_fusion
 
 QUERY_CACHE_SIZE = 1024  # query vectors kept (1.5 KB each at 384 dimensions)
@@ -67,6 +69,7 @@ class SearchResult:
     width: int | None  # as displayed
     height: int | None
     taken_at: str | None  # ISO 8601
+    files: tuple[str, ...] = ()  # every file of this photo: a RAW+JPEG pair has two, RAW first
     # Why it matched: vector similarity, the ranks it had, the words of the query found in which
     # field of its description, the classifier's likeliest classes.
     why: dict = field(default_factory=dict, compare=False)
@@ -83,12 +86,16 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
 
 class Searcher:
     """Holds the models and the catalog's vectors in memory; reloads vectors when the catalog
-    changes (e.g. while an index run commits beside it)."""
+    changes (e.g. while an index run commits beside it).
+
+    A RAW+JPEG pair is one hit: the better-scoring of the two, with both files. With an export
+    pattern ("{stem}_DxO"), exported JPEGs join their RAW's photo too (see lucida.pairs)."""
 
     def __init__(
         self,
         catalog: Catalog,
         embedder: Embedder | None = None,
+        exports: str | None = None,
         ranking: str = "hybrid",
         conse: float = CONSE_WEIGHT,
         classes: float = CLASS_WEIGHT,
@@ -112,7 +119,10 @@ class Searcher:
             embedder = load_embedder(embedder_name)
         self.embedder = embedder
         self.describer_name = catalog.get_setting(ACTIVE_DESCRIBER) or DEFAULT_DESCRIBER
+        self._exports = export_pattern(exports)
         self._vectors: StoredEmbedding | None = None
+        self._groups = PhotoGroups({}, {})
+        self._group_rows = np.zeros(0, dtype=np.int64)  # per stored row: its photo group, or -1
         self._version: int | None = None
         self.recent_queries = RecentQueryVectors()
 
@@ -130,14 +140,22 @@ class Searcher:
             self._class_table = None
             if self.ranking == "hybrid" and self.classes > 0 and len(self._vectors.image_ids):
                 self._class_table = _ClassTable.load(self.catalog, self.embedder, self.describer_name, self._vectors)
+            self._groups = group_photos(self.catalog.image_files(), self._exports)
+            group_of = self._groups.group_of
+            self._group_rows = np.fromiter(
+                (group_of.get(int(i), -1) for i in self._vectors.image_ids), dtype=np.int64, count=len(self._vectors.image_ids)
+            )
             self._version = version
         return self._vectors
 
-    def search(self, query: str, k: int = 20, offset: int = 0) -> list[SearchResult]:
-        return self.search_many([query], k, offset)[0]
+    def search(self, query: str, k: int = 20, offset: int = 0, only: Collection[int] | None = None) -> list[SearchResult]:
+        return self.search_many([query], k, offset, only)[0]
 
-    def search_many(self, queries: list[str], k: int = 20, offset: int = 0) -> list[list[SearchResult]]:
-        """The best k photos for each query, after skipping the `offset` best (for paging)."""
+    def search_many(
+        self, queries: list[str], k: int = 20, offset: int = 0, only: Collection[int] | None = None
+    ) -> list[list[SearchResult]]:
+        """The best k photos for each query, after skipping the `offset` best (for paging).
+        With `only`, just among those image ids (e.g. the ones a metadata filter lets through)."""
         for query in queries:
             check_query(query)
         _check_window(k, offset)
@@ -146,11 +164,13 @@ class Searcher:
             return [[] for _ in queries]
         query_vectors = self._embed(queries, stored)
         return [
-            self._ranked_for_query(query, vector, scores, stored, k, offset)
+            self._ranked_for_query(query, vector, scores, stored, k, offset, only)
             for query, vector, scores in zip(queries, query_vectors, self._scores(query_vectors, stored))
         ]
 
-    def search_with_vector(self, query: str, vector: np.ndarray, k: int = 20, offset: int = 0) -> list[SearchResult]:
+    def search_with_vector(
+        self, query: str, vector: np.ndarray, k: int = 20, offset: int = 0, only: Collection[int] | None = None
+    ) -> list[SearchResult]:
         """A search for `query` whose vector was embedded elsewhere (the web app batches them)."""
         check_query(query)
         _check_window(k, offset)
@@ -159,9 +179,11 @@ class Searcher:
             return []
         vector = np.asarray(vector, dtype=np.float32).reshape(1, -1)
         self._check_dimensions(vector, stored)
-        return self._ranked_for_query(query, vector[0], self._scores(vector, stored)[0], stored, k, offset)
+        return self._ranked_for_query(query, vector[0], self._scores(vector, stored)[0], stored, k, offset, only)
 
-    def search_vector(self, vector: np.ndarray, k: int = 20, offset: int = 0) -> list[SearchResult]:
+    def search_vector(
+        self, vector: np.ndarray, k: int = 20, offset: int = 0, only: Collection[int] | None = None
+    ) -> list[SearchResult]:
         """The photos nearest an embedding made elsewhere (e.g. of an uploaded photo's description)."""
         _check_window(k, offset)
         stored = self._current()
@@ -169,7 +191,15 @@ class Searcher:
             return []
         query = np.asarray(vector, dtype=np.float32).reshape(1, -1)
         self._check_dimensions(query, stored)
-        return self._ranked(self._scores(query, stored)[0], stored, k, offset)
+        return self._ranked(self._scores(query, stored)[0], stored, k, offset, only=only)
+
+    def candidates(self, only: Collection[int] | None = None) -> int:
+        """How many photos a search ranks: all with a vector, or those of them in `only`."""
+        stored = self._current()
+        shown = np.ones(len(stored.image_ids), dtype=bool) if only is None else _allowed(stored, only)
+        # One per photo: a pair's second image is never ranked.
+        grouped = self._group_rows[shown]
+        return int(shown.sum()) - int((grouped >= 0).sum()) + len(np.unique(grouped[grouped >= 0]))
 
     def similar(self, image_id: int, k: int = 20, offset: int = 0) -> list[SearchResult] | None:
         """"More like this": the photos nearest this one's stored vector, itself excluded.
@@ -181,7 +211,9 @@ class Searcher:
             return None
         scores = self._scores(stored.vectors[row : row + 1], stored)[0]
         scores[row] = -np.inf  # itself is always its own nearest neighbour
-        return self._ranked(scores, stored, k, offset, count=len(scores) - 1)
+        if self._group_rows[row] >= 0:  # and so is the other file of its pair
+            scores[self._group_rows == self._group_rows[row]] = -np.inf
+        return self._ranked(scores, stored, k, offset)
 
     def score_vector(self, vector: np.ndarray, image_id: int) -> float | None:
         """How well one photo matches a query vector: the score a search would give it.
@@ -222,26 +254,40 @@ class Searcher:
         return query_vectors @ stored.vectors.T
 
     def _ranked_for_query(
-        self, query: str, vector: np.ndarray, scores: np.ndarray, stored: StoredEmbedding, k: int, offset: int
+        self,
+        query: str,
+        vector: np.ndarray,
+        scores: np.ndarray,
+        stored: StoredEmbedding,
+        k: int,
+        offset: int,
+        only: Collection[int] | None = None,
     ) -> list[SearchResult]:
-        """Results offset+1 .. offset+k for a query, each saying why it matched."""
+        """Results offset+1 .. offset+k for a query (among `only` when given), each saying why
+        it matched."""
         match = fts_query(query)
         if self.ranking == "vector":
-            results = self._ranked(scores, stored, k, offset)
+            results = self._ranked(scores, stored, k, offset, only=only)
             ranks = {"vector_rank": {r.image_id: offset + i for i, r in enumerate(results, 1)}}
             return self._explained(results, match, scores, stored, ranks)
         depth = max(offset + k, FUSION_DEPTH)
-        by_vector = [int(stored.image_ids[i]) for i in top_k(scores, min(depth, len(scores)))]
+        # -inf marks what may not be shown: filtered out, or the other file of a pair.
+        shown = scores if only is None else np.where(_allowed(stored, only), scores, -np.inf)
+        shown = one_per_photo(shown, self._group_rows)
+        showable = int(np.isfinite(shown).sum())
+        by_vector = [int(stored.image_ids[i]) for i in top_k(shown, min(depth, showable))]
+        allowed = set(stored.image_ids[np.isfinite(shown)].tolist())
         # Rankings: by vector; by BM25 among photos whose text holds every word of the query; by
         # BM25 among those holding any; by the probability of the classes the query names. Holding
         # every word counts twice, so "black and white" puts black-and-white photos above black
         # coffee, and an exact name wins.
         every, some = [], []
         if match is not None:
-            every = [i for i, _ in self.catalog.word_matches(fts_query(query, every=True), depth)]
-            some = [i for i, _ in self.catalog.word_matches(match, depth)]
+            every = [i for i, _ in self.catalog.word_matches(fts_query(query, every=True), depth) if i in allowed]
+            some = [i for i, _ in self.catalog.word_matches(match, depth) if i in allowed]
         by_words = list(dict.fromkeys(every + some))
         by_classes = self._class_table.ranking(vector, depth) if self._class_table is not None else []
+        by_classes = [i for i in by_classes if i in allowed]
         fused = reciprocal_rank_fusion(
             [by_vector, every, some, by_classes], weights=[1.0, 1.0, 1.0, self.classes]
         )[offset : offset + k]
@@ -250,7 +296,7 @@ class Searcher:
         results = [
             SearchResult(
                 rows[i].path, score, rows[i].caption, i, rows[i].describer,
-                rows[i].width, rows[i].height, rows[i].taken_at,
+                rows[i].width, rows[i].height, rows[i].taken_at, self._files_of(i, rows[i].path),
             )
             for i, score in fused
             if i in rows
@@ -291,21 +337,37 @@ class Searcher:
         return explained
 
     def _ranked(
-        self, scores: np.ndarray, stored: StoredEmbedding, k: int, offset: int, count: int | None = None
+        self,
+        scores: np.ndarray,
+        stored: StoredEmbedding,
+        k: int,
+        offset: int,
+        count: int | None = None,
+        only: Collection[int] | None = None,
     ) -> list[SearchResult]:
-        """Results ranked offset+1 .. offset+k among the first `count` scores' order (all by default)."""
-        count = len(scores) if count is None else count
+        """Results ranked offset+1 .. offset+k among the first `count` scores' order (all by
+        default), counting only the images in `only` when it is given."""
+        if only is not None:
+            scores = np.where(_allowed(stored, only), scores, -np.inf)
+        scores = one_per_photo(scores, self._group_rows)
+        # -inf marks what may not be shown: filtered out, the other file of a pair, itself.
+        shown = int(np.isfinite(scores).sum())
+        count = shown if count is None else min(count, shown)
         best = top_k(scores, min(offset + k, count))[offset:]
         ids = [int(stored.image_ids[i]) for i in best]
         rows = self.catalog.result_rows(ids, self.describer_name)
         return [
             SearchResult(
                 rows[i].path, float(scores[j]), rows[i].caption, i, rows[i].describer,
-                rows[i].width, rows[i].height, rows[i].taken_at,
+                rows[i].width, rows[i].height, rows[i].taken_at, self._files_of(i, rows[i].path),
             )
             for i, j in zip(ids, best)
             if i in rows
         ]
+
+    def _files_of(self, image_id: int, path: str) -> tuple[str, ...]:
+        group = self._groups.group_of.get(image_id)
+        return self._groups.files[group] if group is not None else (path,)
 
 
 @dataclass(frozen=True)
@@ -369,6 +431,11 @@ def _check_window(k: int, offset: int) -> None:
         raise LucidaError(f"-k must be at least 1, not {k}")
     if offset < 0:
         raise LucidaError(f"offset must be 0 or more, not {offset}")
+
+
+def _allowed(stored: StoredEmbedding, only: Collection[int]) -> np.ndarray:
+    """A boolean mask over the stored rows: True where the image id is in `only`."""
+    return np.isin(stored.image_ids, np.fromiter(only, dtype=np.int64, count=len(only)))
 
 
 def _row_of(stored: StoredEmbedding, image_id: int) -> int | None:

@@ -81,6 +81,49 @@ MIGRATIONS: list[Migration] = [
         """,
     ),
     Migration(
+        version=3,
+        why="Photo metadata (EXIF, IPTC, XMP and XMP sidecars) per file, for filters and for the "
+        "words a photographer gave a photo; kept per file because two copies of one image may have "
+        "different sidecars. Each row remembers the sidecars it read, so an edited sidecar is read "
+        "again though the photo did not change. And a record of what `lucida export-xmp` wrote, "
+        "so that --undo removes exactly that.",
+        sql="""
+        CREATE TABLE file_metadata (
+            path          TEXT PRIMARY KEY REFERENCES files(path) ON DELETE CASCADE,
+            sidecars      TEXT NOT NULL,    -- metadata.sidecar_signature() of the sidecars read
+            taken_at      TEXT,             -- ISO 8601 local time, with offset when known
+            make          TEXT,
+            model         TEXT,
+            lens          TEXT,
+            focal_length  REAL,             -- mm
+            aperture      REAL,             -- f-number
+            exposure_time REAL,             -- seconds
+            iso           INTEGER,
+            latitude      REAL,
+            longitude     REAL,
+            orientation   INTEGER,
+            rating        INTEGER,
+            label         TEXT,
+            title         TEXT,
+            description   TEXT,
+            keywords      TEXT NOT NULL,    -- JSON list: dc:subject and IPTC Keywords
+            hierarchical_keywords TEXT NOT NULL, -- JSON list: lr:hierarchicalSubject
+            read_at       REAL NOT NULL
+        );
+        CREATE INDEX file_metadata_by_taken_at ON file_metadata(taken_at);
+        CREATE TABLE xmp_writes (
+            target      TEXT PRIMARY KEY,   -- the sidecar (or, with --embed, the photo) written
+            photo       TEXT NOT NULL,
+            created     INTEGER NOT NULL,   -- 1 when lucida created the sidecar
+            description TEXT,               -- dc:description lucida wrote; NULL when it wrote none
+            replaced_description TEXT,      -- a description lucida replaced; undo puts it back
+            keywords    TEXT NOT NULL,      -- JSON list: dc:subject entries lucida added
+            hierarchical_keywords TEXT NOT NULL, -- JSON list: lr:hierarchicalSubject entries it added
+            written_at  REAL NOT NULL
+        );
+        """,
+    ),
+    Migration(
         version=4,
         why="Hybrid search: BM25 over the words of every description (SQLite FTS5), so exact "
         "words and names (text in the photo, a place, a keyword) find photos that vectors rank "

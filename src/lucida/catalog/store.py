@@ -9,20 +9,30 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from lucida.catalog.migrations import LATEST_VERSION, MIGRATIONS
 from lucida.errors import LucidaError
+from lucida.metadata import PhotoMetadata
+
+if TYPE_CHECKING:
+    from lucida.filters import PhotoFilter
 
 # Settings keys recording which models the catalog's search vectors come from.
 ACTIVE_DESCRIBER = "describer"
 ACTIVE_EMBEDDER = "embedder"
 
+# Descriptions only searched by their words (lucida.metadata_text), never embedded: a photo's
+# metadata as text. Search ranks photos by one vector each, from what the pixels show.
+METADATA_DESCRIBER = "metadata"
+
 # Descriptions of images that have a file and no vector from the embedder bound to `?`.
 _UNEMBEDDED_DESCRIPTIONS = (
     "FROM descriptions d "
-    "WHERE EXISTS (SELECT 1 FROM files f WHERE f.image_id = d.image_id) "
+    f"WHERE d.describer != '{METADATA_DESCRIBER}' "
+    "AND EXISTS (SELECT 1 FROM files f WHERE f.image_id = d.image_id) "
     "AND NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.description_id = d.id AND e.embedder = ?)"
 )
 
@@ -92,6 +102,19 @@ class ImageRecord:
     added_at: float
     files: list[StoredFile]  # by path
     descriptions: list[StoredDescription]  # oldest first
+
+
+@dataclass(frozen=True)
+class XmpWrite:
+    """What `lucida export-xmp` wrote into one file, so that --undo removes exactly that."""
+
+    target: str  # the sidecar, or with --embed the photo itself
+    photo: str
+    created: bool  # lucida created the sidecar
+    description: str | None  # the dc:description lucida wrote; None when it wrote none
+    replaced_description: str | None  # a description lucida replaced (--overwrite-description)
+    keywords: tuple[str, ...]  # dc:subject entries lucida added (ones already there are not listed)
+    hierarchical_keywords: tuple[str, ...]  # lr:hierarchicalSubject entries lucida added
 
 
 class Catalog:
@@ -382,8 +405,9 @@ class Catalog:
         found: dict[int, ResultRow] = {}
         for image_id in image_ids:
             row = self._db.execute(
-                "SELECT f.path, d.text, d.describer, i.width, i.height, i.taken_at FROM files f "
+                f"SELECT f.path, d.text, d.describer, i.width, i.height, {_TAKEN_AT} FROM files f "
                 "JOIN descriptions d ON d.image_id = f.image_id JOIN images i ON i.id = f.image_id "
+                "LEFT JOIN file_metadata m ON m.path = f.path "
                 "WHERE f.image_id = ? ORDER BY (d.describer = ?) DESC, d.created_at DESC, f.path "
                 "LIMIT 1",
                 (image_id, describer),
@@ -453,6 +477,27 @@ class Catalog:
         details, marked = row
         words = [part.split("\x02", 1)[0] for part in marked.split("\x01")[1:]]
         return words, json.loads(details) if details else None
+
+    def description_details(self, describer: str, prompt: str = "") -> dict[int, dict | None]:
+        """image id -> the details of its description by this describer and prompt, for every
+        image with a file that has one."""
+        return {
+            image_id: json.loads(details) if details else None
+            for image_id, details in self._db.execute(
+                "SELECT d.image_id, d.details FROM descriptions d WHERE d.describer = ? AND d.prompt = ? "
+                "AND EXISTS (SELECT 1 FROM files f WHERE f.image_id = d.image_id)",
+                (describer, prompt),
+            )
+        }
+
+    def filed_image_ids(self) -> list[int]:
+        """Every image that has a file, by id."""
+        return [i for (i,) in self._db.execute("SELECT DISTINCT image_id FROM files ORDER BY image_id")]
+
+    def delete_description(self, image_id: int, describer: str, prompt: str = "") -> None:
+        self._db.execute(
+            "DELETE FROM descriptions WHERE image_id = ? AND describer = ? AND prompt = ?", (image_id, describer, prompt)
+        )
 
     def preferred_details(self, image_ids: list[int], describer: str) -> dict[int, dict]:
         """image id -> the details of its preferred description (the one search uses)."""
@@ -526,6 +571,100 @@ class Catalog:
             (description_id, embedder, np.ascontiguousarray(vector, dtype="<f4").tobytes()),
         )
 
+    # -- metadata -------------------------------------------------------------------------
+
+    def put_metadata(self, path: str, metadata: PhotoMetadata, sidecars: str) -> None:
+        """Store what an indexed file's metadata says; `sidecars` is the sidecar_signature read."""
+        values = [getattr(metadata, name) for name in _METADATA_COLUMNS]
+        values[-2:] = [json.dumps(list(v), ensure_ascii=False) for v in values[-2:]]
+        self._db.execute(
+            f"INSERT OR REPLACE INTO file_metadata (path, sidecars, {', '.join(_METADATA_COLUMNS)}, read_at) "
+            f"VALUES (?, ?, {', '.join('?' * len(_METADATA_COLUMNS))}, ?)",
+            (path, sidecars, *values, time.time()),
+        )
+
+    def metadata_states(self) -> dict[str, str]:
+        """path -> the sidecar signature read, of every file whose metadata is stored."""
+        return dict(self._db.execute("SELECT path, sidecars FROM file_metadata"))
+
+    def file_metadata(self, path: str) -> PhotoMetadata | None:
+        row = self._db.execute(
+            f"SELECT {', '.join(_METADATA_COLUMNS)}, sidecars FROM file_metadata WHERE path = ?", (path,)
+        ).fetchone()
+        return _metadata_from_row(row) if row else None
+
+    def image_metadata(self, image_ids: Iterable[int]) -> dict[int, PhotoMetadata]:
+        """image id -> the metadata of its first file by path that has any stored."""
+        found: dict[int, PhotoMetadata] = {}
+        for image_id in image_ids:
+            row = self._db.execute(
+                f"SELECT {', '.join('m.' + c for c in _METADATA_COLUMNS)}, m.sidecars FROM files f "
+                "JOIN file_metadata m ON m.path = f.path WHERE f.image_id = ? ORDER BY f.path LIMIT 1",
+                (image_id,),
+            ).fetchone()
+            if row:
+                found[image_id] = _metadata_from_row(row)
+        return found
+
+    def filtered_image_ids(self, photo_filter: PhotoFilter) -> list[int]:
+        """Ids of the images with a file that passes every condition of the filter."""
+        conditions, values = _filter_sql(photo_filter)
+        return [
+            i
+            for (i,) in self._db.execute(
+                "SELECT DISTINCT f.image_id FROM files f JOIN images i ON i.id = f.image_id "
+                "LEFT JOIN file_metadata m ON m.path = f.path"
+                + (f" WHERE {' AND '.join(conditions)}" if conditions else ""),
+                values,
+            )
+        ]
+
+    def capture_times(self) -> dict[int, str | None]:
+        """image id -> its earliest capture time (ISO 8601 local) among its files, from metadata,
+        else from decoding; None when neither knows. Every image with a file."""
+        return dict(
+            self._db.execute(
+                f"SELECT f.image_id, min({_TAKEN_AT}) FROM files f JOIN images i ON i.id = f.image_id "
+                "LEFT JOIN file_metadata m ON m.path = f.path GROUP BY f.image_id"
+            )
+        )
+
+    def image_files(self) -> list[tuple[int, str]]:
+        """(image id, path) of every indexed file."""
+        return self._db.execute("SELECT image_id, path FROM files").fetchall()
+
+    def files_under(self, roots: list[str] | None) -> list[tuple[str, int]]:
+        """(path, image id) of every indexed file under one of `roots` (all when None), by path."""
+        rows = self._db.execute("SELECT path, image_id FROM files ORDER BY path").fetchall()
+        if roots is None:
+            return rows
+        from lucida.scan import under_any
+
+        inside = under_any(roots)
+        return [(p, i) for p, i in rows if inside(p)]
+
+    # -- what export-xmp wrote -------------------------------------------------------------
+
+    def xmp_write(self, target: str) -> XmpWrite | None:
+        row = self._db.execute(f"SELECT {_XMP_WRITE_COLUMNS} FROM xmp_writes WHERE target = ?", (target,)).fetchone()
+        return _xmp_write_from_row(row) if row else None
+
+    def xmp_writes(self) -> list[XmpWrite]:
+        return [_xmp_write_from_row(r) for r in self._db.execute(f"SELECT {_XMP_WRITE_COLUMNS} FROM xmp_writes ORDER BY target")]
+
+    def put_xmp_write(self, write: XmpWrite) -> None:
+        self._db.execute(
+            f"INSERT OR REPLACE INTO xmp_writes ({_XMP_WRITE_COLUMNS}, written_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                write.target, write.photo, int(write.created), write.description, write.replaced_description,
+                json.dumps(list(write.keywords), ensure_ascii=False),
+                json.dumps(list(write.hierarchical_keywords), ensure_ascii=False), time.time(),
+            ),
+        )
+
+    def delete_xmp_write(self, target: str) -> None:
+        self._db.execute("DELETE FROM xmp_writes WHERE target = ?", (target,))
+
     # -- status ----------------------------------------------------------------------------
 
     def status(self) -> CatalogStatus:
@@ -555,6 +694,74 @@ class Catalog:
             ),
             settings=settings,
         )
+
+
+# A file's capture time: what ExifTool read, else what decoding found (no ExifTool, or none read yet).
+_TAKEN_AT = "coalesce(m.taken_at, i.taken_at)"
+
+
+def _filter_sql(f: PhotoFilter) -> tuple[list[str], list]:
+    """WHERE conditions over files f, images i and file_metadata m, and their parameters."""
+    conditions: list[str] = []
+    values: list = []
+
+    def add(sql: str, *args) -> None:
+        conditions.append(sql)
+        values.extend(args)
+
+    if f.taken_from:
+        add(f"{_TAKEN_AT} >= ?", f.taken_from)
+    if f.taken_before:
+        add(f"{_TAKEN_AT} < ?", f.taken_before)
+    for column, words in (("coalesce(m.make, '') || ' ' || coalesce(m.model, '')", f.camera), ("m.lens", f.lens)):
+        for word in (words or "").lower().split():
+            add(f"instr(lower({column}), ?) > 0", word)
+    if f.focal_min is not None:
+        add("m.focal_length >= ?", f.focal_min - 0.05)  # recorded focal lengths are rounded
+    if f.focal_max is not None:
+        add("m.focal_length <= ?", f.focal_max + 0.05)
+    if f.min_rating is not None:
+        add("m.rating >= ?", f.min_rating)
+    if f.label:
+        add("lower(m.label) = ?", f.label.lower())
+    if f.folder:
+        prefix = f.folder.rstrip("/") + "/"
+        add("substr(f.path, 1, ?) = ?", len(prefix), prefix)
+    if f.extensions:
+        ends = sorted(f.extensions)
+        add(
+            "(" + " OR ".join("lower(substr(f.path, -?)) = ?" for _ in ends) + ")",
+            *(v for e in ends for v in (len(e), e)),
+        )
+    if f.has_gps:
+        add("m.latitude IS NOT NULL AND m.longitude IS NOT NULL")
+    return conditions, values
+
+
+_XMP_WRITE_COLUMNS = "target, photo, created, description, replaced_description, keywords, hierarchical_keywords"
+
+
+def _xmp_write_from_row(row: tuple) -> XmpWrite:
+    target, photo, created, description, replaced, keywords, hierarchical = row
+    return XmpWrite(
+        target, photo, bool(created), description, replaced, tuple(json.loads(keywords)), tuple(json.loads(hierarchical))
+    )
+
+
+# file_metadata's columns named as PhotoMetadata's fields; the two JSON lists last.
+_METADATA_COLUMNS = (
+    "taken_at", "make", "model", "lens", "focal_length", "aperture", "exposure_time", "iso", "latitude",
+    "longitude", "orientation", "rating", "label", "title", "description", "keywords", "hierarchical_keywords",
+)  # fmt: skip
+
+
+def _metadata_from_row(row: tuple) -> PhotoMetadata:
+    """A PhotoMetadata from _METADATA_COLUMNS followed by the sidecar signature."""
+    values = dict(zip(_METADATA_COLUMNS, row))
+    for name in ("keywords", "hierarchical_keywords"):
+        values[name] = tuple(json.loads(values[name]))
+    sidecars = tuple(path for path, _size, _mtime in json.loads(row[-1]))
+    return PhotoMetadata(**values, sidecars=sidecars)
 
 
 def _split_statements(script: str) -> list[str]:

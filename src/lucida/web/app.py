@@ -37,6 +37,7 @@ from starlette.exceptions import HTTPException
 
 from lucida.catalog import Catalog, ImageRecord
 from lucida.errors import LucidaError
+from lucida.filters import Sort, in_order, parse_filter, passing_ids
 from lucida.indexer import IndexSummary, index_paths
 from lucida.media import SUPPORTED_EXTENSIONS, UnreadablePhoto, decode_for_models, decode_for_screen
 from lucida.models.base import Describer, Embedder
@@ -70,6 +71,7 @@ class SearchHit(BaseModel):
     taken_at: str | None
     width: int | None
     height: int | None
+    files: list[str]  # every file of the photo: a RAW+JPEG pair is one hit with two
     # Why it matched a text query: similarity, ranks, matched words by field, likeliest classes.
     why: dict[str, Any] | None = None
 
@@ -77,7 +79,7 @@ class SearchHit(BaseModel):
 class SearchPage(BaseModel):
     query: str
     took_ms: float
-    total: int  # candidates ranked: the photos in the catalog
+    total: int  # candidates ranked: the photos in the catalog that pass the filters, a pair counted once
     results: list[SearchHit]
 
 
@@ -148,14 +150,14 @@ class _QueryEmbedder:
 class _CatalogThread:
     """The catalog connection and the Searcher over it, used only from their own thread."""
 
-    def __init__(self, catalog_path: Path, embedder: Embedder):
+    def __init__(self, catalog_path: Path, embedder: Embedder, exports: str | None = None):
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="catalog")
         self.catalog: Catalog
         self.searcher: Searcher
 
         def open_() -> None:
             self.catalog = Catalog.open(catalog_path, create=False)
-            self.searcher = Searcher(self.catalog, embedder)
+            self.searcher = Searcher(self.catalog, embedder, exports)
 
         self._executor.submit(open_).result()
 
@@ -244,16 +246,18 @@ def create_app(
     embedder: Embedder,
     token: str | None = None,
     cache_dir: str | Path | None = None,
+    exports: str | None = None,
 ) -> FastAPI:
     """The web app over one catalog, with models already loaded. Thumbnails are cached in
-    `cache_dir` (default: a folder beside the catalog, <catalog>.cache)."""
+    `cache_dir` (default: a folder beside the catalog, <catalog>.cache). `exports` names exported
+    JPEGs ("{stem}_DxO") so that they join their RAW's search hit (see lucida.pairs)."""
     catalog_path = Path(catalog_path).expanduser().absolute()
     thumbs_dir = Path(cache_dir or f"{catalog_path}.cache") / "thumbs"
     describer = _OneAtATime(describer)  # type: ignore[assignment]
     embedder = _OneAtATime(embedder)  # type: ignore[assignment]
     if token:
         logging.getLogger("uvicorn.access").addFilter(_HideToken(token))
-    library = _CatalogThread(catalog_path, embedder)
+    library = _CatalogThread(catalog_path, embedder, exports)
     query_embedder = _QueryEmbedder(embedder)
     job = IndexJob(catalog_path, describer, embedder)
 
@@ -284,14 +288,14 @@ def create_app(
             SearchHit(
                 id=r.image_id, path=r.path, score=round(r.score, 6), caption=r.caption,
                 thumbnail_url=image_url(r.image_id, "thumbnail", size=DEFAULT_THUMBNAIL_SIDE),
-                taken_at=r.taken_at, width=r.width, height=r.height, why=r.why or None,
+                taken_at=r.taken_at, width=r.width, height=r.height, files=list(r.files), why=r.why or None,
             )
             for r in results
         ]
 
     async def nearest(vector: np.ndarray, k: int, offset: int) -> tuple[list[SearchResult], int]:
         """The photos nearest a query vector, and how many photos were ranked."""
-        return await library.run(lambda: (library.searcher.search_vector(vector, k, offset), library.searcher.size))
+        return await library.run(lambda: (library.searcher.search_vector(vector, k, offset), library.searcher.candidates()))
 
     # -- errors: always {"error": message}, never a stack trace --------------------------------
 
@@ -342,12 +346,28 @@ def create_app(
         q: Annotated[str, Query(min_length=1, max_length=1000, description="What the photo shows")],
         k: PageSize = 20,
         offset: Offset = 0,
+        taken_from: Annotated[str | None, Query(alias="from", description="Taken on or after: YYYY[-MM[-DD]]")] = None,
+        taken_to: Annotated[str | None, Query(alias="to", description="Taken on or before: YYYY[-MM[-DD]], inclusive")] = None,
+        camera: Annotated[str | None, Query(max_length=200, description="Words in camera make and model")] = None,
+        lens: Annotated[str | None, Query(max_length=200, description="Words in the lens name")] = None,
+        focal: Annotated[str | None, Query(max_length=40, description="Focal length in mm: MIN-MAX, MIN- or -MAX")] = None,
+        min_rating: Annotated[int | None, Query(ge=-1, le=5, description="Rated at least this")] = None,
+        label: Annotated[str | None, Query(max_length=40, description="Colour label, e.g. red")] = None,
+        folder: Annotated[str | None, Query(max_length=4096, description="Files under this folder")] = None,
+        types: Annotated[str | None, Query(alias="type", max_length=200, description="raw, jpeg, heic, nef, ... (comma-separated)")] = None,
+        has_gps: Annotated[bool, Query(description="Only photos with a GPS position")] = False,
+        sort: Annotated[Sort, Query(description="Order of the k results: relevance or capture date")] = "relevance",
     ) -> SearchPage:
         started = time.perf_counter()
+        photo_filter = parse_filter(taken_from, taken_to, camera, lens, focal, min_rating, label, folder, types, has_gps)
         vector = await query_embedder.vector(q)
-        searcher = library.searcher
-        results, total = await library.run(lambda: (searcher.search_with_vector(q, vector, k, offset), searcher.size))
-        return SearchPage(query=q, took_ms=_ms_since(started), total=total, results=hits(results))
+
+        def work() -> tuple[list[SearchResult], int]:
+            only = passing_ids(library.catalog, photo_filter)
+            return library.searcher.search_with_vector(q, vector, k, offset, only), library.searcher.candidates(only)
+
+        results, total = await library.run(work)
+        return SearchPage(query=q, took_ms=_ms_since(started), total=total, results=hits(in_order(results, sort)))
 
     @app.get("/api/similar/{image_id}", response_model=SearchPage, summary="More like this photo")
     async def similar(image_id: ImageId, k: PageSize = 20, offset: Offset = 0) -> SearchPage:

@@ -1,0 +1,193 @@
+"""Search by metadata: filters a photographer sets (dates, camera, lens, focal length, rating,
+colour label, folder, file type, GPS), parsed from what a user typed into a `PhotoFilter`.
+
+A filter narrows the candidates before ranking, so `-k 10` gives the ten best photos that pass.
+The catalog turns a PhotoFilter into SQL (`Catalog.filtered_image_ids`); a photo passes when
+one of its files passes every condition.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Literal
+
+from lucida.catalog import Catalog
+from lucida.errors import LucidaError
+from lucida.media import RAW_EXTENSIONS, SUPPORTED_EXTENSIONS
+from lucida.search import Searcher, SearchResult
+
+Sort = Literal["relevance", "date"]
+SORTS: tuple[Sort, ...] = ("relevance", "date")
+
+# --type names for groups of extensions; any supported extension ("nef", "png") names itself.
+FILE_TYPES: dict[str, frozenset[str]] = {
+    "raw": RAW_EXTENSIONS,
+    "jpeg": frozenset({".jpg", ".jpeg"}),
+    "jpg": frozenset({".jpg", ".jpeg"}),
+    "heic": frozenset({".heic", ".heif"}),
+    "heif": frozenset({".heic", ".heif"}),
+    "tiff": frozenset({".tif", ".tiff"}),
+}
+
+
+@dataclass(frozen=True)
+class PhotoFilter:
+    """Conditions a photo must meet; None (or empty) where there is none."""
+
+    taken_from: str | None = None  # inclusive lower bound on the ISO local capture time, "2021-06"
+    taken_before: str | None = None  # exclusive upper bound, "2021-07"
+    camera: str | None = None  # words found in make + model, any case
+    lens: str | None = None
+    focal_min: float | None = None  # mm
+    focal_max: float | None = None
+    min_rating: int | None = None
+    label: str | None = None  # colour label, any case
+    folder: str | None = None  # absolute folder; files anywhere under it
+    extensions: frozenset[str] = frozenset()  # lower-case, with the dot
+    has_gps: bool = False
+
+    @property
+    def active(self) -> bool:
+        return self != PhotoFilter()
+
+
+def parse_filter(
+    taken_from: str | None = None,
+    taken_to: str | None = None,
+    camera: str | None = None,
+    lens: str | None = None,
+    focal: str | None = None,
+    min_rating: int | None = None,
+    label: str | None = None,
+    folder: str | None = None,
+    types: str | None = None,
+    has_gps: bool = False,
+) -> PhotoFilter:
+    """A PhotoFilter from the words a user typed (CLI options, API query parameters).
+
+    Dates are YYYY, YYYY-MM or YYYY-MM-DD, and both ends are inclusive: `--to 2021-06` includes
+    all of June. Focal is "MIN-MAX", "MIN-" or "-MAX" in mm, or one number for exactly that.
+    Types are comma-separated: raw, jpeg, heic, tiff or any extension lucida reads (nef, png).
+    """
+    start = _period(taken_from, "--from")[0] if taken_from else None
+    end = _period(taken_to, "--to")[1] if taken_to else None
+    if start and end and start >= end:
+        raise LucidaError(f"--from {taken_from} is after --to {taken_to}")
+    focal_min, focal_max = _focal_range(focal) if focal else (None, None)
+    if min_rating is not None and not -1 <= min_rating <= 5:
+        raise LucidaError(f"--min-rating must be between -1 and 5, not {min_rating}")
+    return PhotoFilter(
+        taken_from=start,
+        taken_before=end,
+        camera=_words(camera),
+        lens=_words(lens),
+        focal_min=focal_min,
+        focal_max=focal_max,
+        min_rating=min_rating,
+        label=_words(label),
+        folder=os.path.abspath(os.path.expanduser(folder)).rstrip(os.sep) or os.sep if folder else None,
+        extensions=_extensions(types) if types else frozenset(),
+        has_gps=has_gps,
+    )
+
+
+def _period(text: str, option: str) -> tuple[str, str]:
+    """The first day of the period `text` names and the first day after it, as ISO dates."""
+    match = re.fullmatch(r"(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?", text.strip())
+    try:
+        if not match:
+            raise ValueError
+        year, month, day = (int(g) if g else None for g in match.groups())
+        if day is not None:
+            first = date(year, month, day)  # type: ignore[arg-type]
+            after = first + timedelta(days=1)
+        elif month is not None:
+            first = date(year, month, 1)  # type: ignore[arg-type]
+            after = date(year + (month == 12), month % 12 + 1, 1)  # type: ignore[arg-type]
+        else:
+            first, after = date(year, 1, 1), date(year + 1, 1, 1)  # type: ignore[arg-type]
+    except (ValueError, OverflowError):
+        raise LucidaError(f"{option} {text!r} is not a date; write YYYY, YYYY-MM or YYYY-MM-DD") from None
+    return first.isoformat(), after.isoformat()
+
+
+def _focal_range(text: str) -> tuple[float | None, float | None]:
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)?\s*(?:(-)\s*(\d+(?:\.\d+)?)?)?\s*(?:mm)?\s*", text)
+    if not match or not (match.group(1) or match.group(3)):
+        raise LucidaError(f"--focal {text!r} is not a range; write MIN-MAX in mm, e.g. 24-70, 200- or -35")
+    low = float(match.group(1)) if match.group(1) else None
+    high = float(match.group(3)) if match.group(3) else None
+    if match.group(2) is None:  # one number: exactly that focal length
+        high = low
+    if low is not None and high is not None and low > high:
+        raise LucidaError(f"--focal {text!r}: the shorter focal length comes first")
+    return low, high
+
+
+def _extensions(text: str) -> frozenset[str]:
+    found: set[str] = set()
+    for name in (n.strip().lower().lstrip(".") for n in text.split(",")):
+        if not name:
+            continue
+        if name in FILE_TYPES:
+            found |= FILE_TYPES[name]
+        elif f".{name}" in SUPPORTED_EXTENSIONS:
+            found.add(f".{name}")
+        else:
+            known = ", ".join(sorted({*FILE_TYPES, *(e[1:] for e in SUPPORTED_EXTENSIONS)}))
+            raise LucidaError(f"--type {name!r} is not a type lucida indexes; use one of {known}")
+    return frozenset(found)
+
+
+def _words(text: str | None) -> str | None:
+    return " ".join(text.split()) or None if text else None
+
+
+def search_filtered(
+    searcher: Searcher,
+    query: str | None,
+    photo_filter: PhotoFilter,
+    k: int = 20,
+    offset: int = 0,
+    sort: Sort = "relevance",
+) -> list[SearchResult]:
+    """The photos that pass the filter: the k best for the query after skipping `offset`, in
+    order of relevance, or of capture time with sort="date" (the same k photos, oldest first).
+
+    Without a query, every photo that passes, oldest first, k at a time (score 0: nothing was
+    ranked). Capture times compare as local times; photos with none come last.
+    """
+    catalog = searcher.catalog
+    only = passing_ids(catalog, photo_filter)
+    if query is not None:
+        return in_order(searcher.search(query, k, offset, only), sort)
+    if k < 1 or offset < 0:
+        raise LucidaError(f"-k must be at least 1 and offset 0 or more, not {k} and {offset}")
+    times = catalog.capture_times()
+    candidates = set(times) if only is None else set(only) & set(times)
+    ids = sorted(candidates, key=lambda i: (_date_order(times[i]), i))[offset : offset + k]
+    rows = catalog.result_rows(ids, searcher.describer_name)
+    return [
+        SearchResult(r.path, 0.0, r.caption, i, r.describer, r.width, r.height, r.taken_at)
+        for i in ids
+        if (r := rows.get(i)) is not None
+    ]
+
+
+def passing_ids(catalog: Catalog, photo_filter: PhotoFilter) -> list[int] | None:
+    """The image ids the filter lets through; None when it lets every photo through."""
+    return catalog.filtered_image_ids(photo_filter) if photo_filter.active else None
+
+
+def in_order(results: list[SearchResult], sort: Sort) -> list[SearchResult]:
+    """Ranked results in the order asked for: as ranked, or by capture time (oldest first)."""
+    if sort not in SORTS:
+        raise LucidaError(f"--sort must be one of {', '.join(SORTS)}, not {sort!r}")
+    return sorted(results, key=lambda r: _date_order(r.taken_at)) if sort == "date" else results
+
+
+def _date_order(taken_at: str | None) -> tuple[bool, str]:
+    return (taken_at is None, taken_at or "")
