@@ -13,7 +13,8 @@ English queries that the non-English ones translate, so the two rows compare lik
         --ranking vector --conse 0
 
 --ablation adds the signals one at a time (ABLATION below): index-time signals reindex into a
-fresh catalog and are timed; search-time ones (ConSE, hybrid ranking) reuse the last index.
+fresh catalog and are timed; search-time ones (ConSE, hybrid ranking) reuse the last index. Its
+steps before "metadata" index a copy of the set built without EXIF/IPTC/XMP.
 """
 
 from __future__ import annotations
@@ -109,7 +110,7 @@ class Indexed:
         from lucida.indexer import index_paths
         from lucida.models import load_describer, load_embedder
 
-        self.describer_spec, self.embedder_spec = describer_spec, embedder_spec
+        self.describer_spec, self.embedder_spec, self.photos_folder = describer_spec, embedder_spec, photos
         describer = load_describer(describer_spec)
         self.embedder = load_embedder(embedder_spec)
         self.folder = Path(tempfile.mkdtemp(prefix="lucida-offline-quality-"))
@@ -184,20 +185,21 @@ def markdown(run: Run, scores: dict) -> str:
 
 
 # Each step adds one signal to the step before: a describer suffix (index time), Searcher options
-# (search time) or another embedder. "ranking": "vector", "conse": 0 is the search before issue 5.
+# (search time) or another embedder. BASE_SEARCH is the search before issue 5.
 BASE_DESCRIBER = "efficientnet-lite0-imagenet"
 BASE_EMBEDDER = "all-minilm-l6-v2"
-BASE_SEARCH = {"ranking": "vector", "conse": 0.0}
+BASE_SEARCH = {"ranking": "vector", "conse": 0.0, "classes": 0.0}
 ABLATION = [
     ("baseline: ImageNet classes as text, MiniLM, cosine", {}),
     ("+ WordNet hypernyms", {"signal": "hypernyms"}),
     ("+ pixels (colours, light, black and white)", {"signal": "pixels"}),
     ("+ ConSE (class probabilities x class embeddings)", {"search": {"conse": 0.5}}),
     ("+ hybrid ranking (FTS5 BM25 + vector, RRF)", {"search": {"ranking": "hybrid"}}),
+    ("+ class ranking (photos by the classes a query names, in the RRF)", {"search": {"classes": 1.0}}),
     ("+ multilingual-e5-small embedder", {"embedder": "multilingual-e5-small"}),
     ("+ OCR (Tesseract where text is likely)", {"signal": "ocr"}),
     ("+ people (face/person count)", {"signal": "people"}),
-    ("+ metadata as text (date, place, camera, keywords)", {"signal": "metadata"}),
+    ("+ metadata as words (the photos' own EXIF/IPTC/XMP: date, place, camera, keywords)", {"metadata": True}),
 ]
 SUMMARY = [("object", "R@10"), ("object: context", "R@10"), ("category", "R@10"), ("scene", "R@5"), ("colour", "R@10"), ("text", "R@10"),
            ("date", "R@10"), ("place", "R@10"), ("camera", "R@10"), ("keyword", "R@10"), ("non-english", "R@10"),
@@ -243,9 +245,14 @@ def summary_table(split: str, rows: list[tuple[Run, dict]], chance_scores: dict)
 
 
 def run_ablation(photos: Path, queries, repeat: int) -> list[tuple[Run, dict]]:
+    """The ABLATION steps in turn. Until the "metadata" step the photos are the same set built
+    without EXIF/IPTC/XMP (lucida reads metadata whenever a photo has it, so this is its switch)."""
     from lucida.errors import LucidaError
 
     describer, embedder, options = BASE_DESCRIBER, BASE_EMBEDDER, dict(BASE_SEARCH)
+    bare = Path(tempfile.mkdtemp(prefix="lucida-offline-bare-"))
+    build(bare, metadata=False)
+    folder = bare
     index: Indexed | None = None
     rows = []
     try:
@@ -253,24 +260,27 @@ def run_ablation(photos: Path, queries, repeat: int) -> list[tuple[Run, dict]]:
             next_describer = describer + f"+{change['signal']}" if "signal" in change else describer
             next_embedder = change.get("embedder", embedder)
             next_options = options | change.get("search", {})
-            fresh = index is None or (next_describer, next_embedder) != (index.describer_spec, index.embedder_spec)
+            next_folder = photos if change.get("metadata") else folder
+            key = (next_describer, next_embedder, next_folder)
+            fresh = index is None or key != (index.describer_spec, index.embedder_spec, index.photos_folder)
             try:
-                candidate = Indexed(photos, next_describer, next_embedder, repeat) if fresh else index
+                candidate = Indexed(next_folder, next_describer, next_embedder, repeat) if fresh else index
             except LucidaError as error:
                 print(f"{name}: not available ({error}); left out of the later steps", file=sys.stderr)
                 continue
             if fresh and index is not None:
                 index.close()
             index = candidate
-            describer, embedder, options = next_describer, next_embedder, next_options
+            describer, embedder, options, folder = next_describer, next_embedder, next_options, next_folder
             run = index.search(name, queries, options)
             if not fresh:
                 run = Run(run.name, run.rankings, run.photos, [], [], [])
             rows.append((run, score(run, queries)))
-            print(f"{name}: {describer} + {embedder}, {options}", file=sys.stderr)
+            print(f"{name}: {describer} + {embedder}, {options}, photos in {folder}", file=sys.stderr)
     finally:
         if index is not None:
             index.close()
+        shutil.rmtree(bare, ignore_errors=True)
     return rows
 
 
