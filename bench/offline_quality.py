@@ -200,6 +200,8 @@ ABLATION = [
     ("+ OCR (Tesseract where text is likely)", {"signal": "ocr"}),
     ("+ people (face/person count)", {"signal": "people"}),
     ("+ metadata as words (the photos' own EXIF/IPTC/XMP: date, place, camera, keywords)", {"metadata": True}),
+    # not a step: what `lucida index` and `lucida search` do with no options, on the photos with metadata
+    ("library defaults (DEFAULT_DESCRIBER, DEFAULT_EMBEDDER, Searcher's defaults)", {"defaults": True}),
 ]
 SUMMARY = [("object", "R@10"), ("object: context", "R@10"), ("category", "R@10"), ("scene", "R@5"), ("colour", "R@10"), ("text", "R@10"),
            ("date", "R@10"), ("place", "R@10"), ("camera", "R@10"), ("keyword", "R@10"), ("non-english", "R@10"),
@@ -261,6 +263,10 @@ def run_ablation(photos: Path, queries, repeat: int) -> list[tuple[Run, dict]]:
             next_embedder = change.get("embedder", embedder)
             next_options = options | change.get("search", {})
             next_folder = photos if change.get("metadata") else folder
+            if change.get("defaults"):
+                from lucida.models import DEFAULT_DESCRIBER, DEFAULT_EMBEDDER
+
+                next_describer, next_embedder, next_options, next_folder = DEFAULT_DESCRIBER, DEFAULT_EMBEDDER, {}, photos
             key = (next_describer, next_embedder, next_folder)
             fresh = index is None or key != (index.describer_spec, index.embedder_spec, index.photos_folder)
             try:
