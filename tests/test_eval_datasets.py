@@ -9,7 +9,13 @@ import pytest
 from PIL import Image
 
 from lucida.errors import LucidaError
-from lucida.evaluate.datasets import EvalItem, EvalQuery, load_dataset, load_queries, retrieval_queries
+from lucida.evaluate.datasets import (
+    EvalItem,
+    EvalQuery,
+    load_dataset,
+    load_queries,
+    retrieval_queries,
+)
 from lucida.samples import SAMPLE_PHOTOS
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "eval" / "lucida-samples"
