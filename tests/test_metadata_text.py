@@ -13,7 +13,7 @@ from lucida.metadata_text import (
 )
 from lucida.search import Searcher
 
-from test_metadata import exiftool
+from test_metadata import exiftool, make_sidecar
 
 
 @dataclass(frozen=True)
@@ -95,10 +95,8 @@ def test_metadata_words_find_photos_by_date_place_camera_and_keyword(tmp_path, s
     exiftool("-DateTimeOriginal=2019:01:20 07:10:00", "-Make=FUJIFILM", "-Model=X-T4", photos / "chelsea.jpg")
     with Catalog.open(tmp_path / "c.db") as catalog:
         index_paths(catalog, [str(photos)], describer, embedder)
-        searcher = Searcher(catalog, embedder)
-
         def first(query):
-            best = searcher.search(query, k=1)[0]
+            best = Searcher(catalog, embedder).search(query, k=1)[0]
             return Path(best.path).name, best.why["words"]
 
         assert first("photos from Cape Town") == ("coffee.jpg", {"place": ["cape", "town"]})
@@ -109,9 +107,13 @@ def test_metadata_words_find_photos_by_date_place_camera_and_keyword(tmp_path, s
         assert first("sundowner")[0] == "coffee.jpg"
         # The words are searched, never embedded, and not what the result's caption shows.
         assert catalog.status().embedders == {embedder.name: 17}
-        assert "Cape Town" not in searcher.search("photos from Cape Town", k=1)[0].caption
+        assert "Cape Town" not in Searcher(catalog, embedder).search("photos from Cape Town", k=1)[0].caption
 
-        # A changed sidecar-free tag is read again on the next run, and the words follow.
+        # A tag written into the photo changes its content: the next run reads it, and the words follow.
         exiftool("-XMP:Subject=braai", photos / "coffee.jpg")
         index_paths(catalog, [str(photos)], describer, embedder)
         assert first("braai")[0] == "coffee.jpg"
+        # A sidecar changes the metadata but not the photo: the words follow all the same.
+        make_sidecar(photos / "coffee.xmp", "-XMP:Subject=potjie")
+        index_paths(catalog, [str(photos)], describer, embedder)
+        assert first("potjie") == ("coffee.jpg", {"keywords": ["potjie"]})
