@@ -40,13 +40,16 @@ def main() -> None:
     data = [p.read_bytes() for p in paths]
     small = [decode_for_models(d, ".jpg", 224).image for d in data]
     large = [decode_for_models(d, ".jpg", OCR_SIDE).image for d in data]
-    # Class probabilities shaped like a classifier's: most mass on a few classes.
-    probabilities = np.random.default_rng(0).dirichlet(np.full(len(load_imagenet_classes()), 0.05), len(data))
-    categories, faces, reader = CategoryTable(probabilities.shape[1]), FaceCounter(), TextReader()
+    # Class probabilities shaped like a classifier's (most mass on a few classes), kept as a
+    # description keeps them: the likeliest 25.
+    synsets = [c.synset for c in load_imagenet_classes()]
+    probabilities = np.random.default_rng(0).dirichlet(np.full(len(synsets), 0.05), len(data))
+    kept = [[{"synset": synsets[i], "p": float(p[i])} for i in np.argsort(-p)[:25]] for p in probabilities]
+    categories, faces, reader = CategoryTable(synsets), FaceCounter(), TextReader()
     steps = {
         "decode at 224 px (the describer's input)": lambda: [decode_for_models(d, ".jpg", 224) for d in data],
         f"decode at {OCR_SIDE} px (ocr's input)": lambda: [decode_for_models(d, ".jpg", OCR_SIDE) for d in data],
-        "hypernyms: WordNet categories": lambda: [categories.words(p.astype(np.float32)) for p in probabilities],
+        "hypernyms: WordNet categories": lambda: [categories.words(classes) for classes in kept],
         "pixels: colours, light, shape, blur": lambda: [look_words(im) for im in small],
         "people: face count": lambda: [faces.count(im) for im in small],
         "ocr: text-line detector alone": lambda: [reader.likely_text(im) for im in large],

@@ -55,9 +55,9 @@ class SignalDescriber:
         self.name = join_spec(base.name, signals)
         self._categories = None
         if "hypernyms" in signals:
-            if not hasattr(base, "class_probabilities"):
+            if not hasattr(base, "classes"):
                 raise LucidaError(f"the hypernyms signal needs an ImageNet classifier, not {base.name}")
-            self._categories = CategoryTable(len(base.classes))  # type: ignore[attr-defined]
+            self._categories = CategoryTable([c.synset for c in base.classes])  # type: ignore[attr-defined]
         self._faces = self._text = None
         if "people" in signals:
             from lucida.models.people import FaceCounter
@@ -70,22 +70,19 @@ class SignalDescriber:
         # OCR needs letters several pixels tall: a larger decode, and most of the cost.
         self.input_side = max(base.input_side, OCR_SIDE if "ocr" in signals else 0)
 
+    @property
+    def local_path(self):
+        """The base model's files on disk (what `lucida eval` reports as its size)."""
+        return getattr(self.base, "local_path", None)
+
     def describe(self, images: list[Image.Image]) -> list[Description]:
         if not images:
             return []
-        if self._categories is not None:
-            from lucida.models.imagenet import describe_classes
-
-            probabilities = self.base.class_probabilities(images)  # type: ignore[attr-defined]
-            bases = [describe_classes(p, self.base.classes) for p in probabilities]  # type: ignore[attr-defined]
-        else:
-            probabilities = None
-            bases = self.base.describe(images)
         described = []
-        for i, (image, base) in enumerate(zip(images, bases)):
+        for image, base in zip(images, self.base.describe(images)):
             fields = {"classes": base.text}
-            if probabilities is not None:
-                fields["categories"] = self._categories.words(probabilities[i])
+            if self._categories is not None:
+                fields["categories"] = self._categories.words((base.details or {}).get("classes", []))
             if "pixels" in self.signals:
                 fields.update(look_words(image))
             if self._faces is not None:
@@ -105,20 +102,27 @@ class CategoryTable:
     """Which WordNet categories (hypernyms) each ImageNet class falls under, as a 0/1 matrix, so a
     photo's category probabilities are one product with its class probabilities."""
 
-    def __init__(self, class_count: int):
+    def __init__(self, synsets: list[str]):
         from lucida.models.imagenet import load_imagenet_hypernyms
 
         per_class = load_imagenet_hypernyms()
+        class_count = len(synsets)
         if len(per_class) != class_count:
             raise LucidaError(f"hypernym table has {len(per_class)} classes, the classifier {class_count}")
+        self.synset_index = {s: i for i, s in enumerate(synsets)}
         self.names = list(dict.fromkeys(name for names in per_class for name in names))
         index = {name: i for i, name in enumerate(self.names)}
         self.matrix = np.zeros((len(self.names), class_count), dtype=np.float32)
         for c, names in enumerate(per_class):
             self.matrix[[index[n] for n in names], c] = 1.0
 
-    def words(self, probabilities: np.ndarray) -> str:
-        """The categories holding at least 30% of the probability, the likeliest first."""
+    def words(self, classes: list[dict]) -> str:
+        """The categories holding at least 30% of the probability of a description's likeliest
+        classes ({"synset", "p"}, as its details keep them), the likeliest first."""
+        probabilities = np.zeros(self.matrix.shape[1], dtype=np.float32)
+        for c in classes:
+            if c["synset"] in self.synset_index:
+                probabilities[self.synset_index[c["synset"]]] = c["p"]
         held = self.matrix @ probabilities
         order = [i for i in np.argsort(-held, kind="stable") if held[i] >= _CATEGORY_PROBABILITY]
         if not order:
