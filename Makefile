@@ -5,7 +5,7 @@ LUCIDA := HF_HUB_OFFLINE=1 $(VENV)/bin/lucida
 DEMO_DB := demo/catalog.db
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install system-deps demo test clean mpnet
+.PHONY: install system-deps eval-photos-deps demo test clean mpnet
 
 $(VENV)/.installed: pyproject.toml Makefile
 	python3 -m venv $(VENV)
@@ -30,15 +30,27 @@ demo: install
 		$(LUCIDA) --db $(DEMO_DB) search "$$q" -k 3 || exit 1; \
 	done
 
-# The web page's end-to-end tests drive Debian's Chromium (tests/test_web_e2e.py).
+# The web page's end-to-end tests drive Debian's Chromium (tests/test_web_e2e.py); the
+# evaluation set's build writes EXIF/IPTC/XMP with ExifTool (tests/test_offline_set.py).
 system-deps:
 	@test -x /usr/bin/chromium || { \
 		$(SUDO) apt-get update && \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
-	# Photo metadata in and out (src/lucida/metadata.py, tests/test_metadata.py).
-	@test -x /usr/bin/exiftool || { \
+	@command -v exiftool >/dev/null || { \
 		$(SUDO) apt-get update && \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y libimage-exiftool-perl; }
+	@# The describer's ocr signal runs Tesseract (lucida.models.ocr).
+	@command -v tesseract >/dev/null || { \
+		$(SUDO) apt-get update && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y tesseract-ocr tesseract-ocr-eng; }
+
+# The photos of the lucida-offline evaluation set that Debian packages ship (bench/build_offline_set.py).
+EVAL_PHOTO_PACKAGES := mate-backgrounds lomiri-wallpapers-16.04 lomiri-wallpapers-20.04 \
+	plasma-workspace-wallpapers tuxpaint-stamps-default
+eval-photos-deps: system-deps
+	@dpkg -s $(EVAL_PHOTO_PACKAGES) >/dev/null 2>&1 || { \
+		$(SUDO) apt-get update && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(EVAL_PHOTO_PACKAGES); }
 
 test: install system-deps
 	HF_HUB_OFFLINE=1 $(PY) -m pytest

@@ -114,6 +114,8 @@ def main() -> None:
         "'unset' leaves the environment alone, anything else is used as the value",
     )
     parser.add_argument("--embed-batch-size", type=int, help="the embedder's batch_size attribute (an experiment)")
+    parser.add_argument("--describer", help="describer spec, e.g. efficientnet-lite0-imagenet+ocr (default: the library's)")
+    parser.add_argument("--embedder", help="embedder name (default: the library's)")
     parser.add_argument("--out", help="write the results as JSON to this file")
     args = parser.parse_args()
 
@@ -153,9 +155,9 @@ def main() -> None:
 
             torch.set_num_threads(args.torch_threads)
         t0 = time.perf_counter()
-        describer = load_describer(DEFAULT_DESCRIBER)
+        describer = load_describer(args.describer or DEFAULT_DESCRIBER)
         t1 = time.perf_counter()
-        embedder = CountingEmbedder(load_embedder(DEFAULT_EMBEDDER))
+        embedder = CountingEmbedder(load_embedder(args.embedder or DEFAULT_EMBEDDER))
         t2 = time.perf_counter()
         if args.embed_batch_size:
             embedder.model.batch_size = args.embed_batch_size
@@ -211,6 +213,7 @@ def main() -> None:
                 "benchmark": "index_throughput",
                 "machine": facts,
                 "photos": len(paths),
+                "models": {"describer": describer.name, "embedder": embedder.name},
                 "mean_file_mb": float(np.mean(sizes) / 1e6),
                 "model_load_s": {"describer": t1 - t0, "embedder": t2 - t1},
                 "options": options

@@ -294,7 +294,7 @@ def test_search_json_contract_is_unaffected(library, clean_library):
     assert set(payload) == {"query", "results"}
     assert payload["query"] == "a cat"
     for result in payload["results"]:
-        assert set(result) == {"path", "score", "caption", "taken_at", "files"}  # issue 7 added the last two
+        assert set(result) == {"path", "score", "caption", "taken_at", "files", "why"}
         assert isinstance(result["score"], float) and isinstance(result["caption"], str)
     scores = [r["score"] for r in payload["results"]]
     assert scores == sorted(scores, reverse=True)

@@ -70,12 +70,17 @@ def test_search_json_contract_is_exact(indexed_db, sample_photos):
     results = payload["results"]
     assert len(results) == 5
     for result in results:
-        assert set(result) == {"path", "score", "caption", "taken_at", "files"}  # issue 7 added the last two
+        assert set(result) == {"path", "score", "caption", "taken_at", "files", "why"}  # issue 7 added taken_at, files; issue 5 why
         assert os.path.isabs(result["path"]) and Path(result["path"]).exists()
         assert isinstance(result["score"], float) and isinstance(result["caption"], str) and result["caption"]
+        assert set(result["why"]) == {"similarity", "vector_rank", "word_rank", "class_rank", "words", "classes"}
     scores = [r["score"] for r in results]
     assert scores == sorted(scores, reverse=True)
     assert results[0]["path"] == str(sample_photos / "chelsea.jpg")
+    # It matched the word "cat" in its classes' names and definitions, and its top class is a cat.
+    why = results[0]["why"]
+    assert why["words"]["classes"] == ["cat"] and why["vector_rank"] == 1 and why["word_rank"] == 1
+    assert "cat" in why["classes"][0]["label"] and 0 < why["classes"][0]["p"] <= 1
 
 
 def test_queries_file_prints_json_lines_in_order(indexed_db, sample_photos, tmp_path):
@@ -105,7 +110,7 @@ def test_status_json_reports_counts_models_and_catalog(indexed_db):
     payload = json.loads(run("status", "--json", db=indexed_db).stdout)
     assert payload["indexed"] == 17 and payload["images"] == 17
     assert payload["pending"] == 0 and payload["skipped"] == []
-    assert payload["models"] == {"describer": "efficientnet-lite0-imagenet", "embedder": "all-minilm-l6-v2"}
+    assert payload["models"] == {"describer": "efficientnet-lite0-imagenet+hypernyms+pixels", "embedder": "all-minilm-l6-v2"}
     assert payload["catalog"] == str(indexed_db) and payload["catalog_bytes"] > 0
 
 

@@ -9,7 +9,13 @@ import pytest
 from PIL import Image
 
 from lucida.errors import LucidaError
-from lucida.evaluate.datasets import EvalItem, load_dataset, retrieval_queries
+from lucida.evaluate.datasets import (
+    EvalItem,
+    EvalQuery,
+    load_dataset,
+    load_queries,
+    retrieval_queries,
+)
 from lucida.samples import SAMPLE_PHOTOS
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "eval" / "lucida-samples"
@@ -210,3 +216,49 @@ def test_the_committed_sample_set_loads():
     queries = retrieval_queries(items)
     assert len(queries) > 17 * 4
     assert ("American flag", frozenset({"astronaut.jpg", "grace_hopper.jpg"})) in queries
+
+
+# ---- query sets (load_queries) ----
+
+
+def test_query_set_in_file_order_with_labels(tmp_path):
+    path = write_lines(
+        tmp_path / "queries.jsonl",
+        [
+            {"id": "q1", "text": " a cat ", "relevant": ["a.jpg"], "type": "object", "split": "dev"},
+            "",
+            {"id": "q2", "text": "un chat", "relevant": ["a.jpg", "b.jpg"], "type": "non-english", "split": "test",
+             "lang": "fr", "en": "a cat", "about": "object"},
+            {"id": "q3", "text": "a dog", "relevant": ["b.jpg"], "tags": ["context"]},
+        ],
+    )
+    assert load_queries(path) == [
+        EvalQuery("q1", "a cat", frozenset({"a.jpg"}), "object", "dev"),
+        EvalQuery("q2", "un chat", frozenset({"a.jpg", "b.jpg"}), "non-english", "test", "fr", "a cat"),
+        EvalQuery("q3", "a dog", frozenset({"b.jpg"}), "", "", tags=frozenset({"context"})),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("records", "message"),
+    [
+        ([{"text": "a cat", "relevant": ["a.jpg"]}], r"line 1: missing key 'id'"),
+        ([{"id": "q1", "text": "a", "relevant": ["a.jpg"]}, {"id": "q1", "text": "b", "relevant": ["a.jpg"]}],
+         r"line 2: duplicate query id 'q1' \(first on line 1\)"),
+        ([{"id": "q1", "text": "a", "relevant": []}], r"line 1: key 'relevant' must be a non-empty list"),
+        ([{"id": "q1", "text": " ", "relevant": ["a.jpg"]}], r"line 1: a caption must be a non-empty string"),
+        ([{"id": "q1", "text": "a", "relevant": ["a.jpg"], "split": "train"}], r"split must be one of dev, test, not 'train'"),
+        ([{"id": "q1", "text": "a", "relevant": ["a.jpg"], "type": 3}], r"key 'type' must be a string, found an integer"),
+        ([{"id": "q1", "text": "a", "relevant": ["a.jpg"], "tags": [""]}], r"'tags' must be a list of non-empty strings"),
+        (["{not json"], r"line 1: not valid JSON"),
+        ([""], r"no queries in the file"),
+    ],
+)
+def test_query_set_errors_name_the_line(tmp_path, records, message):
+    with pytest.raises(LucidaError, match=message):
+        load_queries(write_lines(tmp_path / "queries.jsonl", records))
+
+
+def test_query_set_file_must_exist(tmp_path):
+    with pytest.raises(LucidaError, match="no such query file"):
+        load_queries(tmp_path / "absent.jsonl")

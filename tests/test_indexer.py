@@ -48,7 +48,7 @@ def test_first_run_indexes_every_photo_and_stores_what_the_issue_asks(tmp_path, 
     assert len(images) == 17 and all(len(h) == 64 and w > 0 and h_ > 0 for h, w, h_ in images)
     # One description per image by the default describer, one unit vector per description.
     described = rows(db, "SELECT describer, prompt, count(*) FROM descriptions GROUP BY describer, prompt")
-    assert described == [("efficientnet-lite0-imagenet", "", 17)]
+    assert described == [("efficientnet-lite0-imagenet+hypernyms+pixels", "", 17)]
     import numpy as np
 
     vectors = [np.frombuffer(v, dtype="<f4") for (v,) in rows(db, "SELECT vector FROM embeddings")]
@@ -153,10 +153,10 @@ def test_switching_describer_keeps_old_descriptions_until_replaced(tmp_path, pho
         index_paths(catalog, [str(subset)], other, embedder)
         assert other.described == 2
         status = catalog.status()
-        assert status.describers == {"another-describer": 2, "efficientnet-lite0-imagenet": 17}
+        assert status.describers == {"another-describer": 2, "efficientnet-lite0-imagenet+hypernyms+pixels": 17}
         results = Searcher(catalog, embedder).search("a rocket launch", k=19)
     by_path = {r.path: r for r in results}
-    assert by_path[str(photo_folder / "rocket.jpg")].describer == "efficientnet-lite0-imagenet"
+    assert by_path[str(photo_folder / "rocket.jpg")].describer == "efficientnet-lite0-imagenet+hypernyms+pixels"
     # The copies have the cat's content, so that one image now has the new describer's text.
     assert by_path[str(photo_folder / "chelsea.jpg")].describer == "another-describer"
 

@@ -16,7 +16,7 @@ from lucida.catalog import Catalog
 from lucida.errors import LucidaError
 from lucida.filters import parse_filter, search_filtered
 from lucida.indexer import index_paths
-from lucida.pairs import export_pattern, first_per_photo, group_photos
+from lucida.pairs import export_pattern, group_photos, one_per_photo
 from lucida.search import Searcher
 from lucida.web import create_app
 
@@ -45,10 +45,11 @@ def test_export_pattern_needs_its_stem():
         export_pattern("edited")
 
 
-def test_first_per_photo_keeps_each_photos_best_row():
-    groups = np.array([0, 0, -1, 1, 1, -1])
-    ranked = np.array([1, 3, 2, 0, 4, 5])  # best first
-    assert first_per_photo(ranked, groups) == [1, 3, 2, 5]
+def test_one_per_photo_keeps_the_best_of_each_group():
+    scores = np.array([0.1, 0.9, 0.5, 0.7, 0.7], dtype=np.float32)
+    groups = np.array([0, 0, -1, 1, 1])
+    kept = one_per_photo(scores, groups)
+    assert kept.tolist() == [-np.inf, np.float32(0.9), np.float32(0.5), np.float32(0.7), -np.inf]  # ties: first row
 
 
 @pytest.fixture(scope="module")

@@ -95,7 +95,8 @@ def test_offset_pages_through_one_ranking(searcher):
 
 
 def test_search_by_vector_and_score_agree_with_search(searcher):
-    best = searcher.search("a cup of coffee", k=3)
+    vector_only = Searcher(searcher.catalog, searcher.embedder, ranking="vector")
+    best = vector_only.search("a cup of coffee", k=3)
     vector = searcher.embedder.embed_queries(["a cup of coffee"])[0]
     assert [(r.image_id, round(r.score, 5)) for r in searcher.search_vector(vector, k=3)] == [
         (r.image_id, round(r.score, 5)) for r in best
@@ -103,6 +104,9 @@ def test_search_by_vector_and_score_agree_with_search(searcher):
     assert searcher.score_vector(vector, best[0].image_id) == pytest.approx(best[0].score, abs=1e-5)
     assert searcher.score_vector(vector, 10**9) is None
     assert best[0].width and best[0].height
+    # A hybrid search ranks by fused ranks; the similarity it reports is the same cosine.
+    hybrid = searcher.search("a cup of coffee", k=1)[0]
+    assert searcher.score_vector(vector, hybrid.image_id) == pytest.approx(hybrid.why["similarity"], abs=1e-5)
 
 
 def test_similar_ranks_every_other_photo_and_never_itself(searcher):

@@ -39,7 +39,7 @@ from lucida.web import create_app
 from conftest import make_photo_variants
 
 SEARCH_KEYS = {"query", "took_ms", "total", "results"}
-RESULT_KEYS = {"id", "path", "score", "caption", "thumbnail_url", "taken_at", "width", "height", "files"}
+RESULT_KEYS = {"id", "path", "score", "caption", "thumbnail_url", "taken_at", "width", "height", "files", "why"}
 TOKEN = "s3cret-token"
 
 
@@ -192,11 +192,13 @@ def test_image_detail_has_every_fact_and_says_why_it_matched(api, library):
     assert detail["content_hash"] == hashlib.sha256(path.read_bytes()).hexdigest()
     assert (detail["width"], detail["height"]) == (hit["width"], hit["height"])
     (description,) = detail["descriptions"]
-    assert description["describer"] == "efficientnet-lite0-imagenet" and description["prompt"] == ""
+    assert description["describer"] == "efficientnet-lite0-imagenet+hypernyms+pixels" and description["prompt"] == ""
     assert description["text"] == hit["caption"] == detail["caption"]
     assert description["details"]["classes"][0]["label"]
     why = detail["why"]
-    assert why["score"] == pytest.approx(hit["score"], abs=1e-5)
+    # A search fuses rankings; the detail's score is the same vector similarity the hit reports.
+    assert why["score"] == pytest.approx(hit["why"]["similarity"], abs=1e-5)
+    assert hit["why"]["words"]["classes"] == ["cat"] and hit["why"]["vector_rank"] == 1
     assert 0 < len(why["top_classes"]) <= 5 and "cat" in why["top_classes"][0]["label"]
     assert "why" not in api.get(f"/api/images/{hit['id']}").json()
 
@@ -356,7 +358,7 @@ def test_serve_runs_the_app_over_the_catalog(library):
                 assert time.monotonic() < deadline, "lucida serve did not start"
                 time.sleep(0.2)
         assert response.status_code == 200
-        assert response.json()["models"] == {"describer": "efficientnet-lite0-imagenet", "embedder": "all-minilm-l6-v2"}
+        assert response.json()["models"] == {"describer": "efficientnet-lite0-imagenet+hypernyms+pixels", "embedder": "all-minilm-l6-v2"}
         assert httpx.get(f"http://127.0.0.1:{port}/api/status").status_code == 401
         assert httpx.get(f"http://127.0.0.1:{port}/api/status", params={"token": TOKEN}).status_code == 200
         assert "<html" in httpx.get(f"http://127.0.0.1:{port}/").text.lower()

@@ -194,16 +194,24 @@ def watch(db: Path, folders: tuple[str, ...], poll: bool, poll_interval: float, 
     help="Order of the k results; without a QUERY, date order and filters alone.",
 )
 @click.option("--export-pattern", envvar="LUCIDA_EXPORT_PATTERN", metavar="PATTERN", help=EXPORT_PATTERN_HELP)
+@click.option(
+    "--ranking", type=click.Choice(["hybrid", "vector"]), default="hybrid", show_default=True,
+    help="hybrid: vector similarity fused with exact words (BM25) and classes; vector: similarity only.",
+)
+@click.option(
+    "--conse", type=click.FloatRange(min=0), default=None,
+    help="Weight of the photos' class-embedding vectors (ConSE) in their search vectors; 0 turns them off.",
+)
 @click.pass_obj
 def search(
     db: Path, query: str | None, k: int, as_json: bool, queries, embedder: str | None, api_base: str | None,
-    sort: str, export_pattern: str | None, **filters,
+    sort: str, export_pattern: str | None, ranking: str, conse: float | None, **filters,
 ) -> None:
     """Find photos matching QUERY, best first; the filters narrow the photos ranked.
 
     With filters and no QUERY, lists the photos that pass, oldest first."""
     from lucida.filters import parse_filter, search_filtered
-    from lucida.search import Searcher
+    from lucida.search import CONSE_WEIGHT, Searcher
 
     photo_filter = parse_filter(**filters)
     if query is not None and queries is not None:
@@ -217,7 +225,10 @@ def search(
     config = Config.load()
     embedder, api_base = config.pick(embedder, "search", "embedder"), config.pick(api_base, "search", "api_base")
     with Catalog.open(db, create=False) as catalog:
-        searcher = Searcher(catalog, _search_embedder(catalog, embedder, api_base), exports=export_pattern)
+        searcher = Searcher(
+            catalog, _search_embedder(catalog, embedder, api_base), exports=export_pattern, ranking=ranking,
+            conse=CONSE_WEIGHT if conse is None else conse,
+        )
         if searcher.size == 0 and not as_json:
             click.echo("the catalog has no indexed photos yet; run `lucida index PATH`", err=True)
         # One query at a time, so JSON Lines stream out as each is answered.
@@ -228,7 +239,7 @@ def search(
                     "query": text,
                     "results": [
                         {"path": r.path, "score": round(r.score, 6) if text is not None else None,
-                         "caption": r.caption, "taken_at": r.taken_at, "files": list(r.files)}
+                         "caption": r.caption, "taken_at": r.taken_at, "files": list(r.files), "why": r.why}
                         for r in results
                     ],
                 }

@@ -20,6 +20,8 @@ import numpy as np
 
 from lucida.catalog import Catalog
 from lucida.catalog.store import ACTIVE_DESCRIBER, ACTIVE_EMBEDDER
+from lucida.concepts import add_conse_vectors
+from lucida.metadata_text import update_metadata_descriptions
 from lucida.errors import LucidaError
 from lucida.media import DecodedPhoto, UnreadablePhoto, content_hash, decode_for_models
 from lucida.metadata import MetadataReader, PhotoMetadata, SidecarFile, exiftool_executable, find_sidecars, sidecar_signature
@@ -110,6 +112,8 @@ def index_paths(
         catalog.prune_orphan_images()
 
     summary.embedded = embed_missing(catalog, embedder, progress)
+    add_conse_vectors(catalog, embedder, progress)
+    update_metadata_descriptions(catalog)
     summary.seconds = time.monotonic() - started
     return summary
 

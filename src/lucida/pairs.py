@@ -79,17 +79,17 @@ def group_photos(files: Iterable[tuple[int, str]], exports: re.Pattern | None = 
     return PhotoGroups(group_of, files_of)
 
 
-def first_per_photo(rows: np.ndarray, group_rows: np.ndarray) -> list[int]:
-    """`rows` (ranked, best first) without the rows of a photo already seen: each photo's best.
+def one_per_photo(scores: np.ndarray, group_rows: np.ndarray) -> np.ndarray:
+    """The scores with every image but the best-scoring one of each photo set to -inf.
 
-    `group_rows` holds every row's group number, -1 for images alone in their photo."""
-    seen: set[int] = set()
-    kept = []
-    for row in rows.tolist():
-        group = int(group_rows[row])
-        if group >= 0:
-            if group in seen:
-                continue
-            seen.add(group)
-        kept.append(row)
+    `group_rows` holds each row's group number, -1 for images alone in their photo."""
+    rows = np.flatnonzero(group_rows >= 0)
+    if len(rows) == 0:
+        return scores
+    order = rows[np.lexsort((rows, -scores[rows], group_rows[rows]))]
+    grouped = group_rows[order]
+    later = np.zeros(len(order), dtype=bool)
+    later[1:] = grouped[1:] == grouped[:-1]
+    kept = scores.copy()
+    kept[order[later]] = -np.inf
     return kept

@@ -1,21 +1,36 @@
-"""Query -> ranked photos, by cosine similarity between the query's and the descriptions' vectors."""
+"""Query -> ranked photos: cosine similarity between the query's and the photos' vectors, fused
+with BM25 over the descriptions' words (hybrid ranking, lucida.ranking).
+
+A photo's vector is its description's embedding, mixed with the convex combination of its class
+embeddings (ConSE, lucida.concepts) where it has one.
+"""
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from lucida.catalog import Catalog
 from lucida.catalog.store import ACTIVE_DESCRIBER, ACTIVE_EMBEDDER, StoredEmbedding
+from lucida.concepts import class_scores, class_vectors, query_class_weights
 from lucida.errors import LucidaError
 from lucida.models.base import Embedder
 from lucida.models.registry import DEFAULT_DESCRIBER, load_embedder
-from lucida.pairs import PhotoGroups, export_pattern, first_per_photo, group_photos
+from lucida.pairs import PhotoGroups, export_pattern, group_photos, one_per_photo
+from lucida.ranking import fts_query, matched_fields, reciprocal_rank_fusion
 
 QUERY_CACHE_SIZE = 1024  # query vectors kept (1.5 KB each at 384 dimensions)
+RANKINGS = ("hybrid", "vector")
+# Weight of a photo's ConSE vector against its description's in the vector it is searched by.
+CONSE_WEIGHT = 0.5
+# Weight, in rank fusion, of the ranking by the ImageNet classes a query names (0: left out).
+CLASS_WEIGHT = 1.0
+# How deep each ranking goes before fusion: deeper than any page asked for, so a photo that is
+# high in one ranking and far down the other still gets both contributions.
+FUSION_DEPTH = 1000
 
 
 class RecentQueryVectors:
@@ -55,6 +70,9 @@ class SearchResult:
     height: int | None
     taken_at: str | None  # ISO 8601
     files: tuple[str, ...] = ()  # every file of this photo: a RAW+JPEG pair has two, RAW first
+    # Why it matched: vector similarity, the ranks it had, the words of the query found in which
+    # field of its description, the classifier's likeliest classes.
+    why: dict = field(default_factory=dict, compare=False)
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
@@ -73,7 +91,26 @@ class Searcher:
     A RAW+JPEG pair is one hit: the better-scoring of the two, with both files. With an export
     pattern ("{stem}_DxO"), exported JPEGs join their RAW's photo too (see lucida.pairs)."""
 
-    def __init__(self, catalog: Catalog, embedder: Embedder | None = None, exports: str | None = None):
+    def __init__(
+        self,
+        catalog: Catalog,
+        embedder: Embedder | None = None,
+        exports: str | None = None,
+        ranking: str = "hybrid",
+        conse: float = CONSE_WEIGHT,
+        classes: float = CLASS_WEIGHT,
+    ):
+        """`ranking`: "hybrid" (vectors, words and classes, fused) or "vector" (cosine only);
+        `conse`: the weight of class-embedding vectors mixed into photos' vectors (0: none);
+        `classes`: the fusion weight of the ranking by the classes a query names (0: none)."""
+        if ranking not in RANKINGS:
+            raise LucidaError(f"unknown ranking {ranking!r}; known: {', '.join(RANKINGS)}")
+        if conse < 0:
+            raise LucidaError(f"the ConSE weight must be 0 or more, not {conse}")
+        self.ranking = ranking
+        self.conse = conse
+        self.classes = classes
+        self._class_table: _ClassTable | None = None
         self.catalog = catalog
         embedder_name = catalog.get_setting(ACTIVE_EMBEDDER)
         if embedder is None:
@@ -86,7 +123,6 @@ class Searcher:
         self._vectors: StoredEmbedding | None = None
         self._groups = PhotoGroups({}, {})
         self._group_rows = np.zeros(0, dtype=np.int64)  # per stored row: its photo group, or -1
-        self._second_files = 0  # stored rows that are not their photo's first (a pair's other file)
         self._version: int | None = None
         self.recent_queries = RecentQueryVectors()
 
@@ -98,12 +134,17 @@ class Searcher:
         version = self.catalog.data_version()
         if self._vectors is None or version != self._version:
             self._vectors = self.catalog.search_vectors(self.embedder.name, self.describer_name)
+            if self.conse > 0:
+                classes = self.catalog.search_vectors(self.embedder.name, self.describer_name, table="class_mixtures")
+                self._vectors = mix_vectors(self._vectors, classes, self.conse)
+            self._class_table = None
+            if self.ranking == "hybrid" and self.classes > 0 and len(self._vectors.image_ids):
+                self._class_table = _ClassTable.load(self.catalog, self.embedder, self.describer_name, self._vectors)
             self._groups = group_photos(self.catalog.image_files(), self._exports)
             group_of = self._groups.group_of
             self._group_rows = np.fromiter(
                 (group_of.get(int(i), -1) for i in self._vectors.image_ids), dtype=np.int64, count=len(self._vectors.image_ids)
             )
-            self._second_files = _second_files(self._group_rows)
             self._version = version
         return self._vectors
 
@@ -122,7 +163,23 @@ class Searcher:
         if len(stored.image_ids) == 0:
             return [[] for _ in queries]
         query_vectors = self._embed(queries, stored)
-        return [self._ranked(scores, stored, k, offset, only=only) for scores in self._scores(query_vectors, stored)]
+        return [
+            self._ranked_for_query(query, vector, scores, stored, k, offset, only)
+            for query, vector, scores in zip(queries, query_vectors, self._scores(query_vectors, stored))
+        ]
+
+    def search_with_vector(
+        self, query: str, vector: np.ndarray, k: int = 20, offset: int = 0, only: Collection[int] | None = None
+    ) -> list[SearchResult]:
+        """A search for `query` whose vector was embedded elsewhere (the web app batches them)."""
+        check_query(query)
+        _check_window(k, offset)
+        stored = self._current()
+        if len(stored.image_ids) == 0:
+            return []
+        vector = np.asarray(vector, dtype=np.float32).reshape(1, -1)
+        self._check_dimensions(vector, stored)
+        return self._ranked_for_query(query, vector[0], self._scores(vector, stored)[0], stored, k, offset, only)
 
     def search_vector(
         self, vector: np.ndarray, k: int = 20, offset: int = 0, only: Collection[int] | None = None
@@ -139,11 +196,10 @@ class Searcher:
     def candidates(self, only: Collection[int] | None = None) -> int:
         """How many photos a search ranks: all with a vector, or those of them in `only`."""
         stored = self._current()
+        shown = np.ones(len(stored.image_ids), dtype=bool) if only is None else _allowed(stored, only)
         # One per photo: a pair's second image is never ranked.
-        if only is None:
-            return len(stored.image_ids) - self._second_files
-        shown = _allowed(stored, only)
-        return int(shown.sum()) - _second_files(self._group_rows[shown])
+        grouped = self._group_rows[shown]
+        return int(shown.sum()) - int((grouped >= 0).sum()) + len(np.unique(grouped[grouped >= 0]))
 
     def similar(self, image_id: int, k: int = 20, offset: int = 0) -> list[SearchResult] | None:
         """"More like this": the photos nearest this one's stored vector, itself excluded.
@@ -197,6 +253,89 @@ class Searcher:
             return np.einsum("qd,nd->qn", query_vectors, stored.vectors)
         return query_vectors @ stored.vectors.T
 
+    def _ranked_for_query(
+        self,
+        query: str,
+        vector: np.ndarray,
+        scores: np.ndarray,
+        stored: StoredEmbedding,
+        k: int,
+        offset: int,
+        only: Collection[int] | None = None,
+    ) -> list[SearchResult]:
+        """Results offset+1 .. offset+k for a query (among `only` when given), each saying why
+        it matched."""
+        match = fts_query(query)
+        if self.ranking == "vector":
+            results = self._ranked(scores, stored, k, offset, only=only)
+            ranks = {"vector_rank": {r.image_id: offset + i for i, r in enumerate(results, 1)}}
+            return self._explained(results, match, scores, stored, ranks)
+        depth = max(offset + k, FUSION_DEPTH)
+        # -inf marks what may not be shown: filtered out, or the other file of a pair.
+        shown = scores if only is None else np.where(_allowed(stored, only), scores, -np.inf)
+        shown = one_per_photo(shown, self._group_rows)
+        showable = int(np.isfinite(shown).sum())
+        by_vector = [int(stored.image_ids[i]) for i in top_k(shown, min(depth, showable))]
+        allowed = set(stored.image_ids[np.isfinite(shown)].tolist())
+        # Rankings: by vector; by BM25 among photos whose text holds every word of the query; by
+        # BM25 among those holding any; by the probability of the classes the query names. Holding
+        # every word counts twice, so "black and white" puts black-and-white photos above black
+        # coffee, and an exact name wins.
+        every, some = [], []
+        if match is not None:
+            every = [i for i, _ in self.catalog.word_matches(fts_query(query, every=True), depth) if i in allowed]
+            some = [i for i, _ in self.catalog.word_matches(match, depth) if i in allowed]
+        by_words = list(dict.fromkeys(every + some))
+        by_classes = self._class_table.ranking(vector, depth) if self._class_table is not None else []
+        by_classes = [i for i in by_classes if i in allowed]
+        fused = reciprocal_rank_fusion(
+            [by_vector, every, some, by_classes], weights=[1.0, 1.0, 1.0, self.classes]
+        )[offset : offset + k]
+        ids = [image_id for image_id, _ in fused]
+        rows = self.catalog.result_rows(ids, self.describer_name)
+        results = [
+            SearchResult(
+                rows[i].path, score, rows[i].caption, i, rows[i].describer,
+                rows[i].width, rows[i].height, rows[i].taken_at, self._files_of(i, rows[i].path),
+            )
+            for i, score in fused
+            if i in rows
+        ]
+        ranks = {
+            name: {i: r for r, i in enumerate(ranking, 1)}
+            for name, ranking in (("vector_rank", by_vector), ("word_rank", by_words), ("class_rank", by_classes))
+        }
+        return self._explained(results, match, scores, stored, ranks)
+
+    def _explained(
+        self,
+        results: list[SearchResult],
+        match: str | None,
+        scores: np.ndarray,
+        stored: StoredEmbedding,
+        ranks: dict[str, dict[int, int]],
+    ) -> list[SearchResult]:
+        """The results with `why`: similarity, their rank in each ranking fused (None where a
+        ranking did not hold them or was not used), matched words by field, likeliest classes."""
+        rows = {int(i): r for r, i in enumerate(stored.image_ids)}
+        details = self.catalog.preferred_details([r.image_id for r in results], self.describer_name)
+        explained = []
+        for result in results:
+            words: dict[str, list[str]] = {}
+            if match is not None:
+                matched, found = self.catalog.matched_words(result.image_id, self.describer_name, match)
+                fields = (found or {}).get("fields") or {"description": result.caption}
+                words = matched_fields(fields, matched)
+            classes = details.get(result.image_id, {}).get("classes", [])
+            why = {
+                "similarity": round(float(scores[rows[result.image_id]]), 6),
+                **{name: ranks.get(name, {}).get(result.image_id) for name in _RANK_NAMES},
+                "words": words,
+                "classes": [{"label": c["label"], "p": c["p"]} for c in classes[:3]],
+            }
+            explained.append(SearchResult(**{**result.__dict__, "why": why}))
+        return explained
+
     def _ranked(
         self,
         scores: np.ndarray,
@@ -210,19 +349,11 @@ class Searcher:
         default), counting only the images in `only` when it is given."""
         if only is not None:
             scores = np.where(_allowed(stored, only), scores, -np.inf)
-        # -inf marks what may not be shown: filtered out, or the photo itself in `similar`.
+        scores = one_per_photo(scores, self._group_rows)
+        # -inf marks what may not be shown: filtered out, the other file of a pair, itself.
         shown = int(np.isfinite(scores).sum())
         count = shown if count is None else min(count, shown)
-        # A pair's files rank next to each other, so the best 2x rows hold the best photos;
-        # look further only when bigger groups (copies beside several pairs) leave too few.
-        wanted = offset + k
-        look = min(count, 2 * wanted)
-        while True:
-            best = first_per_photo(top_k(scores, look), self._group_rows)
-            if len(best) >= wanted or look >= count:
-                break
-            look = min(count, 2 * look)
-        best = best[offset:wanted]
+        best = top_k(scores, min(offset + k, count))[offset:]
         ids = [int(stored.image_ids[i]) for i in best]
         rows = self.catalog.result_rows(ids, self.describer_name)
         return [
@@ -239,17 +370,67 @@ class Searcher:
         return self._groups.files[group] if group is not None else (path,)
 
 
+@dataclass(frozen=True)
+class _ClassTable:
+    """The classes each photo likely shows, aligned with the search vectors' rows, and the
+    embedder's vectors of the class texts: ranks photos by the classes a query names."""
+
+    image_ids: np.ndarray  # (n,), as StoredEmbedding.image_ids
+    class_ids: np.ndarray  # (n, kept) int, into class_matrix
+    probabilities: np.ndarray  # (n, kept) float32; 0 where a photo keeps fewer
+    class_matrix: np.ndarray  # (1000, dim)
+
+    @classmethod
+    def load(cls, catalog: Catalog, embedder: Embedder, describer: str, stored: StoredEmbedding) -> _ClassTable | None:
+        found = catalog.class_distributions(describer)
+        if not found:
+            return None
+        vectors = class_vectors(catalog, embedder)
+        synsets = list(vectors)
+        index = {s: i for i, s in enumerate(synsets)}
+        class_matrix = np.stack([vectors[s] for s in synsets]).astype(np.float32)
+        if class_matrix.shape[1] != stored.vectors.shape[1]:
+            return None
+        kept = max(len(c) for c in found.values())
+        class_ids = np.zeros((len(stored.image_ids), kept), dtype=np.int32)
+        probabilities = np.zeros((len(stored.image_ids), kept), dtype=np.float32)
+        for row, image_id in enumerate(stored.image_ids):
+            for j, c in enumerate(found.get(int(image_id), [])):
+                if c["synset"] in index:
+                    class_ids[row, j], probabilities[row, j] = index[c["synset"]], c["p"]
+        return cls(stored.image_ids, class_ids, probabilities, class_matrix)
+
+    def ranking(self, query_vector: np.ndarray, depth: int) -> list[int]:
+        """Image ids of the photos likeliest to show the classes the query names, best first."""
+        scores = class_scores(query_class_weights(query_vector, self.class_matrix), self.class_ids, self.probabilities)
+        best = top_k(scores, min(depth, int((scores > 0.01).sum())))
+        return [int(self.image_ids[i]) for i in best]
+
+
+def mix_vectors(texts: StoredEmbedding, classes: StoredEmbedding, weight: float) -> StoredEmbedding:
+    """Each photo's text vector plus `weight` times its class vector (where it has one),
+    L2-normalised again."""
+    if len(classes.image_ids) == 0 or len(texts.image_ids) == 0:
+        return texts
+    if classes.vectors.shape[1] != texts.vectors.shape[1]:
+        return texts
+    row_of = {int(i): r for r, i in enumerate(classes.image_ids)}
+    rows = np.array([row_of.get(int(i), -1) for i in texts.image_ids])
+    has = rows >= 0
+    mixed = texts.vectors.copy()
+    mixed[has] += weight * classes.vectors[rows[has]]
+    mixed /= np.linalg.norm(mixed, axis=1, keepdims=True)
+    return StoredEmbedding(texts.image_ids, mixed.astype(np.float32))
+
+
+_RANK_NAMES = ("vector_rank", "word_rank", "class_rank")
+
+
 def _check_window(k: int, offset: int) -> None:
     if k < 1:
         raise LucidaError(f"-k must be at least 1, not {k}")
     if offset < 0:
         raise LucidaError(f"offset must be 0 or more, not {offset}")
-
-
-def _second_files(group_rows: np.ndarray) -> int:
-    """How many of these rows are not the first of their photo group."""
-    grouped = group_rows[group_rows >= 0]
-    return len(grouped) - len(np.unique(grouped))
 
 
 def _allowed(stored: StoredEmbedding, only: Collection[int]) -> np.ndarray:

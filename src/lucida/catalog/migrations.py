@@ -124,6 +124,45 @@ MIGRATIONS: list[Migration] = [
         """,
     ),
     Migration(
+        version=4,
+        why="Hybrid search: BM25 over the words of every description (SQLite FTS5), so exact "
+        "words and names (text in the photo, a place, a keyword) find photos that vectors rank "
+        "low. Triggers keep the index in step with the descriptions table, cascading deletes "
+        "included. Text vectors cache what an embedder made of fixed texts (the ImageNet classes), "
+        "so they are embedded once per embedder. Class mixtures are each description's convex "
+        "combination of its classes' vectors (ConSE), per embedder, which search mixes into the "
+        "description's own vector.",
+        sql="""
+        CREATE VIRTUAL TABLE description_words USING fts5(
+            text, content='descriptions', content_rowid='id',
+            tokenize='porter unicode61 remove_diacritics 2'
+        );
+        CREATE TRIGGER description_words_insert AFTER INSERT ON descriptions BEGIN
+            INSERT INTO description_words (rowid, text) VALUES (new.id, new.text);
+        END;
+        CREATE TRIGGER description_words_delete AFTER DELETE ON descriptions BEGIN
+            INSERT INTO description_words (description_words, rowid, text) VALUES ('delete', old.id, old.text);
+        END;
+        CREATE TRIGGER description_words_update AFTER UPDATE OF text ON descriptions BEGIN
+            INSERT INTO description_words (description_words, rowid, text) VALUES ('delete', old.id, old.text);
+            INSERT INTO description_words (rowid, text) VALUES (new.id, new.text);
+        END;
+        INSERT INTO description_words (description_words) VALUES ('rebuild');
+        CREATE TABLE text_vectors (
+            embedder TEXT NOT NULL,
+            text     TEXT NOT NULL,
+            vector   BLOB NOT NULL,         -- L2-normalised float32, little-endian
+            PRIMARY KEY (embedder, text)
+        );
+        CREATE TABLE class_mixtures (
+            description_id INTEGER NOT NULL REFERENCES descriptions(id) ON DELETE CASCADE,
+            embedder       TEXT NOT NULL,
+            vector         BLOB NOT NULL,   -- L2-normalised float32, little-endian
+            PRIMARY KEY (description_id, embedder)
+        );
+        """,
+    ),
+    Migration(
         version=5,
         why="Two-tier captions: a fast offline describer covers every photo, then a vision-language "
         "captioner fills in detailed captions. Each description records its kind, so search can "

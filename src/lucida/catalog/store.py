@@ -26,10 +26,15 @@ ACTIVE_EMBEDDER = "embedder"
 # The OpenAI-compatible server the active embedder runs at, when it runs at one (never a key).
 ACTIVE_API_BASE = "api_base"
 
+# Descriptions only searched by their words (lucida.metadata_text), never embedded: a photo's
+# metadata as text. Search ranks photos by one vector each, from what the pixels show.
+METADATA_DESCRIBER = "metadata"
+
 # Descriptions of images that have a file and no vector from the embedder bound to `?`.
 _UNEMBEDDED_DESCRIPTIONS = (
     "FROM descriptions d "
-    "WHERE EXISTS (SELECT 1 FROM files f WHERE f.image_id = d.image_id) "
+    f"WHERE d.describer != '{METADATA_DESCRIBER}' "
+    "AND EXISTS (SELECT 1 FROM files f WHERE f.image_id = d.image_id) "
     "AND NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.description_id = d.id AND e.embedder = ?)"
 )
 
@@ -347,6 +352,7 @@ class Catalog:
             "DELETE FROM caption_failures WHERE image_id = ? AND captioner = ? AND prompt = ?",
             (image_id, describer, prompt),
         )
+        self._db.execute("DELETE FROM class_mixtures WHERE description_id = ?", (description_id,))
         return description_id
 
     # -- captions: the second tier ---------------------------------------------------------
@@ -393,11 +399,14 @@ class Catalog:
             f"SELECT d.id, d.text {_UNEMBEDDED_DESCRIPTIONS} ORDER BY d.id", (embedder,)
         ).fetchall()
 
-    def search_vectors(self, embedder: str, describer: str) -> StoredEmbedding:
+    def search_vectors(self, embedder: str, describer: str, table: str = "embeddings") -> StoredEmbedding:
         """One vector per image with a file, from its best description: a captioner's caption
-        over a describer's text, then `describer`'s, then the most recent."""
+        over a describer's text, then `describer`'s, then the most recent. `table`: "embeddings",
+        or "class_mixtures" for the descriptions' ConSE vectors."""
+        if table not in ("embeddings", "class_mixtures"):
+            raise ValueError(table)
         rows = self._db.execute(
-            "SELECT d.image_id, e.vector FROM embeddings e "
+            f"SELECT d.image_id, e.vector FROM {table} e "
             "JOIN descriptions d ON d.id = e.description_id "
             "WHERE e.embedder = ? AND EXISTS (SELECT 1 FROM files f WHERE f.image_id = d.image_id) "
             "ORDER BY d.image_id, (d.kind = 'captioner'), (d.describer = ?), d.created_at",
@@ -486,6 +495,136 @@ class Catalog:
             )
         ]
         return ImageRecord(image_id, *row, files, descriptions)
+
+    # -- words (FTS5) and fixed-text vectors ---------------------------------------------
+
+    def word_matches(self, match: str, limit: int) -> list[tuple[int, float]]:
+        """(image id, BM25 score, lower is better) of the images with a file whose descriptions
+        best match an FTS5 expression, best first, one row per image."""
+        try:
+            rows = self._db.execute(
+                "SELECT d.image_id, bm25(description_words) AS score FROM description_words "
+                "JOIN descriptions d ON d.id = description_words.rowid "
+                "WHERE description_words MATCH ? "
+                "AND EXISTS (SELECT 1 FROM files f WHERE f.image_id = d.image_id) "
+                "ORDER BY score LIMIT ?",
+                (match, limit * 2),  # an image with two matching descriptions takes two rows
+            ).fetchall()
+        except sqlite3.OperationalError as error:
+            raise LucidaError(f"cannot search for {match!r}: {error}") from error
+        best: dict[int, float] = {}
+        for image_id, score in rows:
+            best.setdefault(image_id, score)
+        return list(best.items())[:limit]
+
+    def matched_words(self, image_id: int, describer: str, match: str) -> tuple[list[str], dict | None]:
+        """The words of an image's preferred description that an FTS5 expression matched, as
+        they appear in the text, and that description's details."""
+        row = self._db.execute(
+            "SELECT d.details, highlight(description_words, 0, char(1), char(2)) FROM description_words "
+            "JOIN descriptions d ON d.id = description_words.rowid "
+            "WHERE d.image_id = ? AND description_words MATCH ? "
+            "ORDER BY (d.describer = ?) DESC, d.created_at DESC LIMIT 1",
+            (image_id, match, describer),
+        ).fetchone()
+        if row is None:
+            return [], None
+        details, marked = row
+        words = [part.split("\x02", 1)[0] for part in marked.split("\x01")[1:]]
+        return words, json.loads(details) if details else None
+
+    def description_details(self, describer: str, prompt: str = "") -> dict[int, dict | None]:
+        """image id -> the details of its description by this describer and prompt, for every
+        image with a file that has one."""
+        return {
+            image_id: json.loads(details) if details else None
+            for image_id, details in self._db.execute(
+                "SELECT d.image_id, d.details FROM descriptions d WHERE d.describer = ? AND d.prompt = ? "
+                "AND EXISTS (SELECT 1 FROM files f WHERE f.image_id = d.image_id)",
+                (describer, prompt),
+            )
+        }
+
+    def filed_image_ids(self) -> list[int]:
+        """Every image that has a file, by id."""
+        return [i for (i,) in self._db.execute("SELECT DISTINCT image_id FROM files ORDER BY image_id")]
+
+    def delete_description(self, image_id: int, describer: str, prompt: str = "") -> None:
+        self._db.execute(
+            "DELETE FROM descriptions WHERE image_id = ? AND describer = ? AND prompt = ?", (image_id, describer, prompt)
+        )
+
+    def preferred_details(self, image_ids: list[int], describer: str) -> dict[int, dict]:
+        """image id -> the details of its preferred description (the one search uses)."""
+        found: dict[int, dict] = {}
+        for image_id in image_ids:
+            row = self._db.execute(
+                "SELECT details FROM descriptions WHERE image_id = ? "
+                "ORDER BY (describer = ?) DESC, created_at DESC LIMIT 1",
+                (image_id, describer),
+            ).fetchone()
+            if row and row[0]:
+                found[image_id] = json.loads(row[0])
+        return found
+
+    def class_distributions(self, describer: str) -> dict[int, list[dict]]:
+        """image id -> the top classes ({"synset", "label", "p"}) in the details of the description
+        search uses for it (as search_vectors chooses), for images with a file that have them."""
+        rows = self._db.execute(
+            "SELECT d.image_id, d.details FROM descriptions d "
+            "WHERE d.details IS NOT NULL AND EXISTS (SELECT 1 FROM files f WHERE f.image_id = d.image_id) "
+            "ORDER BY d.image_id, (d.describer = ?), d.created_at",
+            (describer,),
+        ).fetchall()
+        chosen: dict[int, str] = {}
+        for image_id, details in rows:  # the preferred description of each image comes last
+            chosen[image_id] = details
+        found = {}
+        for image_id, details in chosen.items():
+            classes = json.loads(details).get("classes")
+            if classes:
+                found[image_id] = classes
+        return found
+
+    def text_vectors(self, embedder: str, texts: list[str]) -> dict[str, np.ndarray]:
+        """The stored vectors an embedder made of these texts (those it has made)."""
+        found: dict[str, np.ndarray] = {}
+        for start in range(0, len(texts), 500):  # SQLite's limit on bound parameters
+            part = texts[start : start + 500]
+            for text, blob in self._db.execute(
+                f"SELECT text, vector FROM text_vectors WHERE embedder = ? AND text IN ({','.join('?' * len(part))})",
+                (embedder, *part),
+            ):
+                found[text] = np.frombuffer(blob, dtype="<f4")
+        return found
+
+    def put_text_vectors(self, embedder: str, vectors: dict[str, np.ndarray]) -> None:
+        self._db.executemany(
+            "INSERT INTO text_vectors (embedder, text, vector) VALUES (?, ?, ?) "
+            "ON CONFLICT (embedder, text) DO UPDATE SET vector = excluded.vector",
+            ((embedder, t, np.ascontiguousarray(v, dtype="<f4").tobytes()) for t, v in vectors.items()),
+        )
+
+    def details_without_class_mixture(self, embedder: str) -> list[tuple[int, dict]]:
+        """(description id, details) of every description of a filed image that has details and
+        no class mixture (lucida.concepts) for `embedder`."""
+        return [
+            (description_id, json.loads(details))
+            for description_id, details in self._db.execute(
+                "SELECT d.id, d.details FROM descriptions d WHERE d.details IS NOT NULL "
+                "AND EXISTS (SELECT 1 FROM files f WHERE f.image_id = d.image_id) "
+                "AND NOT EXISTS (SELECT 1 FROM class_mixtures m WHERE m.description_id = d.id AND m.embedder = ?) "
+                "ORDER BY d.id",
+                (embedder,),
+            )
+        ]
+
+    def put_class_mixture(self, description_id: int, embedder: str, vector: np.ndarray) -> None:
+        self._db.execute(
+            "INSERT INTO class_mixtures (description_id, embedder, vector) VALUES (?, ?, ?) "
+            "ON CONFLICT (description_id, embedder) DO UPDATE SET vector = excluded.vector",
+            (description_id, embedder, np.ascontiguousarray(vector, dtype="<f4").tobytes()),
+        )
 
     # -- metadata -------------------------------------------------------------------------
 
@@ -685,7 +824,15 @@ def _split_statements(script: str) -> list[str]:
     """Split a migration into statements so they run inside our own transaction.
 
     (sqlite3's executescript would commit first.) Comments are dropped first; migrations
-    contain no semicolons inside string literals.
+    contain no semicolons inside string literals. A trigger's body holds semicolons of its own,
+    so pieces join until SQLite calls the statement complete.
     """
     code = "\n".join(line.split("--", 1)[0] for line in script.splitlines())
-    return [s.strip() for s in code.split(";") if s.strip()]
+    statements, pending = [], ""
+    for piece in code.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                statements.append(pending.strip())
+            pending = ""
+    return statements

@@ -214,3 +214,74 @@ def _query(query: Any, image: str, where: str) -> tuple[str, tuple[str, ...]]:
     if not relevant or not all(isinstance(name, str) and name for name in relevant):
         raise LucidaError(f"{where}: key 'relevant' must be a non-empty list of image file names")
     return text, tuple(relevant)
+
+
+QUERY_SPLITS = ("dev", "test")
+
+
+@dataclass(frozen=True)
+class EvalQuery:
+    """One query of a query set: its words, the images that answer it, and labels to report by."""
+
+    id: str
+    text: str
+    relevant: frozenset[str]  # image file names
+    type: str  # what the query asks for, e.g. "object", "scene", "date"; "" when unlabelled
+    split: str  # "dev" (tune on it) or "test" (held out); "" when the set has no split
+    lang: str = "en"
+    english: str | None = None  # for a translated query, the English query it translates
+    tags: frozenset[str] = frozenset()  # finer labels to report by, e.g. "context"
+
+
+def load_queries(path: str | Path) -> list[EvalQuery]:
+    """A query set in JSONL, one query a line, in file order:
+    {"id": str, "text": str, "relevant": [image file names], "type"?: str, "split"?: "dev" | "test",
+     "lang"?: str (default "en"), "en"?: the English query a translation renders, "tags"?: [str]}.
+
+    Blank lines are skipped; ids must be unique. Other keys are kept in the file for people and
+    ignored here.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise LucidaError(f"{path}: no such query file")
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as error:
+        raise LucidaError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from error
+    queries: list[EvalQuery] = []
+    seen: dict[str, int] = {}
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"{path}: line {number}"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise LucidaError(f"{where}: not valid JSON: {error.msg}") from error
+        query_id = _get(record, "id", str, where)
+        if query_id in seen:
+            raise LucidaError(f"{where}: duplicate query id {query_id!r} (first on line {seen[query_id]})")
+        seen[query_id] = number
+        text, relevant = _query(record, "", where)
+        split = _get(record, "split", str, where) if "split" in record else ""
+        if split and split not in QUERY_SPLITS:
+            raise LucidaError(f"{where}: split must be one of {', '.join(QUERY_SPLITS)}, not {split!r}")
+        english = _caption(_get(record, "en", str, where), where) if "en" in record else None
+        tags = _get(record, "tags", list, where) if "tags" in record else []
+        if not all(isinstance(tag, str) and tag for tag in tags):
+            raise LucidaError(f"{where}: key 'tags' must be a list of non-empty strings")
+        queries.append(
+            EvalQuery(
+                query_id,
+                text,
+                frozenset(relevant),
+                _get(record, "type", str, where) if "type" in record else "",
+                split,
+                _get(record, "lang", str, where) if "lang" in record else "en",
+                english,
+                frozenset(tags),
+            )
+        )
+    if not queries:
+        raise LucidaError(f"{path}: no queries in the file")
+    return queries

@@ -26,6 +26,9 @@ _MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 _STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 # Images per forward pass on a CPU (see class_probabilities); measured in bench/index_throughput.py.
 _CPU_CHUNK = 4
+# Classes kept in a description's details: what search's convex combination of class embeddings
+# (lucida.concepts) weighs. Past 25 the probabilities left are too small to move a score.
+STORED_CLASSES = 25
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,14 @@ def load_imagenet_classes() -> list[ImageNetClass]:
     return classes
 
 
+def load_imagenet_hypernyms() -> list[list[str]]:
+    """Each class's WordNet hypernyms ("horse, Equus caballus", ..., "animal, animate being"),
+    nearest first, in model output order (data/imagenet1k_hypernyms.tsv, see NOTICE.md)."""
+    text = resources.files("lucida.models").joinpath("data/imagenet1k_hypernyms.tsv").read_text("utf-8")
+    rows = [line.split("\t") for line in text.splitlines() if line and not line.startswith("#")]
+    return [[name for name in names.split("|") if name] for _synset, names in rows]
+
+
 def describe_classes(probabilities: np.ndarray, classes: list[ImageNetClass]) -> Description:
     """Text for one image from its class probabilities: the likely classes, most likely first.
 
@@ -74,7 +85,7 @@ def describe_classes(probabilities: np.ndarray, classes: list[ImageNetClass]) ->
     details = {
         "classes": [
             {"synset": classes[i].synset, "label": classes[i].label, "p": round(float(probabilities[i]), 4)}
-            for i in order[:10]
+            for i in order[:STORED_CLASSES]
         ]
     }
     return Description(" ".join(sentences), details)

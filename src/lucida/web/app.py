@@ -72,6 +72,8 @@ class SearchHit(BaseModel):
     width: int | None
     height: int | None
     files: list[str]  # every file of the photo: a RAW+JPEG pair is one hit with two
+    # Why it matched a text query: similarity, ranks, matched words by field, likeliest classes.
+    why: dict[str, Any] | None = None
 
 
 class SearchPage(BaseModel):
@@ -286,7 +288,7 @@ def create_app(
             SearchHit(
                 id=r.image_id, path=r.path, score=round(r.score, 6), caption=r.caption,
                 thumbnail_url=image_url(r.image_id, "thumbnail", size=DEFAULT_THUMBNAIL_SIDE),
-                taken_at=r.taken_at, width=r.width, height=r.height, files=list(r.files),
+                taken_at=r.taken_at, width=r.width, height=r.height, files=list(r.files), why=r.why or None,
             )
             for r in results
         ]
@@ -359,14 +361,12 @@ def create_app(
         started = time.perf_counter()
         photo_filter = parse_filter(taken_from, taken_to, camera, lens, focal, min_rating, label, folder, types, has_gps)
         vector = await query_embedder.vector(q)
-        if not photo_filter.active:
-            results, total = await nearest(vector, k, offset)
-        else:
-            def work() -> tuple[list[SearchResult], int]:
-                only = passing_ids(library.catalog, photo_filter)
-                return library.searcher.search_vector(vector, k, offset, only), library.searcher.candidates(only)
 
-            results, total = await library.run(work)
+        def work() -> tuple[list[SearchResult], int]:
+            only = passing_ids(library.catalog, photo_filter)
+            return library.searcher.search_with_vector(q, vector, k, offset, only), library.searcher.candidates(only)
+
+        results, total = await library.run(work)
         return SearchPage(query=q, took_ms=_ms_since(started), total=total, results=hits(in_order(results, sort)))
 
     @app.get("/api/similar/{image_id}", response_model=SearchPage, summary="More like this photo")

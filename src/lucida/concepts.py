@@ -1,0 +1,112 @@
+"""A photo's class probabilities as one vector: the convex combination of class embeddings.
+
+Norouzi et al., "Zero-Shot Learning by Convex Combination of Semantic Embeddings" (ConSE,
+ICLR 2014): embed every class's text once (name, lemmas, WordNet definition), and place a photo
+at Σ p_c · e_c over its likeliest classes, weighted by the classifier's probabilities. A
+query's cosine with that vector is its similarity to every class the photo might show, not only
+to the few words its description names, so a photo the classifier was unsure of still matches
+queries near any of its likely classes.
+
+The vectors are stored per description and embedder (the catalog's class mixtures); search
+mixes them into the descriptions' own vectors (lucida.search).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lucida.catalog import Catalog
+from lucida.models.base import Embedder
+from lucida.progress import Progress, SilentProgress
+
+# Norouzi et al. combine the top T = 10 classes; a photo's details keep 25, and the rest add
+# little but noise from classes the photo does not show.
+TOP_CLASSES = 10
+
+# Class text vectors already made in this process, by embedder name: tests and the web app make
+# many catalogs and would otherwise embed the 1,000 class texts into each.
+_made: dict[str, dict[str, np.ndarray]] = {}
+
+
+def class_text(lemmas: list[str], definition: str) -> str:
+    return f"{', '.join(lemmas[:3])}: {definition}"
+
+
+def class_vectors(catalog: Catalog, embedder: Embedder) -> dict[str, np.ndarray]:
+    """synset -> the embedder's vector of that ImageNet class's text; embedded once per
+    embedder and kept in the catalog."""
+    from lucida.models.imagenet import load_imagenet_classes
+
+    classes = load_imagenet_classes()
+    texts = {c.synset: class_text(c.lemmas, c.definition) for c in classes}
+    known = _made.setdefault(embedder.name, {})
+    missing = [t for t in texts.values() if t not in known]
+    if missing:
+        known.update(catalog.text_vectors(embedder.name, missing))
+        missing = [t for t in missing if t not in known]
+    if missing:
+        made = dict(zip(missing, embedder.embed_documents(missing)))
+        with catalog.transaction():
+            catalog.put_text_vectors(embedder.name, made)
+        known.update(made)
+    return {synset: known[text] for synset, text in texts.items()}
+
+
+def conse_vector(classes: list[dict], vectors: dict[str, np.ndarray]) -> np.ndarray | None:
+    """Σ p_c · e_c over a description's top classes ({"synset", "p"}), L2-normalised; None when
+    none of them has a vector."""
+    chosen = [(c["p"], vectors[c["synset"]]) for c in classes[:TOP_CLASSES] if c["synset"] in vectors]
+    if not chosen:
+        return None
+    combined = np.sum([p * v for p, v in chosen], axis=0)
+    norm = float(np.linalg.norm(combined))
+    return (combined / norm).astype(np.float32) if norm > 0 else None
+
+
+def add_conse_vectors(catalog: Catalog, embedder: Embedder, progress: Progress | None = None) -> int:
+    """Store a ConSE vector for every description with class probabilities that lacks one.
+    Returns how many it stored."""
+    progress = progress or SilentProgress()
+    rows = [
+        (d, details["classes"])
+        for d, details in catalog.details_without_class_mixture(embedder.name)
+        if details.get("classes")
+    ]
+    if not rows:
+        return 0
+    vectors = class_vectors(catalog, embedder)
+    progress.start("combining class vectors", len(rows))
+    try:
+        with catalog.transaction():
+            for description_id, classes in rows:
+                vector = conse_vector(classes, vectors)
+                if vector is not None:
+                    catalog.put_class_mixture(description_id, embedder.name, vector)
+        progress.advance(len(rows))
+    finally:
+        progress.finish()
+    return len(rows)
+
+
+# A query names few classes: its likeliest 5, weighted by how far above the rest its similarity
+# to each stands (z-scores, so embedders whose cosines all sit near 0.8, like E5, work too).
+QUERY_CLASSES = 5
+_SHARPNESS = 2.0
+
+
+def query_class_weights(query_vector: np.ndarray, class_matrix: np.ndarray) -> np.ndarray:
+    """A weight per class (len(class_matrix),), non-zero for the classes the query most likely
+    names: the query's side of matching it to photos through class probabilities."""
+    similarity = class_matrix @ query_vector
+    z = (similarity - similarity.mean()) / (similarity.std() + 1e-6)
+    top = np.argsort(-z)[:QUERY_CLASSES]
+    weights = np.zeros(len(class_matrix), dtype=np.float32)
+    exp = np.exp(_SHARPNESS * (z[top] - z[top].max()))
+    weights[top] = exp / exp.sum()
+    return weights
+
+
+def class_scores(weights: np.ndarray, class_ids: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
+    """Each photo's probability of the classes a query names: Σ_c w_c · p(c | photo), over the
+    classes each photo keeps (class_ids and probabilities are (photos, kept) arrays)."""
+    return (weights[class_ids] * probabilities).sum(axis=1)
