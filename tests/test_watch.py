@@ -23,22 +23,10 @@ from lucida.catalog import Catalog
 from lucida.indexer import index_paths
 from lucida.errors import LucidaError
 from lucida.watch import WatchPass, _Changes, watch_folders, watch_roots
+from test_indexer import CountingDescriber
 
 
 LUCIDA = [sys.executable, "-m", "lucida"]
-
-
-class CountingDescriber:
-    """The real describer, counting the images it is asked to describe."""
-
-    def __init__(self, inner):
-        self.inner = inner
-        self.name, self.prompt, self.input_side = inner.name, inner.prompt, inner.input_side
-        self.described = 0
-
-    def describe(self, images):
-        self.described += len(images)
-        return self.inner.describe(images)
 
 
 def wait_until(condition: Callable[[], object], timeout: float = 30.0, what: str = "condition"):

@@ -13,6 +13,7 @@ names this very file, wins over `IMG_0001.xmp`, which a RAW+JPEG pair shares.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
@@ -282,7 +283,7 @@ def _number(value: object) -> float | None:
         number = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return None
-    return number if number == number and abs(number) != float("inf") else None
+    return number if math.isfinite(number) else None
 
 
 def _positive(value: object) -> float | None:

@@ -7,6 +7,7 @@ line or key that is wrong, so a broken dataset is fixed from the message alone.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -60,6 +61,23 @@ def retrieval_queries(items: list[EvalItem]) -> list[tuple[str, frozenset[str]]]
         queries.extend((text, frozenset(relevant)) for text, relevant in item.queries)
     return queries
 
+
+
+def _json_lines(path: Path) -> Iterator[tuple[int, str, Any]]:
+    """(line number, "file: line N" for messages, parsed record) of each non-blank line."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as error:
+        raise LucidaError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from error
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"{path}: line {number}"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise LucidaError(f"{where}: not valid JSON: {error.msg}") from error
+        yield number, where, record
 
 def _read_json(path: Path) -> Any:
     try:
@@ -167,20 +185,9 @@ def _load_jsonl(path: Path) -> list[EvalItem]:
     A query given as a string is relevant to its line's image; as an object, to the images it lists.
     Blank lines are skipped.
     """
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as error:
-        raise LucidaError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from error
     items: list[EvalItem] = []
     seen: dict[str, int] = {}
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        where = f"{path}: line {number}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise LucidaError(f"{where}: not valid JSON: {error.msg}") from error
+    for number, where, record in _json_lines(path):
         image = _get(record, "image", str, where)
         if image in seen:
             raise LucidaError(f"{where}: duplicate image {image!r} (first on line {seen[image]})")
@@ -244,20 +251,9 @@ def load_queries(path: str | Path) -> list[EvalQuery]:
     path = Path(path)
     if not path.is_file():
         raise LucidaError(f"{path}: no such query file")
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as error:
-        raise LucidaError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from error
     queries: list[EvalQuery] = []
     seen: dict[str, int] = {}
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        where = f"{path}: line {number}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise LucidaError(f"{where}: not valid JSON: {error.msg}") from error
+    for number, where, record in _json_lines(path):
         query_id = _get(record, "id", str, where)
         if query_id in seen:
             raise LucidaError(f"{where}: duplicate query id {query_id!r} (first on line {seen[query_id]})")

@@ -34,6 +34,7 @@ from lucida.models.registry import (
     DEFAULT_EMBEDDER,
     load_describer,
     load_embedder,
+    with_prompt,
 )
 from lucida.progress import Progress, SilentProgress
 from lucida.search import top_k
@@ -107,7 +108,7 @@ def evaluate(
         describers: list[Describer] = []
         for spec in captioners:
             describer = load_describer(spec, api_base=api_base)
-            describers.extend(dict.fromkeys(_with_prompt(describer, p) for p in (prompts or [None])))
+            describers.extend(dict.fromkeys(with_prompt(describer, p) for p in (prompts or [None])))
         loaded_embedders = [load_embedder(e, api_base) for e in embedders]
         # Per (captioner, prompt): image name -> (description id, caption), caption scores, cost.
         captioned: list[tuple[Describer, dict[str, tuple[int, str]], dict, dict]] = []
@@ -151,16 +152,6 @@ def _image_paths(items: list[EvalItem], images_dir: Path) -> dict[str, Path]:
             f"(first: {missing[0]}); point --images at the folder that holds them, or use --limit"
         )
     return paths
-
-
-def _with_prompt(describer: Describer, prompt: str | None) -> Describer:
-    if prompt is None or prompt == describer.prompt:
-        return describer
-    with_prompt = getattr(describer, "with_prompt", None)
-    if with_prompt is None:
-        own = f"its own prompt {describer.prompt!r}" if describer.prompt else "no prompt"
-        raise LucidaError(f"captioner {describer.name} takes {own}, not --prompt {prompt!r}; leave --prompt out for it")
-    return with_prompt(prompt)
 
 
 def _caption_missing(
