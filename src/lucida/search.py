@@ -317,7 +317,7 @@ class Searcher:
     ) -> list[SearchResult]:
         """The results with `why`: similarity, their rank in each ranking fused (None where a
         ranking did not hold them or was not used), matched words by field, likeliest classes."""
-        rows = {int(i): r for r, i in enumerate(stored.image_ids)}
+        rows = {r.image_id: _row_of(stored, r.image_id) for r in results}
         details = self.catalog.preferred_details([r.image_id for r in results], self.describer_name)
         explained = []
         for result in results:
