@@ -113,7 +113,10 @@ def index_paths(
 
     summary.embedded = embed_missing(catalog, embedder, progress)
     add_conse_vectors(catalog, embedder, progress)
-    update_metadata_descriptions(catalog)
+    # Only a run that filed, dropped or re-read something can change a photo's metadata words;
+    # a no-change rerun (and every idle `lucida watch` pass) skips comparing all of them.
+    if summary.described or summary.reused or summary.removed or summary.metadata_read:
+        update_metadata_descriptions(catalog)
     summary.seconds = time.monotonic() - started
     return summary
 
