@@ -12,6 +12,8 @@ import pytest
 from PIL import Image
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# No user config file steers the tests' models; a test that wants one sets its own.
+os.environ.setdefault("LUCIDA_CONFIG", os.path.join(os.path.dirname(__file__), "no-such-config.toml"))
 
 from lucida.models import DEFAULT_DESCRIBER, DEFAULT_EMBEDDER, load_describer, load_embedder  # noqa: E402
 from lucida.samples import write_sample_photos  # noqa: E402

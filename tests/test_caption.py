@@ -182,7 +182,7 @@ def test_an_empty_caption_is_a_failure_not_a_caption(library, embedder):
     with Catalog.open(db) as catalog:
         summary = caption_photos(catalog, Blank(), embedder)
         assert (summary.captioned, summary.failed) == (0, 4)
-        assert {f.error for f in catalog.caption_failures()} == {"the model wrote no caption"}
+        assert {f.error for f in catalog.caption_failures()} == {"the model wrote no text"}
         assert len(catalog.images_to_caption("blank", "")) == 4  # still to do on the next run
 
 

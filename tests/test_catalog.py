@@ -78,10 +78,13 @@ def test_search_vectors_prefer_the_active_describer(tmp_path):
             description_id = catalog.put_description(image_id, "new", "", "by new")
             catalog.put_embedding(description_id, "e", unit(0.0, 1.0))
         for describer, expected in (("new", [0.0, 1.0]), ("old", [1.0, 0.0])):
-            stored = catalog.search_vectors("e", describer)
+            with catalog.transaction():
+                catalog.set_setting("describer", describer)
+            stored = catalog.search_vectors("e")
             assert stored.image_ids.tolist() == [image_id]
             assert stored.vectors.tolist() == [expected]
-            assert catalog.result_rows([image_id], describer)[image_id].caption == f"by {describer}"
+            assert catalog.result_rows([image_id])[image_id].caption == f"by {describer}"
+            assert catalog.image_record(image_id).preferred.text == f"by {describer}"
 
 
 def test_orphans_pruned_and_skips_cleared_when_a_file_is_indexed(tmp_path):
@@ -95,7 +98,7 @@ def test_orphans_pruned_and_skips_cleared_when_a_file_is_indexed(tmp_path):
         with catalog.transaction():
             assert catalog.remove_paths(["/p/a.jpg"]) == 1
             assert catalog.prune_orphan_images() == 1
-        assert catalog.search_vectors("e", "d").image_ids.size == 0
+        assert catalog.search_vectors("e").image_ids.size == 0
 
 
 def test_a_reader_sees_committed_batches_while_a_writer_holds_a_transaction(tmp_path):
@@ -105,7 +108,7 @@ def test_a_reader_sees_committed_batches_while_a_writer_holds_a_transaction(tmp_
         with writer.transaction():
             writer.add_image("h2", 1, 1, None)
             # Mid-transaction, the reader is not blocked and sees only committed rows.
-            assert reader.search_vectors("e", "d").image_ids.size == 1
+            assert reader.search_vectors("e").image_ids.size == 1
         assert reader.data_version() != before
 
 
@@ -149,3 +152,25 @@ def test_a_first_version_catalog_gains_library_roots(tmp_path):
         with catalog.transaction():
             catalog.add_root("/photos")
         assert catalog.roots() == ["/photos"]
+
+
+def test_the_sqlite_catalog_implements_the_storage_protocol():
+    import inspect
+
+    from lucida.catalog import CatalogStore
+
+    operations = [n for n, v in vars(CatalogStore).items() if callable(v) and not n.startswith("_")]
+    assert len(operations) > 40
+    for name in operations:
+        expected = list(inspect.signature(getattr(CatalogStore, name)).parameters)
+        assert list(inspect.signature(getattr(Catalog, name)).parameters) == expected, name
+
+
+def test_word_search_takes_words_so_fts5_syntax_in_a_query_is_only_words(tmp_path):
+    with Catalog.open(tmp_path / "c.db") as catalog:
+        image_id = add_photo(catalog, "/p/a.jpg", "h1", 'a "near" sign reads NOT AND')
+        add_photo(catalog, "/p/b.jpg", "h2", "a red car")
+        for words in (["near", 'x"y'], ["not", "and"], ['"']):
+            assert [i for i, _ in catalog.word_matches(words, False, 5)] == ([image_id] if words != ['"'] else [])
+        assert [i for i, _ in catalog.word_matches(["red", "sign"], True, 5)] == []
+        assert catalog.matched_words(image_id, ["near", "nothing"])[0] == ["near"]

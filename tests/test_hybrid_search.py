@@ -28,10 +28,9 @@ def _names(results) -> list[str]:
     return [r.path.rsplit("/", 1)[1].removesuffix(".jpg") for r in results]
 
 
-def test_default_describer_writes_categories_and_pixel_facts(catalog, sample_photos):
+def test_default_describer_writes_categories_and_pixel_facts(catalog, sample_photos, embedder):
     assert DEFAULT_DESCRIBER == f"{IMAGENET_DESCRIBER}+hypernyms+pixels"
-    fields = catalog.preferred_details([Searcher(catalog).search("a cat", k=1)[0].image_id], DEFAULT_DESCRIBER)
-    (details,) = fields.values()
+    details = catalog.image_record(Searcher(catalog, embedder).search("a cat", k=1)[0].image_id).preferred.details
     assert "feline" in details["fields"]["categories"] and "mammal" in details["fields"]["categories"]
     assert details["fields"]["shape"] == "landscape format"
     assert len(details["classes"]) == 25  # the distribution ConSE combines
@@ -92,8 +91,8 @@ def test_text_in_the_photo_is_read_and_its_exact_words_win(tmp_path, sign_folder
         assert results[0].why["words"] == {"text": ["open", "daily"]}
         assert "text in the photo: OPEN DAILY" in results[0].caption
         # Photos without text get no text field: the detector or Tesseract's confidence keeps noise out.
-        others = catalog.preferred_details([r.image_id for r in Searcher(catalog, embedder).search("coffee", k=5)], describer.name)
-        assert sum("text" in d["fields"] for d in others.values()) == 1
+        others = [catalog.image_record(r.image_id).preferred.details for r in Searcher(catalog, embedder).search("coffee", k=5)]
+        assert sum("text" in d["fields"] for d in others) == 1
 
 
 @pytest.fixture(scope="module")

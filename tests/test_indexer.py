@@ -11,6 +11,7 @@ import pytest
 from lucida.catalog import Catalog
 from lucida.errors import LucidaError
 from lucida.indexer import index_paths
+from lucida.library import Library
 from lucida.models import load_embedder
 from lucida.search import Searcher
 
@@ -132,7 +133,7 @@ def test_switching_embedder_reembeds_without_describing(tmp_path, photo_folder, 
         assert per_embedder == {"all-minilm-l6-v2": 17, f"st:{tiny_embedder_folder}": 17}
         assert catalog.get_setting("embedder") == f"st:{tiny_embedder_folder}"
         # Search now runs with the new embedder's 32-dimensional vectors.
-        searcher = Searcher(catalog)
+        searcher = Library(catalog).searcher()  # the embedder the catalog was last indexed with
         assert searcher.embedder.name == tiny.name
         assert len(searcher.search("a cat", k=5)) == 5
         # Switching back needs no work at all: the old vectors are still there.

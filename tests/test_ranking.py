@@ -1,18 +1,11 @@
-"""Pure ranking functions: query words, FTS5 expressions, reciprocal rank fusion, matched fields."""
+"""Pure ranking functions: query words, reciprocal rank fusion, matched fields."""
 
-from lucida.ranking import RRF_K, fts_query, matched_fields, query_words, reciprocal_rank_fusion
+from lucida.ranking import RRF_K, matched_fields, query_words, reciprocal_rank_fusion
 
 
 def test_query_words_drop_stopwords_and_repeats_and_keep_years():
     assert query_words("A photo of the Dog, the dog and a CAT in 2019") == ["dog", "cat", "2019"]
     assert query_words("the of a") == []
-
-
-def test_fts_query_quotes_each_word_so_fts5_syntax_in_queries_is_harmless():
-    assert fts_query('red car') == '"red" OR "car"'
-    assert fts_query('red car', every=True) == '"red" AND "car"'
-    assert fts_query('NOT AND "') is None
-    assert fts_query('c++ NEAR(x)') == '"near"'
 
 
 def test_rrf_sums_reciprocal_ranks_and_rewards_agreement():

@@ -9,18 +9,14 @@ tried again on the next run.
 
 from __future__ import annotations
 
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from PIL import Image
-
 from lucida.catalog import Catalog
-from lucida.errors import LucidaError
+from lucida.describe import Unreadable, describe_each, read_photo
 from lucida.indexer import embed_missing
-from lucida.media import UnreadablePhoto, decode_for_models
-from lucida.models.base import DescribeFailures, Describer, Description, Embedder
+from lucida.models.base import Describer, Description, Embedder
 from lucida.models.registry import provenance
 from lucida.progress import Progress, SilentProgress
 
@@ -74,9 +70,9 @@ def _caption_all(
         with ThreadPoolExecutor(decode_workers, thread_name_prefix="decode") as pool:
             for start in range(0, len(todo), batch_size):
                 batch = todo[start : start + batch_size]
-                decoded = list(pool.map(lambda row: _decode(row[1], captioner.input_side), batch))
-                readable = [i for i, image in enumerate(decoded) if isinstance(image, Image.Image)]
-                texts, errors = describe_each([decoded[i] for i in readable], captioner)
+                decoded = list(pool.map(lambda row: read_photo(row[1], captioner.input_side), batch))
+                readable = [i for i, photo in enumerate(decoded) if not isinstance(photo, Unreadable)]
+                texts, errors = describe_each([decoded[i].image for i in readable], captioner)  # type: ignore[union-attr]
                 failures = {batch[i][0]: str(decoded[i]) for i in range(len(batch)) if i not in readable}
                 failures.update({batch[readable[j]][0]: why for j, why in errors.items()})
                 done = [(batch[readable[j]][0], d) for j, d in enumerate(texts) if d is not None]
@@ -88,58 +84,6 @@ def _caption_all(
                 progress.advance(len(batch))
     finally:
         progress.finish()
-
-
-class _Unreadable(str):
-    """Why a photo could not be decoded (kept apart from images in one list)."""
-
-
-def _decode(path: str, min_side: int) -> Image.Image | _Unreadable:
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-        return decode_for_models(data, os.path.splitext(path)[1].lower(), min_side).image
-    except OSError as error:
-        return _Unreadable(f"cannot read file: {error.strerror or error}")
-    except UnreadablePhoto as problem:
-        return _Unreadable(str(problem))
-    except Exception as error:  # a decoder bug must not end the run
-        return _Unreadable(f"decoder failed: {type(error).__name__}: {error}")
-
-
-def describe_each(images: list[Image.Image], captioner: Describer) -> tuple[list[Description | None], dict[int, str]]:
-    """A description (or None) per image, and why each None failed. A batch that raises is
-    retried photo by photo, so one bad photo costs only itself; a LucidaError (a refused API
-    key, a missing model) stops the run, since no photo would get past it."""
-    if not images:
-        return [], {}
-    try:
-        return _without_empty(list(captioner.describe(images)), {})
-    except DescribeFailures as failures:
-        return _without_empty(failures.descriptions, dict(failures.errors))
-    except LucidaError:
-        raise
-    except Exception as error:  # noqa: BLE001 - a model's failure on one photo
-        if len(images) == 1:
-            return [None], {0: f"{type(error).__name__}: {error}"}
-    descriptions: list[Description | None] = []
-    errors: dict[int, str] = {}
-    for i, image in enumerate(images):
-        [one], why = describe_each([image], captioner)
-        descriptions.append(one)
-        if 0 in why:
-            errors[i] = why[0]
-    return descriptions, errors
-
-
-def _without_empty(
-    descriptions: list[Description | None], errors: dict[int, str]
-) -> tuple[list[Description | None], dict[int, str]]:
-    """An empty caption is a failure (retried next run), never a caption."""
-    for i, d in enumerate(descriptions):
-        if d is not None and not d.text.strip():
-            descriptions[i], errors[i] = None, "the model wrote no caption"
-    return descriptions, errors
 
 
 def _store(

@@ -10,10 +10,8 @@ from pathlib import Path
 import click
 from platformdirs import user_data_path
 
-from lucida.catalog import Catalog
-from lucida.catalog.store import ACTIVE_API_BASE, ACTIVE_DESCRIBER, ACTIVE_EMBEDDER
-from lucida.config import Config
 from lucida.errors import LucidaError
+from lucida.library import Library
 
 
 # While the main thread runs the models, decode threads need the CPU too; torch's OpenMP threads
@@ -77,36 +75,14 @@ def index(
 ) -> None:
     """Index the photos under PATHS (folders or files): decode, describe, embed, store."""
     os.environ.setdefault("OMP_WAIT_POLICY", INDEX_OMP_WAIT_POLICY)
-    from lucida.indexer import existing_roots, index_paths
-    from lucida.models.registry import DEFAULT_DESCRIBER, DEFAULT_EMBEDDER, LazyDescriber, LazyEmbedder
+    from lucida.indexer import existing_roots
     from lucida.progress import progress_for
 
-    config = Config.load()
-    describer, prompt = config.pick(describer, "index", "captioner"), config.pick(prompt, "index", "prompt")
-    embedder, api_base = config.pick(embedder, "index", "embedder"), config.pick(api_base, "index", "api_base")
     existing_roots(paths)  # a mistyped path fails before a catalog is made or a model loads
-    with Catalog.open(db) as catalog:
-        # Models load only when there is work for them: a rerun over an unchanged library loads
-        # none. A run that switches models (or fills a new catalog) loads them first, so a model
-        # that is not available fails before the catalog records it as the active one.
-        describer_model = LazyDescriber(
-            describer or catalog.get_setting(ACTIVE_DESCRIBER) or DEFAULT_DESCRIBER, prompt, api_base
-        )
-        embedder_model = LazyEmbedder(
-            embedder or catalog.get_setting(ACTIVE_EMBEDDER) or DEFAULT_EMBEDDER,
-            api_base or catalog.get_setting(ACTIVE_API_BASE),
-        )
-        if describer_model.name != catalog.get_setting(ACTIVE_DESCRIBER) or prompt:
-            describer_model.model()
-        if embedder_model.name != catalog.get_setting(ACTIVE_EMBEDDER):
-            embedder_model.model()
-        if api_base:
-            with catalog.transaction():
-                catalog.set_setting(ACTIVE_API_BASE, api_base)
+    with Library.open(db, create=True) as library:
+        describer_model, embedder_model = library.index_models(describer, prompt, embedder, api_base)
         try:
-            summary = index_paths(
-                catalog, list(paths), describer_model, embedder_model, progress_for(quiet), batch_size=batch_size
-            )
+            summary = library.index(paths, progress_for(quiet), batch_size, describer, prompt, embedder, api_base)
         except KeyboardInterrupt:
             click.echo("interrupted: every committed batch is kept; run the same command to resume", err=True)
             sys.exit(130)
@@ -151,20 +127,14 @@ def watch(db: Path, folders: tuple[str, ...], poll: bool, poll_interval: float, 
     os.environ.setdefault("OMP_WAIT_POLICY", INDEX_OMP_WAIT_POLICY)
     import signal
 
-    from lucida.models.registry import DEFAULT_DESCRIBER, DEFAULT_EMBEDDER, LazyDescriber, LazyEmbedder
     from lucida.progress import progress_for
-    from lucida.watch import watch_folders, watch_roots
+    from lucida.watch import watch_roots
 
     watch_roots(folders)  # a mistyped path fails before a catalog is made
-    with Catalog.open(db) as catalog:
-        describer_model = LazyDescriber(catalog.get_setting(ACTIVE_DESCRIBER) or DEFAULT_DESCRIBER)
-        embedder_model = LazyEmbedder(catalog.get_setting(ACTIVE_EMBEDDER) or DEFAULT_EMBEDDER)
+    with Library.open(db, create=True) as library:
         signal.signal(signal.SIGTERM, _terminate)
         try:
-            watch_folders(
-                catalog, list(folders), describer_model, embedder_model, progress_for(quiet),
-                poll=poll, poll_interval_s=poll_interval,
-            )
+            library.watch(list(folders), progress_for(quiet), poll=poll, poll_interval_s=poll_interval)
         except KeyboardInterrupt:
             click.echo("interrupted: every committed batch is kept", err=True)
             sys.exit(130)
@@ -210,8 +180,7 @@ def search(
     """Find photos matching QUERY, best first; the filters narrow the photos ranked.
 
     With filters and no QUERY, lists the photos that pass, oldest first."""
-    from lucida.filters import parse_filter, search_filtered
-    from lucida.search import CONSE_WEIGHT, Searcher
+    from lucida.filters import parse_filter
 
     photo_filter = parse_filter(**filters)
     if query is not None and queries is not None:
@@ -222,18 +191,13 @@ def search(
         texts: list[str | None] = [line.strip() for line in queries if line.strip()]
     else:
         texts = [query]
-    config = Config.load()
-    embedder, api_base = config.pick(embedder, "search", "embedder"), config.pick(api_base, "search", "api_base")
-    with Catalog.open(db, create=False) as catalog:
-        searcher = Searcher(
-            catalog, _search_embedder(catalog, embedder, api_base), exports=export_pattern, ranking=ranking,
-            conse=CONSE_WEIGHT if conse is None else conse,
-        )
-        if searcher.size == 0 and not as_json:
+    with Library.open(db, exports=export_pattern) as library:
+        searcher = library.searcher(embedder, api_base, ranking, conse)
+        if (searcher is None or searcher.size == 0) and not as_json:
             click.echo("the catalog has no indexed photos yet; run `lucida index PATH`", err=True)
         # One query at a time, so JSON Lines stream out as each is answered.
         for text in texts:
-            results = search_filtered(searcher, text, photo_filter, k, sort=sort)
+            results = library.search(text, photo_filter, k, sort=sort, searcher=searcher).results  # type: ignore[arg-type]
             if as_json:
                 payload = {
                     "query": text,
@@ -260,39 +224,39 @@ def search(
 @click.pass_obj
 def status(db: Path, as_json: bool) -> None:
     """Photos indexed, pending and skipped (with reasons), models in use, catalog path and size."""
-    with Catalog.open(db, create=False) as catalog:
-        st = catalog.status()
-        size = catalog.file_size_bytes()
-        payload = {
-            "catalog": str(catalog.path),
-            "catalog_bytes": size,
-            "indexed": st.files,
-            "images": st.images,
-            "pending": st.pending,
-            "unembedded": st.unembedded,
-            "skipped": [{"path": s.path, "reason": s.reason} for s in st.skipped],
-            "caption_failures": [
-                {"path": c.path, "captioner": c.captioner, "prompt": c.prompt, "error": c.error, "attempts": c.attempts}
-                for c in catalog.caption_failures()
-            ],
-            "models": {"describer": st.settings.get(ACTIVE_DESCRIBER), "embedder": st.settings.get(ACTIVE_EMBEDDER)},
-            "descriptions_by_describer": st.describers,
-            "vectors_by_embedder": st.embedders,
-        }
+    with Library.open(db) as library:
+        st = library.status()
+    size = st.catalog_bytes
+    payload = {
+        "catalog": st.catalog,
+        "catalog_bytes": size,
+        "indexed": st.indexed,
+        "images": st.images,
+        "pending": st.pending,
+        "unembedded": st.unembedded,
+        "skipped": [{"path": s.path, "reason": s.reason} for s in st.skipped],
+        "caption_failures": [
+            {"path": c.path, "captioner": c.captioner, "prompt": c.prompt, "error": c.error, "attempts": c.attempts}
+            for c in st.caption_failures
+        ],
+        "models": st.models,
+        "descriptions_by_describer": st.descriptions_by_describer,
+        "vectors_by_embedder": st.vectors_by_embedder,
+    }
     if as_json:
         click.echo(json.dumps(payload, ensure_ascii=False))
         return
     click.echo(f"catalog    {payload['catalog']} ({size / 1e6:.1f} MB)")
-    click.echo(f"indexed    {st.files} files ({st.images} distinct images)")
+    click.echo(f"indexed    {st.indexed} files ({st.images} distinct images)")
     click.echo(f"pending    {st.pending} files found but not yet indexed" + (
         "; run `lucida index` again to finish" if st.pending else ""))
     if st.unembedded:
         click.echo(f"unembedded {st.unembedded} descriptions lack a vector from the active embedder")
     click.echo(f"describer  {payload['models']['describer'] or '-'}")
     click.echo(f"embedder   {payload['models']['embedder'] or '-'}")
-    for name, count in st.describers.items():
+    for name, count in st.descriptions_by_describer.items():
         click.echo(f"  descriptions by {name}: {count}")
-    for name, count in st.embedders.items():
+    for name, count in st.vectors_by_embedder.items():
         click.echo(f"  vectors by {name}: {count}")
     click.echo(f"skipped    {len(st.skipped)}")
     for skipped in st.skipped:
@@ -320,17 +284,10 @@ def serve(db: Path, host: str, port: int, token: str | None, export_pattern: str
         )
     import uvicorn
 
-    from lucida.models.registry import DEFAULT_DESCRIBER, DEFAULT_EMBEDDER, load_describer, load_embedder
-
-    with Catalog.open(db, create=False) as catalog:
-        describer_name = catalog.get_setting(ACTIVE_DESCRIBER) or DEFAULT_DESCRIBER
-        embedder_name = catalog.get_setting(ACTIVE_EMBEDDER) or DEFAULT_EMBEDDER
-        api_base = catalog.get_setting(ACTIVE_API_BASE)
     # Loaded once, here: every request and every index run started from the page shares them.
-    app = create_app(
-        db, load_describer(describer_name, api_base=api_base), load_embedder(embedder_name, api_base),
-        token=token, exports=export_pattern,
-    )
+    with Library.open(db) as library:
+        describer, embedder = library.serve_models()
+    app = create_app(db, describer, embedder, token=token, exports=export_pattern)
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"lucida: serving {db} at http://{shown}:{port}/" + ("?token=…" if token else ""), err=True)
     uvicorn.run(app, host=host, port=port, log_level="info")
@@ -374,23 +331,6 @@ def eval_(images: Path, coco, karpathy, split, jsonl, captioners, prompts, embed
     click.echo(f"{len(evaluation.rows)} combinations on {evaluation.images} images: {out / 'report.md'}")
 
 
-def _search_embedder(catalog: Catalog, spec: str | None, api_base: str | None):
-    """The embedder to search with: the one the catalog was indexed with, or the one asked for
-    when the catalog holds vectors from it. None for a catalog with nothing indexed yet."""
-    from lucida.models.registry import load_embedder
-
-    active = catalog.get_setting(ACTIVE_EMBEDDER)
-    if spec is None or spec == active:
-        return load_embedder(active, api_base or catalog.get_setting(ACTIVE_API_BASE)) if active else None
-    spaces = catalog.status().embedders
-    if spec not in spaces:
-        known = ", ".join(spaces) or "none"
-        raise LucidaError(
-            f"the catalog has no vectors from {spec} (it has: {known}); run `lucida index PATH --embedder {spec}` first"
-        )
-    return load_embedder(spec, api_base)
-
-
 @cli.command("export-xmp")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=str))
 @click.option(
@@ -409,15 +349,14 @@ def export_xmp(db: Path, paths: tuple[str, ...], sidecar_style: str, parent: str
     lr:hierarchicalSubject) for the indexed photos under PATHS (default: all), merged into
     existing sidecars."""
     from lucida.indexer import existing_roots
-    from lucida.xmp_export import ExportOptions, export_xmp as export, undo_xmp
+    from lucida.xmp_export import ExportOptions
 
     roots = existing_roots(paths) if paths else None
-    with Catalog.open(db, create=False) as catalog:
+    with Library.open(db) as library:
         if undo:
-            changes = undo_xmp(catalog, roots, dry_run)
+            changes = library.undo_xmp(roots, dry_run)
         else:
-            options = ExportOptions(parent, sidecar_style, overwrite_description, embed, dry_run)
-            changes = export(catalog, roots, options)
+            changes = library.export_xmp(roots, ExportOptions(parent, sidecar_style, overwrite_description, embed, dry_run))
     would = "would change" if dry_run else "changed"
     for change in changes:
         if change.changes_anything or change.kept_description is not None:

@@ -9,10 +9,7 @@ from pathlib import Path
 
 import click
 
-from lucida.catalog import Catalog
-from lucida.catalog.store import ACTIVE_API_BASE, ACTIVE_EMBEDDER
-from lucida.config import Config, config_path
-from lucida.errors import LucidaError
+from lucida.config import config_path
 
 
 @click.group()
@@ -101,35 +98,21 @@ def pull(name: str) -> None:
 def caption(db: Path, captioner: str | None, prompt: str | None, api_base: str | None, batch_size: int | None, limit, quiet: bool) -> None:
     """Fill in detailed captions for indexed photos with a vision-language captioner; search
     prefers them. Resumable: run it again to continue or to retry failed photos."""
-    from lucida.caption import caption_photos
-    from lucida.models.registry import API, CAPTIONER, FAMILIES, LazyDescriber, load_embedder
+    from lucida.library import CAPTION, CAPTIONER, Library
     from lucida.progress import progress_for
 
-    config = Config.load()
-    captioner = config.pick(captioner, "caption", "captioner")
-    prompt, api_base = config.pick(prompt, "caption", "prompt"), config.pick(api_base, "caption", "api_base")
-    if captioner is None:
-        raise click.UsageError(f"give --captioner NAME (see `lucida models list`), or set [caption] captioner in {config_path()}")
-    with Catalog.open(db, create=False) as catalog:
-        embedder_name = catalog.get_setting(ACTIVE_EMBEDDER)
-        if embedder_name is None:
-            raise LucidaError(f"catalog {catalog.path} has no photos yet; run `lucida index PATH` first")
-        model = LazyDescriber(captioner, prompt, api_base)
-        if model.entry.kind != CAPTIONER:
-            raise LucidaError(f"{captioner} is a {model.entry.kind}, not a captioner; see `lucida models list`")
-        model.model()  # a missing model or a bad prompt fails before any work
-        if batch_size is None:
-            batch_size = 16 if FAMILIES[model.entry.family].weights == API else 4
-        embedder = load_embedder(embedder_name, catalog.get_setting(ACTIVE_API_BASE))
+    with Library.open(db) as library:
+        if library.choose(CAPTIONER, CAPTION, spec=captioner) is None:
+            raise click.UsageError(f"give --captioner NAME (see `lucida models list`), or set [caption] captioner in {config_path()}")
         try:
-            summary = caption_photos(catalog, model, embedder, progress_for(quiet), batch_size=batch_size, limit=limit)
+            model, summary = library.caption(captioner, prompt, api_base, progress_for(quiet), batch_size, limit)
         except KeyboardInterrupt:
             click.echo("interrupted: every committed batch is kept; run the same command to resume", err=True)
             sys.exit(130)
     if quiet:
         return
     click.echo(
-        f"{summary.captioned} photos captioned with {captioner} (prompt {model.prompt or '-'}) in {summary.seconds:.1f} s"
+        f"{summary.captioned} photos captioned with {model.name} (prompt {model.prompt or '-'}) in {summary.seconds:.1f} s"
         + (f"; {summary.failed} failed, tried again next run (`lucida status` says why)" if summary.failed else "")
         + (f"; {summary.remaining} left for a later run" if summary.remaining else "")
         + "."

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Literal
 
+import numpy as np
+
 from lucida.catalog import Catalog
+from lucida.catalog.filter import PhotoFilter
 from lucida.errors import LucidaError
 from lucida.media import RAW_EXTENSIONS, SUPPORTED_EXTENSIONS
 from lucida.search import Searcher, SearchResult
@@ -31,27 +33,6 @@ FILE_TYPES: dict[str, frozenset[str]] = {
     "heif": frozenset({".heic", ".heif"}),
     "tiff": frozenset({".tif", ".tiff"}),
 }
-
-
-@dataclass(frozen=True)
-class PhotoFilter:
-    """Conditions a photo must meet; None (or empty) where there is none."""
-
-    taken_from: str | None = None  # inclusive lower bound on the ISO local capture time, "2021-06"
-    taken_before: str | None = None  # exclusive upper bound, "2021-07"
-    camera: str | None = None  # words found in make + model, any case
-    lens: str | None = None
-    focal_min: float | None = None  # mm
-    focal_max: float | None = None
-    min_rating: int | None = None
-    label: str | None = None  # colour label, any case
-    folder: str | None = None  # absolute folder; files anywhere under it
-    extensions: frozenset[str] = frozenset()  # lower-case, with the dot
-    has_gps: bool = False
-
-    @property
-    def active(self) -> bool:
-        return self != PhotoFilter()
 
 
 def parse_filter(
@@ -153,6 +134,7 @@ def search_filtered(
     k: int = 20,
     offset: int = 0,
     sort: Sort = "relevance",
+    vector: np.ndarray | None = None,
 ) -> list[SearchResult]:
     """The photos that pass the filter: the k best for the query after skipping `offset`, in
     order of relevance, or of capture time with sort="date" (the same k photos, oldest first).
@@ -160,16 +142,31 @@ def search_filtered(
     Without a query, every photo that passes, oldest first, k at a time (score 0: nothing was
     ranked). Capture times compare as local times; photos with none come last.
     """
+    return rank_filtered(searcher, query, passing_ids(searcher.catalog, photo_filter), k, offset, sort, vector)
+
+
+def rank_filtered(
+    searcher: Searcher,
+    query: str | None,
+    only: list[int] | None,
+    k: int = 20,
+    offset: int = 0,
+    sort: Sort = "relevance",
+    vector: np.ndarray | None = None,
+) -> list[SearchResult]:
+    """search_filtered among the image ids `only` a filter let through (None: every photo).
+    `vector`: the query's embedding when it was made elsewhere (the web app batches them)."""
     catalog = searcher.catalog
-    only = passing_ids(catalog, photo_filter)
     if query is not None:
+        if vector is not None:
+            return in_order(searcher.search_with_vector(query, vector, k, offset, only), sort)
         return in_order(searcher.search(query, k, offset, only), sort)
     if k < 1 or offset < 0:
         raise LucidaError(f"-k must be at least 1 and offset 0 or more, not {k} and {offset}")
     times = catalog.capture_times()
     candidates = set(times) if only is None else set(only) & set(times)
     ids = sorted(candidates, key=lambda i: (_date_order(times[i]), i))[offset : offset + k]
-    rows = catalog.result_rows(ids, searcher.describer_name)
+    rows = catalog.result_rows(ids)
     return [
         SearchResult(r.path, 0.0, r.caption, i, r.describer, r.width, r.height, r.taken_at)
         for i in ids

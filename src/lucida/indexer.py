@@ -23,9 +23,10 @@ from lucida.catalog.store import ACTIVE_DESCRIBER, ACTIVE_EMBEDDER
 from lucida.concepts import add_conse_vectors
 from lucida.metadata_text import update_metadata_descriptions
 from lucida.errors import LucidaError
-from lucida.media import DecodedPhoto, UnreadablePhoto, content_hash, decode_for_models
+from lucida.describe import Unreadable, decode_photo, describe_each
+from lucida.media import DecodedPhoto, content_hash
 from lucida.metadata import MetadataReader, PhotoMetadata, SidecarFile, exiftool_executable, find_sidecars, sidecar_signature
-from lucida.models.base import DescribeFailures, Describer, Embedder
+from lucida.models.base import Describer, Embedder
 from lucida.models.registry import provenance
 from lucida.progress import Progress, SilentProgress
 from lucida.scan import FoundFile, ScanProblem, scan, under_any
@@ -194,12 +195,9 @@ def _prepare(file: FoundFile, known_hashes: set[str], min_side: int) -> _Prepare
     digest = content_hash(data)
     if digest in known_hashes:
         return _Prepared(file, digest)
-    try:
-        photo = decode_for_models(data, file.extension, min_side)
-    except UnreadablePhoto as problem:
-        return _Prepared(file, digest, reason=str(problem))
-    except Exception as error:  # a decoder bug must not end the run over a whole library
-        return _Prepared(file, digest, reason=f"decoder failed: {type(error).__name__}: {error}")
+    photo = decode_photo(data, file.extension, min_side)
+    if isinstance(photo, Unreadable):
+        return _Prepared(file, digest, reason=str(photo))
     return _Prepared(file, digest, photo)
 
 
@@ -218,12 +216,7 @@ def _store_batch(
     # ExifTool reads the batch in its own process while the models describe it.
     reading = metadata.read_later([p.file.path for p in batch if p.reason is None]) if metadata else None
     fresh = [p for p in batch if p.photo is not None]
-    try:
-        described: list = describer.describe([p.photo.image for p in fresh])  # type: ignore[union-attr]
-        errors: dict[int, str] = {}
-    except DescribeFailures as failures:  # keep the photos that were described
-        described, errors = failures.descriptions, dict(failures.errors)
-    errors.update({i: "the model wrote no text" for i, d in enumerate(described) if d is not None and not d.text.strip()})
+    described, errors = describe_each([p.photo.image for p in fresh], describer)  # type: ignore[union-attr]
     for i, why in errors.items():
         fresh[i].reason, fresh[i].retry = f"describing failed, tried again next run: {why}", True
     descriptions = [d for i, d in enumerate(described) if i not in errors]

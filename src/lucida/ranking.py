@@ -30,16 +30,6 @@ def query_words(query: str) -> list[str]:
     return list(dict.fromkeys(w for w in words if len(w) > 1 and w not in STOPWORDS))
 
 
-def fts_query(query: str, every: bool = False) -> str | None:
-    """An FTS5 MATCH expression that any of the query's words satisfies, or with `every` all of
-    them (BM25 ranks photos that match more of them, and rarer ones, higher); None when the
-    query has no such word."""
-    words = query_words(query)
-    if not words:
-        return None
-    return (" AND " if every else " OR ").join(f'"{w}"' for w in words)
-
-
 def reciprocal_rank_fusion(
     rankings: Sequence[Sequence[int]], weights: Sequence[float] | None = None, k: int = RRF_K
 ) -> list[tuple[int, float]]:

@@ -14,13 +14,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lucida.catalog import Catalog
-from lucida.catalog.store import ACTIVE_DESCRIBER, ACTIVE_EMBEDDER, StoredEmbedding
+from lucida.catalog.store import StoredEmbedding
 from lucida.concepts import class_scores, class_vectors, query_class_weights
 from lucida.errors import LucidaError
 from lucida.models.base import Embedder
-from lucida.models.registry import DEFAULT_DESCRIBER, load_embedder
 from lucida.pairs import PhotoGroups, export_pattern, group_photos, one_per_photo
-from lucida.ranking import fts_query, matched_fields, reciprocal_rank_fusion
+from lucida.ranking import matched_fields, query_words, reciprocal_rank_fusion
 
 QUERY_CACHE_SIZE = 1024  # query vectors kept (1.5 KB each at 384 dimensions)
 RANKINGS = ("hybrid", "vector")
@@ -94,7 +93,7 @@ class Searcher:
     def __init__(
         self,
         catalog: Catalog,
-        embedder: Embedder | None = None,
+        embedder: Embedder,
         exports: str | None = None,
         ranking: str = "hybrid",
         conse: float = CONSE_WEIGHT,
@@ -112,13 +111,7 @@ class Searcher:
         self.classes = classes
         self._class_table: _ClassTable | None = None
         self.catalog = catalog
-        embedder_name = catalog.get_setting(ACTIVE_EMBEDDER)
-        if embedder is None:
-            if embedder_name is None:
-                raise LucidaError(f"catalog {catalog.path} has no photos yet; run `lucida index PATH` first")
-            embedder = load_embedder(embedder_name)
         self.embedder = embedder
-        self.describer_name = catalog.get_setting(ACTIVE_DESCRIBER) or DEFAULT_DESCRIBER
         self._exports = export_pattern(exports)
         self._vectors: StoredEmbedding | None = None
         self._groups = PhotoGroups({}, {})
@@ -134,13 +127,13 @@ class Searcher:
     def _current(self) -> StoredEmbedding:
         version = self.catalog.data_version()
         if self._vectors is None or version != self._version:
-            self._vectors = self.catalog.search_vectors(self.embedder.name, self.describer_name)
+            self._vectors = self.catalog.search_vectors(self.embedder.name)
             if self.conse > 0:
-                classes = self.catalog.search_vectors(self.embedder.name, self.describer_name, table="class_mixtures")
+                classes = self.catalog.search_vectors(self.embedder.name, table="class_mixtures")
                 self._vectors = mix_vectors(self._vectors, classes, self.conse)
             self._class_table = None
             if self.ranking == "hybrid" and self.classes > 0 and len(self._vectors.image_ids):
-                self._class_table = _ClassTable.load(self.catalog, self.embedder, self.describer_name, self._vectors)
+                self._class_table = _ClassTable.load(self.catalog, self.embedder, self._vectors)
             self._groups = group_photos(self.catalog.image_files(), self._exports)
             group_of = self._groups.group_of
             self._group_rows = np.fromiter(
@@ -271,11 +264,11 @@ class Searcher:
     ) -> list[SearchResult]:
         """Results offset+1 .. offset+k for a query (among `only` when given), each saying why
         it matched."""
-        match = fts_query(query)
+        words = query_words(query)
         if self.ranking == "vector":
             results = self._ranked(scores, stored, k, offset, only=only)
             ranks = {"vector_rank": {r.image_id: offset + i for i, r in enumerate(results, 1)}}
-            return self._explained(results, match, scores, stored, ranks)
+            return self._explained(results, words, scores, stored, ranks)
         depth = max(offset + k, FUSION_DEPTH)
         # -inf marks what may not be shown: filtered out, or the other file of a pair.
         shown = scores if only is None else np.where(_allowed(stored, only), scores, -np.inf)
@@ -288,9 +281,9 @@ class Searcher:
         # every word counts twice, so "black and white" puts black-and-white photos above black
         # coffee, and an exact name wins.
         every, some = [], []
-        if match is not None:
-            every = [i for i, _ in self.catalog.word_matches(fts_query(query, every=True), depth) if i in allowed]
-            some = [i for i, _ in self.catalog.word_matches(match, depth) if i in allowed]
+        if words:
+            every = [i for i, _ in self.catalog.word_matches(words, True, depth) if i in allowed]
+            some = [i for i, _ in self.catalog.word_matches(words, False, depth) if i in allowed]
         by_words = list(dict.fromkeys(every + some))
         by_classes = self._class_table.ranking(vector, depth) if self._class_table is not None else []
         by_classes = [i for i in by_classes if i in allowed]
@@ -298,7 +291,7 @@ class Searcher:
             [by_vector, every, some, by_classes], weights=[1.0, 1.0, 1.0, self.classes]
         )[offset : offset + k]
         ids = [image_id for image_id, _ in fused]
-        rows = self.catalog.result_rows(ids, self.describer_name)
+        rows = self.catalog.result_rows(ids)
         results = [
             SearchResult(
                 rows[i].path, score, rows[i].caption, i, rows[i].describer,
@@ -311,12 +304,12 @@ class Searcher:
             name: {i: r for r, i in enumerate(ranking, 1)}
             for name, ranking in (("vector_rank", by_vector), ("word_rank", by_words), ("class_rank", by_classes))
         }
-        return self._explained(results, match, scores, stored, ranks)
+        return self._explained(results, words, scores, stored, ranks)
 
     def _explained(
         self,
         results: list[SearchResult],
-        match: str | None,
+        words: list[str],
         scores: np.ndarray,
         stored: StoredEmbedding,
         ranks: dict[str, dict[int, int]],
@@ -324,19 +317,19 @@ class Searcher:
         """The results with `why`: similarity, their rank in each ranking fused (None where a
         ranking did not hold them or was not used), matched words by field, likeliest classes."""
         rows = {r.image_id: _row_of(stored, r.image_id) for r in results}
-        details = self.catalog.preferred_details([r.image_id for r in results], self.describer_name)
+        classes_of = self.catalog.photo_classes([r.image_id for r in results])
         explained = []
         for result in results:
-            words: dict[str, list[str]] = {}
-            if match is not None:
-                matched, found = self.catalog.matched_words(result.image_id, self.describer_name, match)
-                fields = (found or {}).get("fields") or {"description": result.caption}
-                words = matched_fields(fields, matched)
-            classes = details.get(result.image_id, {}).get("classes", [])
+            found_words: dict[str, list[str]] = {}
+            if words:
+                matched, details = self.catalog.matched_words(result.image_id, words)
+                fields = (details or {}).get("fields") or {"description": result.caption}
+                found_words = matched_fields(fields, matched)
+            classes = classes_of.get(result.image_id, [])
             why = {
                 "similarity": round(float(scores[rows[result.image_id]]), 6),
                 **{name: ranks.get(name, {}).get(result.image_id) for name in _RANK_NAMES},
-                "words": words,
+                "words": found_words,
                 "classes": [{"label": c["label"], "p": c["p"]} for c in classes[:3]],
             }
             explained.append(SearchResult(**{**result.__dict__, "why": why}))
@@ -361,7 +354,7 @@ class Searcher:
         count = shown if count is None else min(count, shown)
         best = top_k(scores, min(offset + k, count))[offset:]
         ids = [int(stored.image_ids[i]) for i in best]
-        rows = self.catalog.result_rows(ids, self.describer_name)
+        rows = self.catalog.result_rows(ids)
         return [
             SearchResult(
                 rows[i].path, float(scores[j]), rows[i].caption, i, rows[i].describer,
@@ -387,8 +380,8 @@ class _ClassTable:
     class_matrix: np.ndarray  # (1000, dim)
 
     @classmethod
-    def load(cls, catalog: Catalog, embedder: Embedder, describer: str, stored: StoredEmbedding) -> _ClassTable | None:
-        found = catalog.class_distributions(describer)
+    def load(cls, catalog: Catalog, embedder: Embedder, stored: StoredEmbedding) -> _ClassTable | None:
+        found = catalog.photo_classes()
         if not found:
             return None
         vectors = class_vectors(catalog, embedder)

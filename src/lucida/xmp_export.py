@@ -2,7 +2,8 @@
 darktable and digiKam, through ExifTool, and taken out again exactly (`--undo`).
 
 What is written, per photo:
-- dc:description: the caption of the description search uses (the active describer's).
+- dc:description: the photo's caption, the text every front end shows for it (its preferred
+  description, lucida.catalog.store).
   A description someone else wrote stays unless `overwrite_description` is set.
 - dc:subject: keywords from the describer's structured output: a describer that lists
   "keywords" gives those; the ImageNet classifier gives its likely classes (probability at
@@ -25,7 +26,7 @@ import os
 from dataclasses import dataclass, field
 
 from lucida.catalog import Catalog
-from lucida.catalog.store import ACTIVE_DESCRIBER, StoredDescription, XmpWrite
+from lucida.catalog.store import StoredDescription, XmpWrite
 from lucida.errors import LucidaError
 from lucida.media import RAW_EXTENSIONS
 from lucida.metadata import SIDECAR_EXTENSION, exiftool_executable
@@ -89,13 +90,15 @@ class Change:
         return "; ".join(parts) or "up to date"
 
 
-def keywords_of(description: StoredDescription) -> list[str]:
-    """The keywords lucida gives a photo, from its description's structured output."""
+def keywords_of(description: StoredDescription, classes: list[dict] | None = None) -> list[str]:
+    """The keywords lucida gives a photo, from its description's structured output: the
+    keywords it lists, else its likely classes, else `classes` (the photo's likely classes from
+    another of its descriptions, Catalog.photo_classes: a caption lists none of its own)."""
     details = description.details or {}
     if isinstance(details.get("keywords"), list):
         words = [str(w) for w in details["keywords"]]
     else:
-        classes = [c for c in details.get("classes", []) if isinstance(c, dict) and c.get("label")]
+        classes = [c for c in details.get("classes") or classes or [] if isinstance(c, dict) and c.get("label")]
         words = [c["label"] for i, c in enumerate(classes) if i == 0 or c.get("p", 0) >= KEYWORD_MIN_PROBABILITY]
     # '|' separates levels of a hierarchical keyword; newlines would end ExifTool's argument.
     cleaned = (" ".join(w.replace("|", " ").split()) for w in words)
@@ -114,18 +117,15 @@ def export_xmp(catalog: Catalog, roots: list[str] | None, options: ExportOptions
     """Write lucida's caption and keywords for the indexed photos under `roots` (all when None).
     Returns one Change per file written (or that would be, with dry_run)."""
     parent = "|".join(p.strip() for p in options.parent.split("|") if p.strip())
-    describer = catalog.get_setting(ACTIVE_DESCRIBER) or ""
     targets = _targets(catalog.files_under(roots), options)
     changes = []
     with _ExifTool() as tool:
         for target, (photo, image_id) in targets.items():
             record = catalog.image_record(image_id)
-            chosen = [d for d in record.descriptions if d.describer == describer] if record else []
-            chosen = chosen or (record.descriptions if record else [])
-            if not chosen:
+            description = record.preferred if record else None
+            if description is None:
                 continue
-            description = max(chosen, key=lambda d: d.created_at)
-            keywords = keywords_of(description)
+            keywords = keywords_of(description, catalog.photo_classes([image_id]).get(image_id))
             hierarchical = [f"{parent}|{k}" if parent else k for k in keywords]
             change, write = _plan(
                 tool, catalog.xmp_write(target), target, photo, " ".join(description.text.split()),

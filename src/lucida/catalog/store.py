@@ -18,7 +18,7 @@ from lucida.errors import LucidaError
 from lucida.metadata import PhotoMetadata
 
 if TYPE_CHECKING:
-    from lucida.filters import PhotoFilter
+    from lucida.catalog.filter import PhotoFilter
 
 # Settings keys recording which models the catalog's search vectors come from.
 ACTIVE_DESCRIBER = "describer"
@@ -29,6 +29,30 @@ ACTIVE_API_BASE = "api_base"
 # Descriptions only searched by their words (lucida.metadata_text), never embedded: a photo's
 # metadata as text. Search ranks photos by one vector each, from what the pixels show.
 METADATA_DESCRIBER = "metadata"
+
+# Which description stands for a photo: the text shown as its caption, the one its search vector
+# is made from, the one `why` reads and the one export-xmp writes. A captioner's caption wins over
+# a describer's text, then the catalog's active describer over others, then the newest. Metadata
+# text is never a photo's description (it is only searched by its words). This is the one place
+# the rule is written: every query below asks _preferred_id() or orders by _PREFERENCE_ORDER.
+_ACTIVE_DESCRIBER_SQL = f"(SELECT value FROM settings WHERE key = '{ACTIVE_DESCRIBER}')"
+_PREFERENCE_ORDER = (
+    f"(d.kind = 'captioner') DESC, (d.describer = {_ACTIVE_DESCRIBER_SQL}) DESC, d.created_at DESC, d.id DESC"
+)
+
+
+def _preferred_id(image_id: str = "o.image_id", among: str = "1") -> str:
+    """SQL for the id of the description that stands for the image `image_id` (an SQL expression),
+    among its descriptions (aliased d) that satisfy `among`: its preferred description, or where
+    that lacks something a query needs (a vector, classes), the next in the same order."""
+    return (
+        f"(SELECT d.id FROM descriptions d WHERE d.image_id = {image_id} "
+        f"AND d.describer != '{METADATA_DESCRIBER}' AND ({among}) ORDER BY {_PREFERENCE_ORDER} LIMIT 1)"
+    )
+
+
+# A description's details hold the classifier's likeliest classes.
+_HAS_CLASSES = "d.details IS NOT NULL AND json_type(d.details, '$.classes') = 'array'"
 
 # Descriptions of images that have a file and no vector from the embedder bound to `?`.
 _UNEMBEDDED_DESCRIPTIONS = (
@@ -102,6 +126,7 @@ class StoredDescription:
     created_at: float
     kind: str = "describer"  # or "captioner"
     revision: str | None = None  # of the model that wrote it, when known
+    preferred: bool = False  # the description that stands for the photo (see _PREFERENCE_ORDER)
 
 
 @dataclass(frozen=True)
@@ -116,6 +141,11 @@ class ImageRecord:
     added_at: float
     files: list[StoredFile]  # by path
     descriptions: list[StoredDescription]  # oldest first
+
+    @property
+    def preferred(self) -> StoredDescription | None:
+        """The description that stands for the photo: its caption everywhere lucida shows one."""
+        return next((d for d in self.descriptions if d.preferred), None)
 
 
 @dataclass(frozen=True)
@@ -399,27 +429,23 @@ class Catalog:
             f"SELECT d.id, d.text {_UNEMBEDDED_DESCRIPTIONS} ORDER BY d.id", (embedder,)
         ).fetchall()
 
-    def search_vectors(self, embedder: str, describer: str, table: str = "embeddings") -> StoredEmbedding:
-        """One vector per image with a file, from its best description: a captioner's caption
-        over a describer's text, then `describer`'s, then the most recent. `table`: "embeddings",
-        or "class_mixtures" for the descriptions' ConSE vectors."""
+    def search_vectors(self, embedder: str, table: str = "embeddings") -> StoredEmbedding:
+        """One vector per image with a file: its preferred description's, or where that has none
+        from `embedder` yet, the next description's in the same order. `table`: "embeddings", or
+        "class_mixtures" for the descriptions' ConSE vectors."""
         if table not in ("embeddings", "class_mixtures"):
             raise ValueError(table)
+        has_vector = f"EXISTS (SELECT 1 FROM {table} x WHERE x.description_id = d.id AND x.embedder = ?1)"
         rows = self._db.execute(
-            f"SELECT d.image_id, e.vector FROM {table} e "
-            "JOIN descriptions d ON d.id = e.description_id "
-            "WHERE e.embedder = ? AND EXISTS (SELECT 1 FROM files f WHERE f.image_id = d.image_id) "
-            "ORDER BY d.image_id, (d.kind = 'captioner'), (d.describer = ?), d.created_at",
-            (embedder, describer),
+            f"SELECT o.image_id, e.vector FROM descriptions o JOIN {table} e ON e.description_id = o.id "
+            f"AND e.embedder = ?1 WHERE o.id = {_preferred_id(among=has_vector)} "
+            "AND EXISTS (SELECT 1 FROM files f WHERE f.image_id = o.image_id) ORDER BY o.image_id",
+            (embedder,),
         ).fetchall()
-        # Rows come sorted so the preferred description of each image is its last row.
-        chosen: dict[int, bytes] = {}
-        for image_id, blob in rows:
-            chosen[image_id] = blob
-        if not chosen:
+        if not rows:
             return StoredEmbedding(np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32))
-        image_ids = np.fromiter(chosen.keys(), dtype=np.int64, count=len(chosen))
-        vectors = np.frombuffer(b"".join(chosen.values()), dtype="<f4").reshape(len(chosen), -1)
+        image_ids = np.fromiter((i for i, _ in rows), dtype=np.int64, count=len(rows))
+        vectors = np.frombuffer(b"".join(blob for _, blob in rows), dtype="<f4").reshape(len(rows), -1)
         return StoredEmbedding(image_ids, vectors)
 
     def descriptions_by(self, describer: str, prompt: str = "") -> dict[str, tuple[int, str]]:
@@ -453,19 +479,16 @@ class Catalog:
             return np.zeros((0, 0), dtype=np.float32)
         return np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(blobs), -1)
 
-    def result_rows(self, image_ids: list[int], describer: str) -> dict[int, ResultRow]:
-        """Path and caption for each image: its first path by name, its best description (as in
-        search_vectors)."""
+    def result_rows(self, image_ids: list[int]) -> dict[int, ResultRow]:
+        """Path and caption for each image: its first path by name, its preferred description."""
         found: dict[int, ResultRow] = {}
         for image_id in image_ids:
             row = self._db.execute(
-                f"SELECT f.path, d.text, d.describer, i.width, i.height, {_TAKEN_AT} FROM files f "
-                "JOIN descriptions d ON d.image_id = f.image_id JOIN images i ON i.id = f.image_id "
-                "LEFT JOIN file_metadata m ON m.path = f.path "
-                "WHERE f.image_id = ? ORDER BY (d.kind = 'captioner') DESC, (d.describer = ?) DESC, "
-                "d.created_at DESC, f.path "
-                "LIMIT 1",
-                (image_id, describer),
+                f"SELECT f.path, o.text, o.describer, i.width, i.height, {_TAKEN_AT} FROM files f "
+                "JOIN images i ON i.id = f.image_id JOIN descriptions o ON o.id = "
+                f"{_preferred_id('f.image_id')} LEFT JOIN file_metadata m ON m.path = f.path "
+                "WHERE f.image_id = ? ORDER BY f.path LIMIT 1",
+                (image_id,),
             ).fetchone()
             if row:
                 found[image_id] = ResultRow(image_id, *row)
@@ -487,10 +510,13 @@ class Catalog:
         if not files:
             return None
         descriptions = [
-            StoredDescription(describer, prompt, text, json.loads(details) if details else None, created_at, kind, revision)
-            for describer, prompt, text, details, created_at, kind, revision in self._db.execute(
-                "SELECT describer, prompt, text, details, created_at, kind, revision FROM descriptions "
-                "WHERE image_id = ? ORDER BY created_at, id",
+            StoredDescription(
+                describer, prompt, text, json.loads(details) if details else None, created_at, kind, revision,
+                bool(preferred),
+            )
+            for describer, prompt, text, details, created_at, kind, revision, preferred in self._db.execute(
+                "SELECT describer, prompt, text, details, created_at, kind, revision, "
+                f"o.id = {_preferred_id()} FROM descriptions o WHERE image_id = ? ORDER BY created_at, id",
                 (image_id,),
             )
         ]
@@ -498,9 +524,11 @@ class Catalog:
 
     # -- words (FTS5) and fixed-text vectors ---------------------------------------------
 
-    def word_matches(self, match: str, limit: int) -> list[tuple[int, float]]:
+    def word_matches(self, words: list[str], every: bool, limit: int) -> list[tuple[int, float]]:
         """(image id, BM25 score, lower is better) of the images with a file whose descriptions
-        best match an FTS5 expression, best first, one row per image."""
+        hold any of `words` (with `every`, all of them), best first, one row per image."""
+        if not words:
+            return []
         try:
             # FTS5 ranks alone first (`ORDER BY rank` with a LIMIT is its fast path, half the
             # time of sorting a join by bm25() over 100,000 descriptions), then joins the few.
@@ -510,22 +538,27 @@ class Catalog:
                 ") w JOIN descriptions d ON d.id = w.rowid "
                 "WHERE EXISTS (SELECT 1 FROM files f WHERE f.image_id = d.image_id) "
                 "ORDER BY w.rank",
-                (match, limit * 2),  # an image with two matching descriptions takes two rows
+                (_fts5_match(words, every), limit * 2),  # an image with two matching descriptions takes two rows
             ).fetchall()
         except sqlite3.OperationalError as error:
-            raise LucidaError(f"cannot search for {match!r}: {error}") from error
+            raise LucidaError(f"cannot search for {' '.join(words)!r}: {error}") from error
         best: dict[int, float] = {}
         for image_id, score in rows:
             best.setdefault(image_id, score)
         return list(best.items())[:limit]
 
-    def matched_words(self, image_id: int, describer: str, match: str) -> tuple[list[str], dict | None]:
-        """The words of an image's preferred description that an FTS5 expression matched, as
-        they appear in the text, and that description's details."""
+    def matched_words(self, image_id: int, words: list[str]) -> tuple[list[str], dict | None]:
+        """The words of an image's description that match any of `words`, as they appear in
+        the text, and that description's details: the first description in the order that
+        chooses its preferred one (metadata text last) that holds any of them."""
+        if not words:
+            return [], None
         descriptions = self._db.execute(
-            "SELECT id, details FROM descriptions WHERE image_id = ? ORDER BY (describer = ?) DESC, created_at DESC",
-            (image_id, describer),
+            f"SELECT d.id, d.details FROM descriptions d WHERE d.image_id = ? "
+            f"ORDER BY (d.describer = '{METADATA_DESCRIBER}'), {_PREFERENCE_ORDER}",
+            (image_id,),
         ).fetchall()
+        match = _fts5_match(words, every=False)
         for description_id, details in descriptions:
             # One description at a time: FTS5 seeks a MATCH to a rowid, whereas a join on the
             # image id makes it list every matching description in the catalog first.
@@ -535,8 +568,8 @@ class Catalog:
                 (match, description_id),
             ).fetchone()
             if row is not None:
-                words = [part.split("\x02", 1)[0] for part in row[0].split("\x01")[1:]]
-                return words, json.loads(details) if details else None
+                matched = [part.split("\x02", 1)[0] for part in row[0].split("\x01")[1:]]
+                return matched, json.loads(details) if details else None
         return [], None
 
     def description_details(self, describer: str, prompt: str = "") -> dict[int, dict | None]:
@@ -560,37 +593,22 @@ class Catalog:
             "DELETE FROM descriptions WHERE image_id = ? AND describer = ? AND prompt = ?", (image_id, describer, prompt)
         )
 
-    def preferred_details(self, image_ids: list[int], describer: str) -> dict[int, dict]:
-        """image id -> the details of its preferred description (the one search uses)."""
-        found: dict[int, dict] = {}
-        for image_id in image_ids:
-            row = self._db.execute(
-                "SELECT details FROM descriptions WHERE image_id = ? "
-                "ORDER BY (describer = ?) DESC, created_at DESC LIMIT 1",
-                (image_id, describer),
-            ).fetchone()
-            if row and row[0]:
-                found[image_id] = json.loads(row[0])
-        return found
-
-    def class_distributions(self, describer: str) -> dict[int, list[dict]]:
-        """image id -> the top classes ({"synset", "label", "p"}) in the details of the description
-        search uses for it (as search_vectors chooses), for images with a file that have them."""
-        rows = self._db.execute(
-            "SELECT d.image_id, d.details FROM descriptions d "
-            "WHERE d.details IS NOT NULL AND EXISTS (SELECT 1 FROM files f WHERE f.image_id = d.image_id) "
-            "ORDER BY d.image_id, (d.describer = ?), d.created_at",
-            (describer,),
-        ).fetchall()
-        chosen: dict[int, str] = {}
-        for image_id, details in rows:  # the preferred description of each image comes last
-            chosen[image_id] = details
-        found = {}
-        for image_id, details in chosen.items():
-            classes = json.loads(details).get("classes")
-            if classes:
-                found[image_id] = classes
-        return found
+    def photo_classes(self, image_ids: Iterable[int] | None = None) -> dict[int, list[dict]]:
+        """image id -> the classifier's likeliest classes ({"synset", "label", "p"}) for the photo:
+        from its preferred description, or where that has none, the next in the same order that
+        has them. Every image with a file when `image_ids` is None."""
+        query = (
+            f"SELECT o.image_id, o.details FROM descriptions o WHERE o.id = {_preferred_id(among=_HAS_CLASSES)} "
+            "AND EXISTS (SELECT 1 FROM files f WHERE f.image_id = o.image_id)"
+        )
+        if image_ids is None:
+            rows = self._db.execute(query).fetchall()
+        else:
+            rows = [
+                row for image_id in dict.fromkeys(image_ids)
+                for row in self._db.execute(query + " AND o.image_id = ?", (image_id,))
+            ]  # fmt: skip
+        return {image_id: json.loads(details)["classes"] for image_id, details in rows}
 
     def text_vectors(self, embedder: str, texts: list[str]) -> dict[str, np.ndarray]:
         """The stored vectors an embedder made of these texts (those it has made)."""
@@ -842,3 +860,10 @@ def _split_statements(script: str) -> list[str]:
                 statements.append(pending.strip())
             pending = ""
     return statements
+
+
+def _fts5_match(words: list[str], every: bool) -> str:
+    """An FTS5 MATCH expression that any of the words satisfies, or with `every` all of them.
+    Each word is quoted, so FTS5 syntax in what a user typed (NEAR, AND, quotes) is only words."""
+    quoted = ['"' + w.replace('"', '""') + '"' for w in words]
+    return (" AND " if every else " OR ").join(quoted)

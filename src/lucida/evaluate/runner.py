@@ -27,7 +27,8 @@ from lucida.errors import LucidaError
 from lucida.evaluate.datasets import EvalItem, retrieval_queries
 from lucida.evaluate.metrics import caption_metrics, retrieval_metrics
 from lucida.indexer import embed_missing
-from lucida.media import UnreadablePhoto, content_hash, decode_for_models
+from lucida.describe import Unreadable, describe_each, read_photo
+from lucida.media import content_hash
 from lucida.models.base import Describer, Embedder
 from lucida.models.registry import (
     DEFAULT_DESCRIBER,
@@ -179,12 +180,17 @@ def _caption_missing(
                     batch = todo[start : start + batch_size]
                     # A photo's captioning cost includes decoding it, as it does when indexing.
                     began = time.perf_counter()
-                    photos = list(pool.map(lambda n: _decode(paths[n], describer.input_side), batch))
-                    descriptions = describer.describe([p.image for p in photos])
+                    photos = list(pool.map(lambda n: read_photo(str(paths[n]), describer.input_side), batch))
+                    unreadable = [(n, p) for n, p in zip(batch, photos) if isinstance(p, Unreadable)]
+                    if unreadable:
+                        raise LucidaError(f"cannot decode {paths[unreadable[0][0]]}: {unreadable[0][1]}")
+                    descriptions, errors = describe_each([p.image for p in photos], describer)
                     seconds = time.perf_counter() - began
                     timing = _timing(catalog, describer)
                     with catalog.transaction():
                         for name, photo, description in zip(batch, photos, descriptions):
+                            if description is None:
+                                continue
                             image_id = catalog.add_image(hashes[name], photo.width, photo.height, photo.taken_at)
                             catalog.put_description(
                                 image_id, describer.name, describer.prompt, description.text, description.details
@@ -192,6 +198,14 @@ def _caption_missing(
                             _put_file(catalog, paths[name], image_id)
                         timing = {"seconds": timing["seconds"] + seconds, "photos": timing["photos"] + len(batch)}
                         catalog.set_setting(key, json.dumps(timing))
+                    if errors:
+                        # Every metric needs a caption of every image: the captions made so far
+                        # are kept (a rerun resumes), and the first failure is named.
+                        first = min(errors)
+                        raise LucidaError(
+                            f"{describer.name} could not caption {len(errors)} of {len(batch)} images of a batch "
+                            f"(first: {paths[batch[first]]}: {errors[first]}); run the evaluation again to retry them"
+                        )
                     progress.advance(len(batch))
         finally:
             progress.finish()
@@ -216,13 +230,6 @@ def _file_hash(path: Path) -> str:
         return content_hash(path.read_bytes())
     except OSError as error:
         raise LucidaError(f"cannot read {path}: {error.strerror or error}") from None
-
-
-def _decode(path: Path, side: int):
-    try:
-        return decode_for_models(path.read_bytes(), path.suffix.lower(), side)
-    except UnreadablePhoto as problem:
-        raise LucidaError(f"cannot decode {path}: {problem}") from None
 
 
 def _timing_key(describer: Describer) -> str:

@@ -1,0 +1,474 @@
+"""One photo library: a catalog, the user's config and the models they choose. Every front end
+(the CLI, the web app, `lucida watch`, export-xmp) goes through a Library, so each product
+decision is made here once:
+
+- which models are active: `choose_model`, one rule for every command;
+- the use cases: index, watch, caption, search (by words, by photo, by a photo's id; filters;
+  sort; paging), a photo's details, status, XMP export and undo. Each is one method.
+
+Which description stands for a photo is a storage rule (`lucida.catalog.store`, _PREFERENCE_ORDER):
+every query the library makes already returns that one.
+
+A Library holds one catalog connection and is used from one thread. Models are loaded on first
+use and kept; several Libraries over one catalog (the web app's catalog thread and its index
+thread) share them through `ModelSet`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from lucida.catalog import Catalog, CatalogStore, ImageRecord
+from lucida.catalog.filter import PhotoFilter
+from lucida.catalog.store import ACTIVE_API_BASE, ACTIVE_DESCRIBER, ACTIVE_EMBEDDER, CaptionFailure, SkippedFile
+from lucida.config import KEYS as CONFIG_KEYS
+from lucida.config import Config
+from lucida.errors import LucidaError
+from lucida.filters import Sort, passing_ids, rank_filtered
+from lucida.models.base import Describer, Embedder
+from lucida.progress import Progress
+
+if TYPE_CHECKING:
+    from lucida.caption import CaptionSummary
+    from lucida.indexer import IndexSummary
+    from lucida.search import Searcher, SearchResult
+    from lucida.xmp_export import Change, ExportOptions
+
+# Roles a model plays, and the commands whose config table may choose it.
+DESCRIBER, CAPTIONER, EMBEDDER = "describer", "captioner", "embedder"
+INDEX, SEARCH, CAPTION = "index", "search", "caption"
+# The config file's key for each role (the index pass's describer is its `captioner`).
+_CONFIG_KEY = {DESCRIBER: "captioner", CAPTIONER: "captioner", EMBEDDER: "embedder"}
+# Roles the catalog records: the models its descriptions and vectors come from.
+_CATALOG_KEY = {DESCRIBER: ACTIVE_DESCRIBER, EMBEDDER: ACTIVE_EMBEDDER}
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    spec: str  # a registry name or explicit spec
+    api_base: str | None = None  # the OpenAI-compatible server of an openai: model
+    prompt: str | None = None  # a prompt library name or text; None: the model's own
+
+
+def choose_model(
+    role: str,
+    command: str,
+    config: Config,
+    settings: dict[str, str],
+    spec: str | None = None,
+    prompt: str | None = None,
+    api_base: str | None = None,
+) -> ModelChoice | None:
+    """The model that plays `role` in `command`: what the command line gave, else the config
+    file's table for the command, else what the catalog records, else the offline default (for
+    indexing; a search of an empty catalog has no embedder, and a captioner must be named).
+
+    The API base follows the same order. The catalog's API base goes only with the models the
+    catalog records (the describer and embedder); the config's only with the roles its table
+    chooses, so `[caption] api_base` is the captioner's, never the embedder's."""
+    from lucida.models.registry import DEFAULT_DESCRIBER, DEFAULT_EMBEDDER
+
+    table = command if _CONFIG_KEY[role] in CONFIG_KEYS.get(command, ()) else None
+    from_config = (lambda key: config.get(table, key)) if table else (lambda key: None)
+    recorded = settings.get(_CATALOG_KEY[role]) if role in _CATALOG_KEY else None
+    default = {DESCRIBER: DEFAULT_DESCRIBER, EMBEDDER: DEFAULT_EMBEDDER}.get(role) if command == INDEX else None
+    chosen = _first(spec, from_config(_CONFIG_KEY[role]), recorded, default)
+    if chosen is None:
+        return None
+    catalog_base = settings.get(ACTIVE_API_BASE) if role in _CATALOG_KEY else None
+    return ModelChoice(
+        chosen,
+        _first(api_base, from_config("api_base"), catalog_base),
+        _first(prompt, from_config("prompt")) if role != EMBEDDER else None,
+    )
+
+
+def _first(*values: str | None) -> str | None:
+    return next((v for v in values if v is not None), None)
+
+
+class ModelSet:
+    """Loaded models, by what was asked for, so a spec loads once per process. Models given at
+    construction (a test's, a server's already loaded ones) stand for their role whatever the
+    rule would choose."""
+
+    def __init__(self, describer: Describer | None = None, embedder: Embedder | None = None):
+        self.given_describer = describer
+        self.given_embedder = embedder
+        self._loaded: dict[tuple, Any] = {}
+        self._lock = threading.Lock()
+
+    def describer(self, choice: ModelChoice, lazy: bool = False) -> Describer:
+        """The describer or captioner chosen. `lazy`: it loads on first use (its spec is checked
+        now); else it loads now, so a model that is not here fails now, in one line."""
+        if self.given_describer is not None:
+            return self.given_describer
+        from lucida.models.registry import LazyDescriber
+
+        return self._get(("d", choice), lambda: LazyDescriber(choice.spec, choice.prompt, choice.api_base), lazy)
+
+    def embedder(self, choice: ModelChoice, lazy: bool = False) -> Embedder:
+        if self.given_embedder is not None:
+            return self.given_embedder
+        from lucida.models.registry import LazyEmbedder
+
+        return self._get(("e", choice), lambda: LazyEmbedder(choice.spec, choice.api_base), lazy)
+
+    def _get(self, key: tuple, make, lazy: bool):
+        with self._lock:
+            model = self._loaded.get(key)
+            if model is None:
+                model = self._loaded[key] = make()
+        if not lazy:
+            load_now(model)
+        return model
+
+
+def load_now(model: Describer | Embedder) -> None:
+    """Load a lazily loaded model now (lucida.models.registry.LazyDescriber, LazyEmbedder)."""
+    load = getattr(model, "model", None)
+    if callable(load):
+        load()
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    results: list[SearchResult]
+    total: int  # photos ranked: those that pass the filters, a RAW+JPEG pair counted once
+    query: str | None = None  # for a search by photo: the description searched for
+
+
+@dataclass(frozen=True)
+class PhotoDetails:
+    record: ImageRecord
+    caption: str | None  # the preferred description's text: what every front end shows
+    score: float | None = None  # with a query: the score a search gives this photo
+    classes: list[dict] = field(default_factory=list)  # the classifier's likeliest classes
+
+
+@dataclass(frozen=True)
+class LibraryStatus:
+    catalog: str
+    catalog_bytes: int
+    indexed: int  # files
+    images: int
+    pending: int
+    unembedded: int
+    skipped: list[SkippedFile]
+    caption_failures: list[CaptionFailure]
+    models: dict[str, str | None]  # the describer and embedder the catalog's photos were indexed with
+    descriptions_by_describer: dict[str, int]
+    vectors_by_embedder: dict[str, int]
+    roots: list[str]
+
+
+class Library:
+    """A catalog with its models and the user's config; see the module's docstring."""
+
+    def __init__(
+        self,
+        catalog: CatalogStore,
+        config: Config | None = None,
+        models: ModelSet | None = None,
+        exports: str | None = None,
+    ):
+        """`exports` names exported JPEGs ("{stem}_DxO") so they join their RAW's photo in search
+        results (lucida.pairs)."""
+        self.catalog = catalog
+        self.config = config if config is not None else Config.load()
+        self.models = models or ModelSet()
+        self.exports = exports
+        self._searchers: dict[tuple, Searcher] = {}
+
+    @classmethod
+    def open(
+        cls,
+        path: str | Path,
+        create: bool = False,
+        config: Config | None = None,
+        models: ModelSet | None = None,
+        exports: str | None = None,
+    ) -> Library:
+        config = config if config is not None else Config.load()  # a bad config file fails first
+        return cls(Catalog.open(path, create=create), config, models, exports)
+
+    @property
+    def path(self) -> Path:
+        return self.catalog.path
+
+    def close(self) -> None:
+        self.catalog.close()
+
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- models ----------------------------------------------------------------------------
+
+    def choose(self, role: str, command: str, **given: str | None) -> ModelChoice | None:
+        """The model for a role in a command (see choose_model), by this catalog and config."""
+        return choose_model(role, command, self.config, self.catalog.settings(), **given)
+
+    def index_models(
+        self,
+        describer: str | None = None,
+        prompt: str | None = None,
+        embedder: str | None = None,
+        api_base: str | None = None,
+    ) -> tuple[Describer, Embedder]:
+        """The describer and embedder an index run uses. They load only when there is work for
+        them (a rerun over an unchanged library loads none), except that a model the catalog
+        does not record yet loads now: one that is not here fails before the catalog records it."""
+        settings = self.catalog.settings()
+        describer_choice = self.choose(DESCRIBER, INDEX, spec=describer, prompt=prompt, api_base=api_base)
+        embedder_choice = self.choose(EMBEDDER, INDEX, spec=embedder, api_base=api_base)
+        assert describer_choice is not None and embedder_choice is not None  # indexing has defaults
+        describer_model = self.models.describer(describer_choice, lazy=True)
+        embedder_model = self.models.embedder(embedder_choice, lazy=True)
+        if describer_model.name != settings.get(ACTIVE_DESCRIBER) or describer_choice.prompt:
+            load_now(describer_model)
+        if embedder_model.name != settings.get(ACTIVE_EMBEDDER):
+            load_now(embedder_model)
+        if embedder_choice.api_base and embedder_choice.api_base != settings.get(ACTIVE_API_BASE):
+            with self.catalog.transaction():
+                self.catalog.set_setting(ACTIVE_API_BASE, embedder_choice.api_base)
+        return describer_model, embedder_model
+
+    def search_embedder(self, spec: str | None = None, api_base: str | None = None) -> Embedder | None:
+        """The embedder searches use: the one the catalog was indexed with, or one asked for
+        whose vectors the catalog holds. None for a catalog with nothing indexed yet."""
+        choice = self.choose(EMBEDDER, SEARCH, spec=spec, api_base=api_base)
+        if self.models.given_embedder is not None:
+            return self.models.given_embedder
+        if choice is None:
+            return None
+        if choice.spec != self.catalog.get_setting(ACTIVE_EMBEDDER):
+            spaces = self.catalog.status().embedders
+            if choice.spec not in spaces:
+                raise LucidaError(
+                    f"the catalog has no vectors from {choice.spec} (it has: {', '.join(spaces) or 'none'}); "
+                    f"run `lucida index PATH --embedder {choice.spec}` first"
+                )
+        return self.models.embedder(choice)
+
+    def serve_models(self) -> tuple[Describer, Embedder]:
+        """The models `lucida serve` loads once for every request and every index run it starts:
+        the describer an index run would use, and the embedder searches use (an empty catalog's:
+        the one an index run would use)."""
+        describer = self.models.describer(self.choose(DESCRIBER, INDEX))  # type: ignore[arg-type]
+        embedder = self.search_embedder() or self.models.embedder(self.choose(EMBEDDER, INDEX))  # type: ignore[arg-type]
+        return describer, embedder
+
+    # -- indexing ------------------------------------------------------------------------------
+
+    def index(
+        self,
+        paths: Iterable[str],
+        progress: Progress | None = None,
+        batch_size: int = 32,
+        describer: str | None = None,
+        prompt: str | None = None,
+        embedder: str | None = None,
+        api_base: str | None = None,
+    ) -> IndexSummary:
+        """Bring the catalog up to date with the photos under `paths` (see lucida.indexer)."""
+        from lucida.indexer import existing_roots, index_paths
+
+        roots = existing_roots(paths)  # a mistyped path fails before a model loads
+        describer_model, embedder_model = self.index_models(describer, prompt, embedder, api_base)
+        return index_paths(self.catalog, roots, describer_model, embedder_model, progress, batch_size=batch_size)
+
+    def watch(self, folders: list[str], progress: Progress | None = None, **options: Any) -> None:
+        """Index `folders`, then keep the catalog current with them (see lucida.watch), with the
+        models `lucida index` would use, their API base included."""
+        from lucida.watch import watch_folders, watch_roots
+
+        watch_roots(folders)  # a mistyped path fails before a model loads
+        describer_model, embedder_model = self.index_models()
+        watch_folders(self.catalog, folders, describer_model, embedder_model, progress, **options)
+
+    def caption(
+        self,
+        captioner: str | None = None,
+        prompt: str | None = None,
+        api_base: str | None = None,
+        progress: Progress | None = None,
+        batch_size: int | None = None,
+        limit: int | None = None,
+    ) -> tuple[Describer, CaptionSummary]:
+        """Fill in detailed captions with a captioner (lucida.caption); returns the captioner
+        used and what it did."""
+        from lucida.caption import caption_photos
+        from lucida.config import config_path
+        from lucida.models.registry import API, CAPTIONER as CAPTIONER_KIND, FAMILIES
+
+        choice = self.choose(CAPTIONER, CAPTION, spec=captioner, prompt=prompt, api_base=api_base)
+        if choice is None:
+            raise LucidaError(f"give --captioner NAME (see `lucida models list`), or set [caption] captioner in {config_path()}")
+        embedder_choice = self.choose(EMBEDDER, CAPTION)
+        if embedder_choice is None:
+            raise LucidaError(f"catalog {self.path} has no photos yet; run `lucida index PATH` first")
+        model = self.models.describer(choice, lazy=True)
+        if model.entry.kind != CAPTIONER_KIND:  # type: ignore[attr-defined]
+            raise LucidaError(f"{choice.spec} is a {model.entry.kind}, not a captioner; see `lucida models list`")  # type: ignore[attr-defined]
+        model.model()  # type: ignore[attr-defined] # a missing model or a bad prompt fails before any work
+        if batch_size is None:
+            batch_size = 16 if FAMILIES[model.entry.family].weights == API else 4  # type: ignore[attr-defined]
+        embedder = self.models.embedder(embedder_choice)
+        summary = caption_photos(self.catalog, model, embedder, progress, batch_size=batch_size, limit=limit)
+        return model, summary
+
+    # -- search --------------------------------------------------------------------------------
+
+    def searcher(
+        self, embedder: str | None = None, api_base: str | None = None, ranking: str = "hybrid", conse: float | None = None
+    ) -> Searcher | None:
+        """The search engine over this catalog with the chosen embedder, kept between searches
+        (it holds the vectors in memory). None when nothing is indexed yet."""
+        from lucida.search import CONSE_WEIGHT, Searcher
+
+        key = (embedder, api_base, ranking, conse)
+        if key not in self._searchers:
+            model = self.search_embedder(embedder, api_base)
+            if model is None:
+                return None
+            self._searchers[key] = Searcher(
+                self.catalog, model, self.exports, ranking=ranking, conse=CONSE_WEIGHT if conse is None else conse
+            )
+        return self._searchers[key]
+
+    def search(
+        self,
+        query: str | None,
+        photo_filter: PhotoFilter | None = None,
+        k: int = 20,
+        offset: int = 0,
+        sort: Sort = "relevance",
+        vector: np.ndarray | None = None,
+        searcher: Searcher | None = None,
+    ) -> SearchPage:
+        """The k best photos for `query` that pass the filter, after skipping `offset`, in order
+        of relevance or of capture time; without a query, the photos that pass, oldest first.
+        `vector`: the query's embedding when it was made elsewhere (the web app batches them)."""
+        searcher = searcher or self.searcher()
+        if searcher is None:
+            return SearchPage([], 0)
+        only = passing_ids(self.catalog, photo_filter or PhotoFilter())
+        results = rank_filtered(searcher, query, only, k, offset, sort, vector)
+        return SearchPage(results, searcher.candidates(only))
+
+    def similar(self, image_id: int, k: int = 20, offset: int = 0) -> SearchPage | None:
+        """"More like this": the photos nearest one photo; None when it is not in the catalog."""
+        searcher = self.searcher()
+        if searcher is None or self.catalog.image_record(image_id) is None:
+            return None
+        results = searcher.similar(image_id, k, offset)
+        if results is None:
+            return None
+        return SearchPage(results, max(searcher.size - 1, 0), self.caption_of(image_id) or f"photo {image_id}")
+
+    def upload_models(self) -> tuple[Describer, Embedder]:
+        """The models that describe and embed a photo that is not in the catalog (an upload), as
+        indexing would, in the space searches use. Run them with describe_upload."""
+        describer = self.models.describer(self.choose(DESCRIBER, INDEX))  # type: ignore[arg-type]
+        embedder = self.search_embedder()
+        if embedder is None:
+            raise LucidaError(f"catalog {self.path} has no photos yet; run `lucida index PATH` first")
+        return describer, embedder
+
+    def search_vector(self, text: str, vector: np.ndarray, k: int = 20, offset: int = 0) -> SearchPage:
+        """The photos nearest the vector describe_upload made of a photo's description `text`."""
+        searcher = self.searcher()
+        if searcher is None:
+            return SearchPage([], 0, text)
+        return SearchPage(searcher.search_vector(vector, k, offset), searcher.candidates(), text)
+
+    # -- photos ------------------------------------------------------------------------------
+
+    def record(self, image_id: int) -> ImageRecord | None:
+        """A photo's files and descriptions; None when no file shows it."""
+        return self.catalog.image_record(image_id)
+
+    def roots(self) -> list[str]:
+        """The folders indexed so far: the only ones the web app may index again."""
+        return self.catalog.roots()
+
+    def caption_of(self, image_id: int) -> str | None:
+        record = self.catalog.image_record(image_id)
+        return record.preferred.text if record and record.preferred else None
+
+    def photo(self, image_id: int, query_vector: np.ndarray | None = None) -> PhotoDetails | None:
+        """Everything the catalog knows about a photo; with a query's vector, the score a search
+        for it gives the photo. None when no file shows that photo."""
+        record = self.catalog.image_record(image_id)
+        if record is None:
+            return None
+        score = None
+        if query_vector is not None:
+            searcher = self.searcher()
+            score = searcher.score_vector(query_vector, image_id) if searcher is not None else None
+        classes = self.catalog.photo_classes([image_id]).get(image_id, [])
+        return PhotoDetails(record, record.preferred.text if record.preferred else None, score, classes)
+
+    # -- status and export ----------------------------------------------------------------------
+
+    def status(self) -> LibraryStatus:
+        st = self.catalog.status()
+        return LibraryStatus(
+            catalog=str(self.path),
+            catalog_bytes=self.catalog.file_size_bytes(),
+            indexed=st.files,
+            images=st.images,
+            pending=st.pending,
+            unembedded=st.unembedded,
+            skipped=st.skipped,
+            caption_failures=self.catalog.caption_failures(),
+            models={"describer": st.settings.get(ACTIVE_DESCRIBER), "embedder": st.settings.get(ACTIVE_EMBEDDER)},
+            descriptions_by_describer=st.describers,
+            vectors_by_embedder=st.embedders,
+            roots=self.catalog.roots(),
+        )
+
+    def export_xmp(self, roots: list[str] | None, options: ExportOptions) -> list[Change]:
+        """Write each photo's caption and keywords into XMP (lucida.xmp_export)."""
+        from lucida.xmp_export import export_xmp
+
+        return export_xmp(self.catalog, roots, options)
+
+    def undo_xmp(self, roots: list[str] | None, dry_run: bool = False) -> list[Change]:
+        from lucida.xmp_export import undo_xmp
+
+        return undo_xmp(self.catalog, roots, dry_run)
+
+
+class UnreadableUpload(LucidaError):
+    """An uploaded file that is not a photo lucida can read."""
+
+
+def describe_upload(data: bytes, extension: str, describer: Describer, embedder: Embedder) -> tuple[str, np.ndarray]:
+    """A photo's bytes described and embedded as indexing would (Library.upload_models gives the
+    models): the description's text and its vector. Nothing is stored; no catalog is touched, so
+    it may run on any thread."""
+    from lucida.describe import Unreadable, decode_photo, describe_each
+
+    photo = decode_photo(data, extension, describer.input_side)
+    if isinstance(photo, Unreadable):
+        raise UnreadableUpload(f"not a photo lucida can read: {photo}")
+    [description], errors = describe_each([photo.image], describer)
+    if description is None:
+        raise LucidaError(f"{describer.name} could not describe the photo: {errors[0]}")
+    return description.text, embedder.embed_documents([description.text])[0]
+
+
+__all__ = [
+    "Library", "LibraryStatus", "ModelChoice", "ModelSet", "PhotoDetails", "SearchPage", "UnreadableUpload",
+    "choose_model", "describe_upload",
+]  # fmt: skip

@@ -1,0 +1,321 @@
+"""The JSON API's routes. Each validates what it was sent, calls the library (on the catalog's
+thread) and shapes the answer as JSON; what to search, rank and show is the library's business.
+Photos are addressed by catalog id only: no request names a file path that is then read."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
+from fastapi import Path as PathParam
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException
+
+from lucida.catalog import ImageRecord
+from lucida.filters import Sort, parse_filter
+from lucida.library import UnreadableUpload, describe_upload
+from lucida.library import SearchPage as LibraryPage
+from lucida.media import SUPPORTED_EXTENSIONS
+from lucida.scan import under_any
+from lucida.search import SearchResult
+from lucida.web.jobs import IndexJob
+from lucida.web.renditions import DEFAULT_THUMBNAIL_SIDE, PREVIEW_SIDE, RENDITION_TYPES, THUMBNAIL_SIDES, render, rendition_path
+from lucida.web.runtime import LibraryThread, QueryEmbedder
+
+MAX_UPLOAD_BYTES = 30 * 1024 * 1024
+
+# Catalog ids are SQLite integers: positive and 64-bit. Anything else is refused before a query.
+ImageId = Annotated[int, PathParam(ge=1, le=2**63 - 1, description="The photo's catalog id")]
+PageSize = Annotated[int, Query(ge=1, le=500, description="How many results")]
+Offset = Annotated[int, Query(ge=0, le=1_000_000, description="How many best results to skip (paging)")]
+Format = Annotated[Literal["jpeg", "webp"] | None, Query(description="Image format; else by Accept, else JPEG")]
+
+
+@dataclass
+class WebContext:
+    """What every route shares: the library on its thread, the query embedder, the index job."""
+
+    catalog_path: Path
+    library: LibraryThread
+    query_embedder: QueryEmbedder
+    job: IndexJob
+    thumbs_dir: Path
+    token: str | None
+
+    def image_url(self, image_id: int, kind: str, **params: Any) -> str:
+        if self.token:
+            params["token"] = self.token
+        query = f"?{urlencode(params)}" if params else ""
+        return f"/api/images/{image_id}/{kind}{query}"
+
+
+def context(request: Request) -> WebContext:
+    return request.app.state.lucida
+
+
+Context = Annotated[WebContext, Depends(context)]
+
+
+class SearchHit(BaseModel):
+    id: int
+    path: str
+    score: float
+    caption: str
+    thumbnail_url: str
+    taken_at: str | None
+    width: int | None
+    height: int | None
+    files: list[str]  # every file of the photo: a RAW+JPEG pair is one hit with two
+    # Why it matched a text query: similarity, ranks, matched words by field, likeliest classes.
+    why: dict[str, Any] | None = None
+
+
+class SearchPage(BaseModel):
+    query: str
+    took_ms: float
+    total: int  # candidates ranked: the photos in the catalog that pass the filters, a pair counted once
+    results: list[SearchHit]
+
+
+class IndexRequest(BaseModel):
+    path: str
+
+
+router = APIRouter(prefix="/api")
+
+
+def _hits(web: WebContext, results: list[SearchResult]) -> list[SearchHit]:
+    return [
+        SearchHit(
+            id=r.image_id, path=r.path, score=round(r.score, 6), caption=r.caption,
+            thumbnail_url=web.image_url(r.image_id, "thumbnail", size=DEFAULT_THUMBNAIL_SIDE),
+            taken_at=r.taken_at, width=r.width, height=r.height, files=list(r.files), why=r.why or None,
+        )
+        for r in results
+    ]
+
+
+def _page(web: WebContext, query: str, started: float, page: LibraryPage) -> SearchPage:
+    return SearchPage(query=query, took_ms=_ms_since(started), total=page.total, results=_hits(web, page.results))
+
+
+# -- search ----------------------------------------------------------------------------------
+
+
+@router.get("/search", response_model=SearchPage, summary="Photos matching words, best first")
+async def search(
+    web: Context,
+    q: Annotated[str, Query(min_length=1, max_length=1000, description="What the photo shows")],
+    k: PageSize = 20,
+    offset: Offset = 0,
+    taken_from: Annotated[str | None, Query(alias="from", description="Taken on or after: YYYY[-MM[-DD]]")] = None,
+    taken_to: Annotated[str | None, Query(alias="to", description="Taken on or before: YYYY[-MM[-DD]], inclusive")] = None,
+    camera: Annotated[str | None, Query(max_length=200, description="Words in camera make and model")] = None,
+    lens: Annotated[str | None, Query(max_length=200, description="Words in the lens name")] = None,
+    focal: Annotated[str | None, Query(max_length=40, description="Focal length in mm: MIN-MAX, MIN- or -MAX")] = None,
+    min_rating: Annotated[int | None, Query(ge=-1, le=5, description="Rated at least this")] = None,
+    label: Annotated[str | None, Query(max_length=40, description="Colour label, e.g. red")] = None,
+    folder: Annotated[str | None, Query(max_length=4096, description="Files under this folder")] = None,
+    types: Annotated[str | None, Query(alias="type", max_length=200, description="raw, jpeg, heic, nef, ... (comma-separated)")] = None,
+    has_gps: Annotated[bool, Query(description="Only photos with a GPS position")] = False,
+    sort: Annotated[Sort, Query(description="Order of the k results: relevance or capture date")] = "relevance",
+) -> SearchPage:
+    started = time.perf_counter()
+    photo_filter = parse_filter(taken_from, taken_to, camera, lens, focal, min_rating, label, folder, types, has_gps)
+    vector = await web.query_embedder.vector(q)
+    page = await web.library.run(lambda library: library.search(q, photo_filter, k, offset, sort, vector))
+    return _page(web, q, started, page)
+
+
+@router.get("/similar/{image_id}", response_model=SearchPage, summary="More like this photo")
+async def similar(web: Context, image_id: ImageId, k: PageSize = 20, offset: Offset = 0) -> SearchPage:
+    started = time.perf_counter()
+    page = await web.library.run(lambda library: library.similar(image_id, k, offset))
+    if page is None:
+        raise _no_photo(image_id)
+    return _page(web, page.query or "", started, page)
+
+
+@router.post(
+    "/search/image",
+    response_model=SearchPage,
+    summary="Photos like an uploaded photo",
+    description=f"Multipart upload in the field `file`, at most {MAX_UPLOAD_BYTES // 2**20} MB. The photo is "
+    "described and the description searched for; it is kept in memory only.",
+)
+async def search_by_photo(
+    web: Context,
+    file: Annotated[UploadFile, File(description="A photo")],
+    k: PageSize = 20,
+    offset: Offset = 0,
+) -> SearchPage:
+    started = time.perf_counter()
+    data = await file.read(MAX_UPLOAD_BYTES + 1)
+    await file.close()
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise too_big_error()
+    if not data:
+        raise HTTPException(400, "the uploaded file is empty")
+    extension = Path(file.filename or "").suffix.lower()
+    extension = extension if extension in SUPPORTED_EXTENSIONS else ""
+    describer, embedder = await web.library.run(lambda library: library.upload_models())
+    try:
+        # The models run in the worker pool, not on the catalog's thread.
+        text, vector = await run_in_threadpool(describe_upload, data, extension, describer, embedder)
+    except UnreadableUpload as problem:
+        raise HTTPException(415, str(problem)) from None
+    page = await web.library.run(lambda library: library.search_vector(text, vector, k, offset))
+    return _page(web, text, started, page)
+
+
+# -- photos ------------------------------------------------------------------------------------
+
+
+async def _record_of(web: WebContext, image_id: int) -> ImageRecord:
+    record = await web.library.run(lambda library: library.record(image_id))
+    if record is None:
+        raise _no_photo(image_id)
+    return record
+
+
+@router.get("/images/{image_id}", summary="Everything the catalog knows about a photo")
+async def image(
+    web: Context,
+    image_id: ImageId,
+    q: Annotated[str | None, Query(max_length=1000, description="A query: adds why the photo matched it")] = None,
+) -> dict[str, Any]:
+    # Through the query embedder, not the library's searcher: the page has just searched these
+    # words, so their vector is cached there, and no model runs on the catalog thread.
+    vector = await web.query_embedder.vector(q) if q and q.strip() else None
+    details = await web.library.run(lambda library: library.photo(image_id, vector))
+    if details is None:
+        raise _no_photo(image_id)
+    record = details.record
+    payload: dict[str, Any] = {
+        "id": record.image_id,
+        "path": record.files[0].path,
+        "paths": [f.path for f in record.files],
+        "file_size": record.files[0].size,
+        "width": record.width,
+        "height": record.height,
+        "taken_at": record.taken_at,
+        "added_at": record.added_at,
+        "content_hash": record.content_hash,
+        "caption": details.caption,
+        "thumbnail_url": web.image_url(image_id, "thumbnail", size=DEFAULT_THUMBNAIL_SIDE),
+        "preview_url": web.image_url(image_id, "preview"),
+        "descriptions": [
+            {"describer": d.describer, "prompt": d.prompt, "text": d.text, "details": d.details,
+             "created_at": d.created_at, "used_for_search": d.preferred}
+            for d in record.descriptions
+        ],
+    }
+    if vector is not None:
+        payload["why"] = {
+            "query": q,
+            "score": None if details.score is None else round(details.score, 6),
+            "description": details.caption,
+            "top_classes": details.classes[:5],
+        }
+    return payload
+
+
+@router.get(
+    "/images/{image_id}/thumbnail",
+    response_class=FileResponse,
+    summary="A small upright rendition of the photo",
+    responses={200: {"content": {"image/jpeg": {}, "image/webp": {}}}},
+)
+async def thumbnail(
+    web: Context,
+    request: Request,
+    image_id: ImageId,
+    size: Annotated[int, Query(description=f"Longer side in pixels, clamped to {THUMBNAIL_SIDES}")] = DEFAULT_THUMBNAIL_SIDE,
+    format: Format = None,
+) -> FileResponse:
+    side = min(max(size, THUMBNAIL_SIDES[0]), THUMBNAIL_SIDES[1])
+    return await _rendition(web, request, image_id, side, format)
+
+
+@router.get(
+    "/images/{image_id}/preview",
+    response_class=FileResponse,
+    summary=f"A screen-sized upright rendition (longer side {PREVIEW_SIDE} px)",
+    responses={200: {"content": {"image/jpeg": {}, "image/webp": {}}}},
+)
+async def preview(web: Context, request: Request, image_id: ImageId, format: Format = None) -> FileResponse:
+    return await _rendition(web, request, image_id, PREVIEW_SIDE, format)
+
+
+async def _rendition(web: WebContext, request: Request, image_id: int, side: int, format: str | None) -> FileResponse:
+    record = await _record_of(web, image_id)
+    if format is None:
+        format = "webp" if "image/webp" in request.headers.get("accept", "") else "jpeg"
+    target = rendition_path(web.thumbs_dir, record, side, format)
+    cached = target.exists()
+    if not cached:
+        await run_in_threadpool(render, record, side, format, target)
+    return FileResponse(
+        target,
+        media_type=RENDITION_TYPES[format],
+        headers={"Cache-Control": "private, max-age=86400", "Vary": "Accept", "X-Cache": "hit" if cached else "miss"},
+    )
+
+
+# -- status and indexing ---------------------------------------------------------------------
+
+
+@router.get("/status", summary="Photos indexed, models, library roots, indexing progress")
+async def status(web: Context) -> dict[str, Any]:
+    st = await web.library.run(lambda library: library.status())
+    return {
+        "catalog": st.catalog,
+        "catalog_bytes": st.catalog_bytes,
+        "indexed": st.indexed,
+        "images": st.images,
+        "pending": st.pending,
+        "unembedded": st.unembedded,
+        "skipped": len(st.skipped),
+        "models": st.models,
+        "roots": st.roots,
+        "indexing": web.job.snapshot(),
+    }
+
+
+@router.post(
+    "/index",
+    status_code=202,
+    summary="Index a library root again (in the background)",
+    description="Only a folder indexed before (a library root, see /api/status) or a folder "
+    "inside one. 409 while a run is going; progress shows in /api/status.",
+)
+async def index(web: Context, body: IndexRequest) -> dict[str, Any]:
+    folder = os.path.abspath(body.path) if body.path and "\0" not in body.path else ""
+    roots = await web.library.run(lambda library: library.roots())
+    if not folder or not under_any(roots)(folder) or not os.path.isdir(folder):
+        raise HTTPException(
+            403, f"{body.path!r} is not a library root; index it once with `lucida index PATH`, "
+            "then it can be reindexed from here",
+        )
+    if not web.job.launch(folder):
+        raise HTTPException(409, "an index run is already going; see /api/status for its progress")
+    return {"indexing": web.job.snapshot()}
+
+
+def _no_photo(image_id: int) -> HTTPException:
+    return HTTPException(404, f"no photo with id {image_id}")
+
+
+def too_big_error() -> HTTPException:
+    return HTTPException(413, f"the upload is over {MAX_UPLOAD_BYTES // 2**20} MB")
+
+
+def _ms_since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)
