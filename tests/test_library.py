@@ -21,15 +21,9 @@ from lucida.models.registry import DEFAULT_DESCRIBER, DEFAULT_EMBEDDER
 from lucida.samples import write_sample_photos
 from lucida.web import create_app
 from openai_loopback import OpenAILoopback, fingerprint, nearest
+from test_caption import CAPTIONS, NAMES  # four photos, and captions no ImageNet class would give
 from test_web_api import serving
 
-NAMES = ["chelsea", "coffee", "rocket", "moon"]
-CAPTIONS = {
-    "chelsea": "a ginger tabby cat lounging on a knitted blanket, looking sideways",
-    "coffee": "a purple giraffe reading a newspaper on a blue sofa",
-    "rocket": "a space shuttle on the launch pad under a clear sky",
-    "moon": "craters on the grey surface of the moon",
-}
 QUERY = "a purple giraffe reading a newspaper"
 
 

@@ -80,7 +80,6 @@ def index(
 
     existing_roots(paths)  # a mistyped path fails before a catalog is made or a model loads
     with Library.open(db, create=True) as library:
-        describer_model, embedder_model = library.index_models(describer, prompt, embedder, api_base)
         try:
             summary = library.index(paths, progress_for(quiet), batch_size, describer, prompt, embedder, api_base)
         except KeyboardInterrupt:
@@ -95,7 +94,7 @@ def index(
         f"{len(summary.skipped) + summary.skipped_before} skipped"
         + (f" ({summary.skipped_before} unchanged since skipped before)" if summary.skipped_before else "")
         + f"; {summary.removed} removed"
-        + (f"; {summary.embedded} descriptions embedded with {embedder_model.name}" if summary.embedded else "")
+        + (f"; {summary.embedded} descriptions embedded with {summary.embedder}" if summary.embedded else "")
         + (f"; metadata read for {summary.metadata_read} unchanged photos (new or edited sidecars)" if summary.metadata_read else "")
         + (". `lucida status` lists skipped files." if summary.skipped or summary.skipped_before else ".")
     )
@@ -193,7 +192,7 @@ def search(
         texts = [query]
     with Library.open(db, exports=export_pattern) as library:
         searcher = library.searcher(embedder, api_base, ranking, conse)
-        if (searcher is None or searcher.size == 0) and not as_json:
+        if searcher.size == 0 and not as_json:
             click.echo("the catalog has no indexed photos yet; run `lucida index PATH`", err=True)
         # One query at a time, so JSON Lines stream out as each is answered.
         for text in texts:

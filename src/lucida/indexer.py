@@ -48,6 +48,7 @@ class IndexSummary:
     embedded: int = 0  # stored descriptions embedded afresh (e.g. after switching embedder)
     metadata_read: int = 0  # unchanged files whose metadata was read again (e.g. a sidecar was edited)
     seconds: float = 0.0
+    embedder: str = ""  # the embedder the run used
 
 
 @dataclass
@@ -72,7 +73,7 @@ def index_paths(
     progress = progress or SilentProgress()
     roots = existing_roots(paths)
     started = time.monotonic()
-    summary = IndexSummary()
+    summary = IndexSummary(embedder=embedder.name)
 
     with catalog.transaction():
         catalog.set_setting(ACTIVE_DESCRIBER, describer.name)

@@ -30,12 +30,14 @@ from lucida.catalog.store import ACTIVE_API_BASE, ACTIVE_DESCRIBER, ACTIVE_EMBED
 from lucida.config import KEYS as CONFIG_KEYS
 from lucida.config import Config
 from lucida.errors import LucidaError
-from lucida.filters import Sort, passing_ids, rank_filtered
 from lucida.models.base import Describer, Embedder
 from lucida.progress import Progress
 
+# Modules that pull in decoders and the search engine are imported where a use case needs them,
+# so that `lucida status` or `export-xmp` start without them.
 if TYPE_CHECKING:
     from lucida.caption import CaptionSummary
+    from lucida.filters import Sort
     from lucida.indexer import IndexSummary
     from lucida.search import Searcher, SearchResult
     from lucida.xmp_export import Change, ExportOptions
@@ -330,16 +332,16 @@ class Library:
 
     def searcher(
         self, embedder: str | None = None, api_base: str | None = None, ranking: str = "hybrid", conse: float | None = None
-    ) -> Searcher | None:
+    ) -> Searcher:
         """The search engine over this catalog with the chosen embedder, kept between searches
-        (it holds the vectors in memory). None when nothing is indexed yet."""
+        (it holds the vectors in memory). A LucidaError when nothing was ever indexed."""
         from lucida.search import CONSE_WEIGHT, Searcher
 
         key = (embedder, api_base, ranking, conse)
         if key not in self._searchers:
             model = self.search_embedder(embedder, api_base)
             if model is None:
-                return None
+                raise LucidaError(f"catalog {self.path} has no photos yet; run `lucida index PATH` first")
             self._searchers[key] = Searcher(
                 self.catalog, model, self.exports, ranking=ranking, conse=CONSE_WEIGHT if conse is None else conse
             )
@@ -358,9 +360,9 @@ class Library:
         """The k best photos for `query` that pass the filter, after skipping `offset`, in order
         of relevance or of capture time; without a query, the photos that pass, oldest first.
         `vector`: the query's embedding when it was made elsewhere (the web app batches them)."""
+        from lucida.filters import passing_ids, rank_filtered
+
         searcher = searcher or self.searcher()
-        if searcher is None:
-            return SearchPage([], 0)
         only = passing_ids(self.catalog, photo_filter or PhotoFilter())
         results = rank_filtered(searcher, query, only, k, offset, sort, vector)
         return SearchPage(results, searcher.candidates(only))
@@ -368,7 +370,7 @@ class Library:
     def similar(self, image_id: int, k: int = 20, offset: int = 0) -> SearchPage | None:
         """"More like this": the photos nearest one photo; None when it is not in the catalog."""
         searcher = self.searcher()
-        if searcher is None or self.catalog.image_record(image_id) is None:
+        if self.catalog.image_record(image_id) is None:
             return None
         results = searcher.similar(image_id, k, offset)
         if results is None:
@@ -387,8 +389,6 @@ class Library:
     def search_vector(self, text: str, vector: np.ndarray, k: int = 20, offset: int = 0) -> SearchPage:
         """The photos nearest the vector describe_upload made of a photo's description `text`."""
         searcher = self.searcher()
-        if searcher is None:
-            return SearchPage([], 0, text)
         return SearchPage(searcher.search_vector(vector, k, offset), searcher.candidates(), text)
 
     # -- photos ------------------------------------------------------------------------------
@@ -413,8 +413,7 @@ class Library:
             return None
         score = None
         if query_vector is not None:
-            searcher = self.searcher()
-            score = searcher.score_vector(query_vector, image_id) if searcher is not None else None
+            score = self.searcher().score_vector(query_vector, image_id)
         classes = self.catalog.photo_classes([image_id]).get(image_id, [])
         return PhotoDetails(record, record.preferred.text if record.preferred else None, score, classes)
 

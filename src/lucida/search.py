@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lucida.catalog import Catalog
+from lucida.catalog import CatalogStore
 from lucida.catalog.store import StoredEmbedding
 from lucida.concepts import class_scores, class_vectors, query_class_weights
 from lucida.errors import LucidaError
@@ -92,7 +92,7 @@ class Searcher:
 
     def __init__(
         self,
-        catalog: Catalog,
+        catalog: CatalogStore,
         embedder: Embedder,
         exports: str | None = None,
         ranking: str = "hybrid",
@@ -380,7 +380,7 @@ class _ClassTable:
     class_matrix: np.ndarray  # (1000, dim)
 
     @classmethod
-    def load(cls, catalog: Catalog, embedder: Embedder, stored: StoredEmbedding) -> _ClassTable | None:
+    def load(cls, catalog: CatalogStore, embedder: Embedder, stored: StoredEmbedding) -> _ClassTable | None:
         found = catalog.photo_classes()
         if not found:
             return None
