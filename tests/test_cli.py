@@ -124,6 +124,9 @@ def test_user_errors_are_one_line_and_non_zero(tmp_path, indexed_db):
     assert not (tmp_path / "new.db").exists(), "a mistyped path must not leave a catalog behind"
     empty = run("search", "   ", db=indexed_db, check=False)
     assert empty.returncode == 1 and "query is empty" in empty.stderr
+    # Control characters are no query either: before, they ranked every photo in arbitrary order.
+    control = run("search", "\x01\x02", db=indexed_db, check=False)
+    assert control.returncode == 1 and "query is empty" in control.stderr
 
 
 def test_kill_9_mid_run_then_rerun_indexes_every_photo_exactly_once(tmp_path, sample_photos):

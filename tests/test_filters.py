@@ -194,4 +194,4 @@ def test_api_filters_as_query_parameters(library, describer, embedder, tmp_path)
         everything = httpx.get(f"{url}/api/search", params={"q": "a photo", "k": 100}).json()
         assert everything["total"] == 18 and len(everything["results"]) == 18
         bad = httpx.get(f"{url}/api/search", params={"q": "x", "focal": "wide"})
-        assert bad.status_code == 400 and bad.json()["error"].startswith("--focal 'wide'")
+        assert bad.status_code == 400 and bad.json()["error"].startswith("focal='wide'")

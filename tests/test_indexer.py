@@ -192,3 +192,57 @@ def test_photos_on_an_offline_drive_stay_while_another_folder_is_indexed(tmp_pat
         (drive / "photos" / "coffee.jpg").unlink()
         summary = index_paths(catalog, [str(photo_folder)], describer, embedder)
         assert summary.removed == 1 and catalog.status().files == 33
+
+
+# Kills the `lucida index` process with SIGKILL at one named point, through the indexer's own
+# module global, not through timing luck: after every batch and its vectors committed, before
+# the class vectors and the metadata words are written.
+_KILL_BEFORE_CLASS_VECTORS = """
+import os, signal, sys
+import lucida.indexer
+lucida.indexer.add_conse_vectors = lambda *args, **kwargs: os.kill(os.getpid(), signal.SIGKILL)
+from lucida.cli import main
+sys.argv = ["lucida", "--db", sys.argv[1], "index", sys.argv[2], "-q"]
+main()
+"""
+
+
+def test_kill_9_before_the_metadata_words_leaves_them_to_the_next_run(tmp_path, sample_photos):
+    import subprocess
+    import sys
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("chelsea", "coffee", "rocket"):
+        shutil.copy(sample_photos / f"{name}.jpg", photos)
+    subprocess.run(
+        ["exiftool", "-q", "-overwrite_original", "-XMP-dc:Subject=Kilimanjaro", str(photos / "coffee.jpg")], check=True
+    )
+    db = tmp_path / "catalog.db"
+    killed = subprocess.run([sys.executable, "-c", _KILL_BEFORE_CLASS_VECTORS, str(db), str(photos)], timeout=600)
+    assert killed.returncode == -9
+    with Catalog.open(db) as catalog:
+        assert len(catalog.image_files()) == 3  # every photo committed
+        assert catalog.word_matches(["kilimanjaro"], False, 5) == []  # its words were not written
+    rerun = subprocess.run(
+        [sys.executable, "-m", "lucida", "--db", str(db), "index", str(photos)], capture_output=True, text=True, timeout=600
+    )
+    assert rerun.returncode == 0 and "0 described" in rerun.stdout, rerun.stderr
+    with Catalog.open(db) as catalog:
+        coffee = next(i for i, p in catalog.image_files() if p.endswith("coffee.jpg"))
+        assert [i for i, _ in catalog.word_matches(["kilimanjaro"], False, 5)] == [coffee]
+        assert catalog.search_vectors("all-minilm-l6-v2", table="class_mixtures").image_ids.size == 3
+
+
+def test_a_skipped_name_that_is_not_utf8_keeps_its_record_when_another_folder_is_indexed(tmp_path, sample_photos, describer, embedder):
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    shutil.copy(sample_photos / "coffee.jpg", os.fsdecode(os.fsencode(first) + b"/caf\xe9.jpg"))  # Latin-1
+    shutil.copy(sample_photos / "rocket.jpg", second)
+    with Catalog.open(tmp_path / "catalog.db") as catalog:
+        index_paths(catalog, [str(first)], describer, embedder)
+        before = [(s.path, s.reason) for s in catalog.status().skipped]
+        assert len(before) == 1 and "not valid UTF-8" in before[0][1]
+        index_paths(catalog, [str(second)], describer, embedder)
+        assert [(s.path, s.reason) for s in catalog.status().skipped] == before

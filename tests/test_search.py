@@ -52,6 +52,11 @@ def test_k_limits_results_and_scores_are_cosines(searcher):
 def test_bad_queries_are_user_errors(searcher):
     with pytest.raises(LucidaError, match="empty"):
         searcher.search("  ")
+    # What a URL's %00 or %FF%FE decodes to has nothing to search for either.
+    for query in ("\x00", "\x01\x02", "\ufffd\ufffd", "\u200b \t"):
+        with pytest.raises(LucidaError, match="empty"):
+            searcher.search(query)
+    assert searcher.search("東京", k=1) and searcher.search("🐱", k=1)
     with pytest.raises(LucidaError, match="-k"):
         searcher.search("a cat", k=0)
 

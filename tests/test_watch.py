@@ -516,3 +516,13 @@ def test_command_falls_back_to_scans_past_the_inotify_watch_limit(
         "`sudo sysctl fs.inotify.max_user_watches=524288`, for instant updates. "
         "Falling back to scanning the folders every 0.3 s (see --poll-interval)."
     )
+
+
+def test_a_fifo_named_like_a_photo_is_recorded_as_skipped(tmp_path, watching):
+    library = tmp_path / "library"
+    library.mkdir()
+    w = watching([library])
+    fifo = library / "pipe.jpg"
+    os.mkfifo(fifo)  # nothing ever opens it: a reader would wait for a writer forever
+    wait_until(lambda: str(fifo) in skipped(tmp_path / "catalog.db"), what="the FIFO recorded as skipped")
+    w.close()

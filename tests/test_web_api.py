@@ -8,6 +8,7 @@ import hashlib
 import http.client
 import io
 import json
+import logging
 import os
 import re
 import shutil
@@ -20,6 +21,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import quote, quote_plus
 
 import httpx
 import pytest
@@ -289,6 +291,27 @@ def test_without_a_token_only_local_host_names_are_answered(server):
         assert status == 200 or set(body) == {"error"}
 
 
+def test_host_headers_that_may_name_another_host_are_refused(server):
+    """A Host with userinfo or a port that is not a number may be read as another host elsewhere."""
+    host, port = server.removeprefix("http://").split(":")
+    for name in ("127.0.0.1:80@evil.example", "127.0.0.1:abc", "localhost:80x", "[::1]:80@evil.example",
+                 "[::1]:abc", "[::1]evil", "@127.0.0.1", "localhost:"):
+        connection = http.client.HTTPConnection(host, int(port), timeout=30)
+        connection.request("GET", "/api/status", headers={"Host": name})
+        response = connection.getresponse()
+        body = json.loads(response.read())
+        connection.close()
+        assert response.status == 403 and set(body) == {"error"}, (name, body)
+
+
+def test_filter_errors_name_query_parameters_not_cli_options(api):
+    for params, name in (({"type": "/../etc"}, "type="), ({"from": "2021", "to": "2020"}, "from=2021"),
+                         ({"focal": "abc"}, "focal="), ({"from": "June"}, "from=")):
+        response = api.get("/api/search", params={"q": "a cat", **params})
+        assert_error(response, 400)
+        assert "--" not in response.json()["error"] and name in response.json()["error"], response.json()
+
+
 # -- more like this, and search by photo -------------------------------------------------------
 
 
@@ -326,6 +349,43 @@ def test_bad_uploads_are_refused(api):
     assert_error(api.post("/api/search/image", data={"nothing": "here"}), 422)
 
 
+def test_a_chunked_upload_is_cut_off_at_the_limit_while_it_streams(server, api):
+    """With no Content-Length the size is counted as the body arrives: the server answers 413 once
+    it has read past the limit, without waiting for (or storing) the rest."""
+    host, port = server.removeprefix("http://").split(":")
+    chunk = b"\xff" * 2**20
+    head = (
+        b'--xyz\r\nContent-Disposition: form-data; name="file"; filename="big.jpg"\r\n'
+        b"Content-Type: image/jpeg\r\n\r\n"
+    )
+    sent = []
+
+    def send_body(sock: socket.socket) -> None:
+        try:
+            sock.sendall(f"{len(head):x}\r\n".encode() + head + b"\r\n")
+            for _ in range(40):  # 40 MB, never finished: only an answer mid-stream ends the request
+                sock.sendall(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+                sent.append(len(chunk))
+        except OSError:  # the server closed the connection after answering: the point
+            pass
+
+    with socket.create_connection((host, int(port)), timeout=60) as sock:
+        sock.sendall(
+            f"POST /api/search/image HTTP/1.1\r\nHost: {host}:{port}\r\nTransfer-Encoding: chunked\r\n"
+            "Content-Type: multipart/form-data; boundary=xyz\r\n\r\n".encode()
+        )
+        sender = threading.Thread(target=send_body, args=(sock,), daemon=True)
+        sender.start()
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        body = json.loads(response.read())
+        sender.join(60)
+    assert response.status == 413 and set(body) == {"error"} and "30 MB" in body["error"], body
+    assert not sender.is_alive()
+    # The server is fine: it answers the next request at once.
+    assert search(api, "a cat", k=1)["results"][0]["path"].endswith("chelsea.jpg")
+
+
 # -- the command -------------------------------------------------------------------------------
 
 
@@ -334,6 +394,38 @@ def test_serve_refuses_a_public_address_without_a_token(library):
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and "refusing to serve on 0.0.0.0 without --token" in lines[0]
+
+
+def test_serve_refuses_a_short_token_off_localhost_and_makes_one_with_auto(library, describer, embedder, monkeypatch):
+    started = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, host, port, **_: started.append((app, host)))
+    # Each app adds a filter that hides its token to the access log: these apps never serve.
+    monkeypatch.setattr(logging.getLogger("uvicorn.access"), "filters", [])
+    monkeypatch.setattr("lucida.library.Library.serve_models", lambda _library: (describer, embedder))
+    serve = lambda *args, **env: CliRunner().invoke(cli, ["--db", str(library["catalog"]), "serve", *args], env=env)  # noqa: E731
+
+    for refused in (["--token", "a"], ["--token", "x" * 15]):
+        result = serve("--host", "0.0.0.0", *refused)
+        assert result.exit_code == 1 and not started
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and "refusing to serve on 0.0.0.0 with a" in lines[0] and "--token auto" in lines[0]
+    result = serve("--host", "0.0.0.0", LUCIDA_TOKEN="short")
+    assert result.exit_code == 1 and not started
+
+    result = serve("--host", "0.0.0.0", "--token", "auto")
+    assert result.exit_code == 0, result.output
+    (app, host), = started
+    token = app.state.lucida.token
+    assert host == "0.0.0.0" and token != "auto" and len(token) >= 32
+    assert result.stdout == "" and result.stderr.count(token) == 1
+    assert f"http://0.0.0.0:8765/?token={token}" in result.stderr
+    assert serve("--host", "0.0.0.0", "--token", "auto").exit_code == 0
+    assert started[1][0].state.lucida.token != token  # a new one each time
+
+    # Long enough, or on this machine only: accepted, and a given token is never printed.
+    assert serve("--host", "0.0.0.0", "--token", "x" * 16).exit_code == 0
+    result = serve("--token", "a")
+    assert result.exit_code == 0 and started[-1][1] == "127.0.0.1" and "?token=…" in result.stderr
 
 
 def test_serve_runs_the_app_over_the_catalog(library):
@@ -392,6 +484,39 @@ def test_with_a_token_every_api_request_needs_it(library, describer, embedder):
         assert client.get("/api/status", headers={**good, "Host": "photos.lan"}).status_code == 200
 
 
+def test_the_access_log_hides_the_token_however_a_url_encodes_it(library, describer, embedder):
+    token = "p@ss w+rd/ü&x=1"
+    spellings = {
+        quote(token, safe=""), quote(token), quote_plus(token, safe=""), quote_plus(token),
+        quote(token, safe="!'()*~"), "p%40ss%20w%2brd%2f%c3%bc%26x%3d1", "p%40ss+w%2Brd%2f%C3%bc%26x%3D1",
+    }
+    lines = []
+    handler = logging.Handler()
+    handler.emit = lambda record: lines.append(record.getMessage())
+    access = logging.getLogger("uvicorn.access")
+    app = create_app(library["catalog"], describer, embedder, token=token, cache_dir=library["cache"])
+    with serving(app) as url:
+        level = access.level
+        access.setLevel(logging.INFO)  # serving() logs warnings only
+        access.addHandler(handler)
+        try:
+            host, port = url.removeprefix("http://").split(":")
+            for spelling in sorted(spellings):
+                connection = http.client.HTTPConnection(host, int(port), timeout=30)
+                connection.request("GET", f"/api/status?token={spelling}")  # sent as written
+                response = connection.getresponse()
+                response.read()
+                connection.close()
+                assert response.status == 200, spelling
+        finally:
+            access.removeHandler(handler)
+            access.setLevel(level)
+    assert len(lines) == len(spellings)
+    for line in lines:
+        assert "/api/status?token=*** " in line, line
+        assert not any(s in line for s in spellings | {token, "p%40ss", "w%2"}), line
+
+
 # -- fuzzing the schema ------------------------------------------------------------------------
 
 
@@ -414,6 +539,46 @@ def test_no_request_makes_a_server_error(server):
 
 
 # -- indexing from the app (last: it adds photos to the module's library) ----------------------
+
+
+def test_index_refuses_relative_paths_and_links_that_lead_out_of_the_roots(api, library, tmp_path, monkeypatch):
+    photos = library["photos"]
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    link = photos / "link-out"
+    link.symlink_to(outside, target_is_directory=True)
+    try:
+        # Read against the server's working folder, these would name the root itself.
+        monkeypatch.chdir(photos.parent)
+        assert_error(api.post("/api/index", json={"path": photos.name}), 403)
+        monkeypatch.chdir(photos)
+        assert_error(api.post("/api/index", json={"path": "."}), 403)
+        # Inside the root by name, outside it on disk.
+        assert_error(api.post("/api/index", json={"path": str(link)}), 403)
+        assert_error(api.post("/api/index", json={"path": f"{link}/"}), 403)
+        # What is refused is echoed, but not all of a huge path.
+        response = api.post("/api/index", json={"path": "/" + "x" * 100_000})
+        assert_error(response, 403)
+        assert "not a library root" in response.json()["error"] and len(response.json()["error"]) < 400
+        status = api.get("/api/status").json()
+        assert status["roots"] == [str(photos)] and status["indexing"] == {"running": False}
+    finally:
+        link.unlink()
+
+
+def test_index_accepts_a_link_that_stays_in_its_root_by_its_own_name(tmp_path):
+    from lucida.web.api import _folder_in_roots
+
+    root = tmp_path / "photos"
+    (root / "2021").mkdir(parents=True)
+    (root / "this-year").symlink_to(root / "2021", target_is_directory=True)
+    (tmp_path / "alias").symlink_to(root, target_is_directory=True)
+    assert _folder_in_roots(str(root / "this-year"), [str(root)]) == str(root / "2021")
+    assert _folder_in_roots(str(root / "2021" / ".."), [str(root)]) == str(root)
+    # A root recorded through a link: the folder is spelled as the root was.
+    assert _folder_in_roots(str(root / "2021"), [str(tmp_path / "alias")]) == str(tmp_path / "alias" / "2021")
+    assert _folder_in_roots(str(root / "missing"), [str(root)]) is None
+    assert _folder_in_roots("photos", [str(root)]) is None
 
 
 def test_index_only_runs_on_a_library_root_and_reports_progress(api, library, sample_photos, tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -48,16 +49,21 @@ def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-@pytest.fixture
-def indexed(tmp_path, sample_photos, describer, embedder) -> tuple[Path, Path]:
+def index_copies(tmp_path: Path, describer, embedder, sources: dict[str, Path]) -> tuple[Path, Path]:
+    """(catalog, folder): a new folder holding each source file under its name, indexed."""
     photos = tmp_path / "photos"
     photos.mkdir()
-    for name in PHOTOS:
-        shutil.copy(sample_photos / name, photos / name)
+    for name, source in sources.items():
+        shutil.copy(source, photos / name)
     db = tmp_path / "catalog.db"
     with Catalog.open(db) as catalog:
         index_paths(catalog, [str(photos)], describer, embedder)
     return db, photos
+
+
+@pytest.fixture
+def indexed(tmp_path, sample_photos, describer, embedder) -> tuple[Path, Path]:
+    return index_copies(tmp_path, describer, embedder, {name: sample_photos / name for name in PHOTOS})
 
 
 def export(db: Path, roots=None, **options):
@@ -240,3 +246,153 @@ def test_export_without_exiftool_is_a_one_line_error(indexed, monkeypatch, tmp_p
     assert done.returncode == 1 and done.stderr.count("\n") == 1
     assert "exiftool is not installed" in done.stderr and "libimage-exiftool-perl" in done.stderr
     assert not list(photos.glob("*.xmp"))
+
+
+def test_descriptions_in_other_languages_survive_export_and_undo(indexed):
+    db, photos = indexed
+    german_only = photos / "coffee.xmp"
+    make_sidecar(german_only, "-XMP-dc:Description-de=Nur auf Deutsch")
+    both = photos / "rocket.xmp"
+    make_sidecar(both, "-XMP-dc:Description-x-default=Launch day", "-XMP-dc:Description-de=Starttag")
+    originals = {german_only: xmp(german_only), both: xmp(both)}
+    assert originals[both] == {"XMP-dc:Description": "Launch day", "XMP-dc:Description-de": "Starttag"}
+
+    # No default-language description: lucida writes one, beside the German.
+    changes = {c.target: c for c in export(db)}
+    assert changes[str(german_only)].description is not None
+    assert xmp(german_only)["XMP-dc:Description-de"] == "Nur auf Deutsch"
+    assert "espresso" in xmp(german_only)["XMP-dc:Description"]
+    assert changes[str(both)].kept_description == "Launch day"
+    assert {k: v for k, v in xmp(both).items() if "Subject" not in k} == originals[both]
+
+    export(db, overwrite_description=True)
+    replaced = xmp(both)
+    assert replaced["XMP-dc:Description"] != "Launch day" and replaced["XMP-dc:Description-de"] == "Starttag"
+    undo(db)
+    assert {path: xmp(path) for path in originals} == originals
+
+
+def test_two_photos_never_share_a_sidecar_but_a_raw_jpeg_pair_does(tmp_path, sample_photos, describer, embedder):
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    Image.open(sample_photos / "moon.jpg").save(sources / "g.png")
+    with Image.open(sample_photos / "rocket.jpg") as rocket:
+        upright = rocket.convert("RGB").resize((320, 240))
+    (sources / "IMG.dng").write_bytes(dng_with_preview(upright, upright))
+    db, photos = index_copies(tmp_path, describer, embedder, {
+        "g.jpg": sample_photos / "coffee.jpg", "g.png": sources / "g.png",
+        "IMG.dng": sources / "IMG.dng", "IMG.jpg": sample_photos / "chelsea.jpg",
+    })  # fmt: skip
+    shared = photos / "g.xmp"
+    make_sidecar(shared, "-XMP-dc:Description-x-default=Coffee, not the moon", "-XMP-xmp:Rating=4")
+    before = shared.read_bytes()
+
+    # Only g.png asked for: g.jpg, outside the paths, still owns half of g.xmp.
+    [change] = export(db, [str(photos / "g.png")], overwrite_description=True)
+    assert change.target == str(shared) and not change.changes_anything
+    assert "g.jpg and g.png" in change.skipped and "--sidecar-style filename.ext.xmp" in change.skipped
+    assert change.summary() == f"skipped: {change.skipped}"
+    changes = {Path(c.target).name: c for c in export(db, overwrite_description=True)}
+    assert changes["g.xmp"].skipped and shared.read_bytes() == before
+    # The pair is one photo: its sidecar is the RAW's and gets the RAW's caption.
+    assert changes["IMG.xmp"].skipped is None and changes["IMG.xmp"].photo == str(photos / "IMG.dng")
+    with Catalog.open(db, create=False) as catalog:
+        raw = dict(catalog.files_under(None))[str(photos / "IMG.dng")]
+        assert xmp(photos / "IMG.xmp")["XMP-dc:Description"] == catalog.image_record(raw).preferred.text
+
+    apart = export(db, [str(photos / "g.jpg"), str(photos / "g.png")], sidecar_style="filename.ext.xmp")
+    assert sorted(Path(c.target).name for c in apart if c.changes_anything) == ["g.jpg.xmp", "g.png.xmp"]
+    assert xmp(photos / "g.jpg.xmp")["XMP-dc:Description"] != xmp(photos / "g.png.xmp")["XMP-dc:Description"]
+
+
+def test_a_bad_sidecar_is_skipped_with_its_reason_and_the_photos_after_it_are_exported(
+    tmp_path, sample_photos, describer, embedder
+):
+    names = ("chelsea.jpg", "coffee.jpg", "moon.jpg", "rocket.jpg")
+    db, photos = index_copies(tmp_path, describer, embedder, {name: sample_photos / name for name in names})
+    (photos / "chelsea.xmp").write_bytes(bytes(range(256)) * 4)
+    (photos / "coffee.xmp").mkdir()
+    (photos / "coffee.xmp" / "inside.xmp").write_bytes(b"")  # ExifTool must not be pointed at it
+    (photos / "moon.xmp").write_text("notes, not XMP\n")
+    before = {p.name: p.read_bytes() for p in photos.glob("*.xmp") if p.is_file()}
+
+    for dry_run in (True, False):
+        changes = {Path(c.target).name: c for c in export(db, dry_run=dry_run)}
+        assert "ExifTool cannot read it" in changes["chelsea.xmp"].skipped
+        assert changes["coffee.xmp"].skipped == "a folder, not a file"
+        assert changes["moon.xmp"].skipped == "not XMP (ExifTool reads it as TXT)"
+        assert all("\n" not in c.summary() for c in changes.values())
+        assert changes["rocket.xmp"].skipped is None and changes["rocket.xmp"].changes_anything
+    assert "XMP-dc:Subject" in xmp(photos / "rocket.xmp")
+    assert {p.name: p.read_bytes() for p in photos.glob("*.xmp") if p.is_file() and p.name != "rocket.xmp"} == before
+    with Catalog.open(db, create=False) as catalog:
+        assert [Path(w.target).name for w in catalog.xmp_writes()] == ["rocket.xmp"]
+
+    dry = run("export-xmp", "--dry-run", db=db).stdout.splitlines()
+    assert dry[-1] == "0 of 4 files would change (dry run: nothing written)."
+    (photos / "rocket.xmp").unlink()
+    assert run("export-xmp", db=db).stdout.splitlines()[-1] == "1 of 4 files changed."
+    assert run("export-xmp", "--undo", db=db).stdout.splitlines()[-1] == "1 of 1 files changed."
+
+
+def test_a_read_only_sidecar_is_skipped_on_export_and_undo(indexed):
+    db, photos = indexed
+    sidecar = photos / "coffee.xmp"
+    make_sidecar(sidecar, "-XMP-xmp:Rating=2")
+
+    def lock(locked: bool) -> None:
+        if os.geteuid() != 0:
+            sidecar.chmod(0o444 if locked else 0o644)
+            return
+        # Root writes whatever the mode bits say; the immutable flag stops it too.
+        flag = subprocess.run(["chattr", "+i" if locked else "-i", str(sidecar)]) if shutil.which("chattr") else None
+        if flag is None or flag.returncode:
+            pytest.skip("running as root, and chattr +i does not work here")
+
+    lock(True)
+    try:
+        before = sidecar.read_bytes()
+        for dry_run in (True, False):
+            changes = {Path(c.target).name: c for c in export(db, dry_run=dry_run)}
+            assert changes["coffee.xmp"].skipped == "read-only"
+            assert changes["rocket.xmp"].changes_anything
+        assert sidecar.read_bytes() == before
+        lock(False)
+        export(db)
+        lock(True)
+        [skipped] = [c for c in undo(db) if c.skipped]
+        assert skipped.target == str(sidecar) and skipped.skipped == "read-only"
+        with Catalog.open(db, create=False) as catalog:  # still on record, for an undo that can
+            assert [Path(w.target).name for w in catalog.xmp_writes()] == ["coffee.xmp"]
+    finally:
+        lock(False)
+    undo(db)
+    assert xmp(sidecar) == {"XMP-xmp:Rating": 2}
+
+
+def test_a_sidecar_linked_out_of_the_photos_folder_is_never_written_or_removed(indexed, tmp_path):
+    db, photos = indexed
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    victim = elsewhere / "victim.xmp"
+    make_sidecar(victim, "-XMP-xmp:Rating=5")
+    before = victim.read_bytes()
+    (photos / "coffee.xmp").symlink_to(victim)
+    (photos / "chelsea.xmp").symlink_to(elsewhere / "not-yet.xmp")  # dangling: would be created there
+
+    for dry_run in (True, False):
+        changes = {Path(c.target).name: c for c in export(db, dry_run=dry_run)}
+        assert changes["coffee.xmp"].skipped.startswith(f"a link to {victim}, outside the photo's folder")
+        assert changes["chelsea.xmp"].skipped.startswith("a link to ")
+        assert changes["rocket.xmp"].changes_anything
+    assert victim.read_bytes() == before and sorted(p.name for p in elsewhere.iterdir()) == ["victim.xmp"]
+
+    # A sidecar lucida created, swapped for a link since: undo neither edits nor removes the far file.
+    rocket = photos / "rocket.xmp"
+    far = elsewhere / "rocket.xmp"
+    shutil.move(rocket, far)
+    rocket.symlink_to(far)
+    lucidas = far.read_bytes()
+    [change] = undo(db)
+    assert change.skipped.startswith(f"a link to {far}") and not change.delete
+    assert far.read_bytes() == lucidas and rocket.is_symlink()

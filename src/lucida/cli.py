@@ -269,17 +269,32 @@ def status(db: Path, as_json: bool) -> None:
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
-@click.option("--token", envvar="LUCIDA_TOKEN", help="Require this token on every API request (also $LUCIDA_TOKEN).")
+@click.option(
+    "--token", envvar="LUCIDA_TOKEN",
+    help="Require this token on every API request (also $LUCIDA_TOKEN); at least 16 characters off "
+    "127.0.0.1. 'auto' makes a strong one and prints it.",
+)
 @click.option("--export-pattern", envvar="LUCIDA_EXPORT_PATTERN", metavar="PATTERN", help=EXPORT_PATTERN_HELP)
 @click.pass_obj
 def serve(db: Path, host: str, port: int, token: str | None, export_pattern: str | None) -> None:
     """Serve the photo search web app and its JSON API (docs at /docs)."""
-    from lucida.web.app import create_app, is_loopback
+    from lucida.web.app import MIN_TOKEN_LENGTH, create_app, is_loopback
 
+    generated = token == "auto"
+    if generated:
+        import secrets
+
+        token = secrets.token_urlsafe(32)
     if not token and not is_loopback(host):
         raise LucidaError(
             f"refusing to serve on {host} without --token: anyone who can reach it could see your photos; "
-            "add --token SECRET, or serve on 127.0.0.1"
+            "add --token auto (or a secret of 16 characters or more), or serve on 127.0.0.1"
+        )
+    if token and len(token) < MIN_TOKEN_LENGTH and not is_loopback(host):
+        # Guessable: a network may try tokens as fast as the server answers.
+        raise LucidaError(
+            f"refusing to serve on {host} with a {len(token)}-character token: use at least "
+            f"{MIN_TOKEN_LENGTH} characters, or --token auto to have one made"
         )
     import uvicorn
 
@@ -288,7 +303,9 @@ def serve(db: Path, host: str, port: int, token: str | None, export_pattern: str
         describer, embedder = library.serve_models()
     app = create_app(db, describer, embedder, token=token, exports=export_pattern)
     shown = f"[{host}]" if ":" in host else host
-    click.echo(f"lucida: serving {db} at http://{shown}:{port}/" + ("?token=…" if token else ""), err=True)
+    # A token made here is shown once, so that it can be used; one given is not echoed back.
+    query = f"?token={token}" if generated else "?token=…" if token else ""
+    click.echo(f"lucida: serving {db} at http://{shown}:{port}/{query}", err=True)
     uvicorn.run(app, host=host, port=port, log_level="info")
 
 
@@ -358,7 +375,7 @@ def export_xmp(db: Path, paths: tuple[str, ...], sidecar_style: str, parent: str
             changes = library.export_xmp(roots, ExportOptions(parent, sidecar_style, overwrite_description, embed, dry_run))
     would = "would change" if dry_run else "changed"
     for change in changes:
-        if change.changes_anything or change.kept_description is not None:
+        if change.changes_anything or change.kept_description is not None or change.skipped:
             click.echo(f"{change.target}: {change.summary()}")
     done = sum(c.changes_anything for c in changes)
     click.echo(f"{done} of {len(changes)} files {would}" + (" (dry run: nothing written)" if dry_run else "") + ".")

@@ -27,13 +27,16 @@ from lucida.describe import Unreadable, decode_photo, describe_each
 from lucida.media import DecodedPhoto, content_hash
 from lucida.metadata import MetadataReader, PhotoMetadata, SidecarFile, exiftool_executable, find_sidecars, sidecar_signature
 from lucida.models.base import Describer, Embedder
-from lucida.models.registry import provenance
+from lucida.models.registry import load_now, provenance
 from lucida.progress import Progress, SilentProgress
-from lucida.scan import FoundFile, ScanProblem, scan, under_any
+from lucida.scan import FoundFile, ScanProblem, disk_path, scan, under_any
 
 
 # Texts whose vectors one run keeps for reuse (1.5 KB each at 384 dimensions).
 _KNOWN_TEXTS_LIMIT = 20_000
+# Catalog setting: "1" from the commit that files, drops or re-reads a photo until its metadata
+# words are rewritten, so a run killed in between leaves the next run the work it did not do.
+_METADATA_WORDS_STALE = "metadata_words_stale"
 
 
 @dataclass
@@ -112,13 +115,18 @@ def index_paths(
         gone = _gone_paths(catalog, roots, seen, found.unreadable_dirs)
         summary.removed = catalog.remove_paths(gone)
         catalog.prune_orphan_images()
+        if summary.removed:
+            catalog.set_setting(_METADATA_WORDS_STALE, "1")
 
     summary.embedded = embed_missing(catalog, embedder, progress)
     add_conse_vectors(catalog, embedder, progress)
-    # Only a run that filed, dropped or re-read something can change a photo's metadata words;
-    # a no-change rerun (and every idle `lucida watch` pass) skips comparing all of them.
-    if summary.described or summary.reused or summary.removed or summary.metadata_read:
+    # Only a commit that filed, dropped or re-read something can change a photo's metadata words,
+    # and it marks them stale; a no-change rerun (and every idle `lucida watch` pass) skips
+    # comparing all of them, and the run after a crash before this point does not.
+    if catalog.get_setting(_METADATA_WORDS_STALE):
         update_metadata_descriptions(catalog)
+        with catalog.transaction():
+            catalog.delete_setting(_METADATA_WORDS_STALE)
     summary.seconds = time.monotonic() - started
     return summary
 
@@ -159,6 +167,15 @@ def _describe_files(
 ) -> None:
     if not todo:
         return
+    # Lazily loaded models load here, as a phase of their own, rather than silently inside the
+    # first batch (seconds on a small machine).
+    progress.start("loading models", 2)
+    try:
+        for model in (describer, embedder):
+            load_now(model)
+            progress.advance()
+    finally:
+        progress.finish()
     known = catalog.described_hashes(describer.name, describer.prompt)
     prepare = lambda f: _prepare(f, known, describer.input_side)  # noqa: E731
     vectors_by_text: dict[str, np.ndarray] = {}
@@ -228,6 +245,7 @@ def _store_batch(
     read = reading.result() if reading else {}
 
     with catalog.transaction():
+        catalog.set_setting(_METADATA_WORDS_STALE, "1")  # files come and go: see index_paths
         for prepared in batch:
             f = prepared.file
             if prepared.reason is not None:
@@ -317,6 +335,7 @@ class _MetadataRun:
                 part = self.stale[start : start + chunk]
                 read = self.reader.read(part, self.sidecars)
                 with catalog.transaction():
+                    catalog.set_setting(_METADATA_WORDS_STALE, "1")
                     for path in part:
                         catalog.put_metadata(path, read[path], self.signature(path))
                 progress.advance(len(part))
@@ -354,7 +373,10 @@ def _gone_paths(catalog: Catalog, roots: list[str], seen: set[str], unreadable_d
     for path in dict.fromkeys(known):
         if path in seen or in_unreadable(path):
             continue
-        if in_roots(path) or not (os.path.lexists(path) or in_offline(path)):
+        # A skipped file whose name is not UTF-8 is recorded by its printable name: look for it
+        # by its bytes, so a run over another folder keeps its record.
+        on_disk = os.path.lexists(path) or os.path.lexists(disk_path(path))
+        if in_roots(path) or not (on_disk or in_offline(path)):
             gone.append(path)
     return gone
 

@@ -31,6 +31,7 @@ from lucida.config import KEYS as CONFIG_KEYS
 from lucida.config import Config
 from lucida.errors import LucidaError
 from lucida.models.base import Describer, Embedder
+from lucida.models.registry import load_now
 from lucida.progress import Progress
 
 # Modules that pull in decoders and the search engine are imported where a use case needs them,
@@ -130,13 +131,6 @@ class ModelSet:
         if not lazy:
             load_now(model)
         return model
-
-
-def load_now(model: Describer | Embedder) -> None:
-    """Load a lazily loaded model now (lucida.models.registry.LazyDescriber, LazyEmbedder)."""
-    load = getattr(model, "model", None)
-    if callable(load):
-        load()
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -47,6 +48,12 @@ class ScanResult:
 def printable_path(path: str) -> str:
     """A path as valid UTF-8 text, with undecodable bytes escaped."""
     return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def disk_path(printed: str) -> str:
+    """The path on disk that printable_path printed: its escaped bytes restored."""
+    raw = re.sub(rb"\\x([0-9a-f]{2})", lambda m: bytes([int(m.group(1), 16)]), printed.encode("utf-8"))
+    return os.fsdecode(raw)
 
 
 def is_photo_name(name: str) -> bool:

@@ -7,6 +7,7 @@ embeddings (ConSE, lucida.concepts) where it has one.
 
 from __future__ import annotations
 
+import unicodedata
 from collections import OrderedDict
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -54,8 +55,17 @@ class RecentQueryVectors:
 
 
 def check_query(query: str) -> None:
-    if not query.strip():
+    """A LucidaError for a query with nothing to search for: empty, blanks, or only control,
+    format and undecodable characters (a URL's `%00` or `%FF%FE`), which would otherwise rank
+    every photo in an arbitrary order."""
+    if not any(_searchable(c) for c in query):
         raise LucidaError("a query is empty; say what the photo shows, e.g. \"a horse in a field\"")
+
+
+def _searchable(char: str) -> bool:
+    # C*: control, format, surrogate, private-use and unassigned; Z*: separators. U+FFFD stands
+    # for bytes that were not valid UTF-8.
+    return char != "\ufffd" and unicodedata.category(char)[0] not in "CZ" and not char.isspace()
 
 
 @dataclass(frozen=True)

@@ -387,7 +387,8 @@ def _photos_for(paths: list[str]) -> list[str]:
     listings: dict[str, list[str]] = {}
     for path in paths:
         if not path.lower().endswith(SIDECAR_EXTENSION):
-            if os.path.isfile(path):
+            # Anything but a folder: a FIFO or a device named like a photo is recorded as skipped.
+            if os.path.lexists(path) and not os.path.isdir(path):
                 photos.add(path)
             continue
         folder, name = os.path.split(path)

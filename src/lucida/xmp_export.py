@@ -3,8 +3,9 @@ darktable and digiKam, through ExifTool, and taken out again exactly (`--undo`).
 
 What is written, per photo:
 - dc:description: the photo's caption, the text every front end shows for it (its preferred
-  description, lucida.catalog.store).
-  A description someone else wrote stays unless `overwrite_description` is set.
+  description, lucida.catalog.store), as its default-language (x-default) entry.
+  A description someone else wrote there stays unless `overwrite_description` is set; entries in
+  other languages are never touched.
 - dc:subject: keywords from the describer's structured output: a describer that lists
   "keywords" gives those; the ImageNet classifier gives its likely classes (probability at
   least 10%, at most five, always its top class), named by their first WordNet lemma.
@@ -13,6 +14,12 @@ What is written, per photo:
 Where: a sidecar `IMG_0001.xmp` beside the photo by default (what Lightroom and DxO PhotoLab
 read for RAW files), `IMG_0001.NEF.xmp` with the filename.ext.xmp style (darktable, digiKam),
 or with `embed` inside JPEG, TIFF and DNG files themselves. Photos are never written otherwise.
+A RAW+JPEG pair shares the RAW's `IMG_0001.xmp`; two other photos that would share one (IMG.jpg
+and IMG.png) are both left alone, since each export would overwrite the other's caption.
+
+A file lucida cannot safely write is skipped, with the reason in its Change, and the export
+goes on: a sidecar ExifTool cannot read or write, a folder, or a link out of the photo's folder
+(written through, it would change a file elsewhere, perhaps outside the library).
 
 An existing sidecar is edited in place by ExifTool, which keeps every other field. The catalog
 records what each export added (table xmp_writes), so a later export replaces only lucida's own
@@ -38,6 +45,11 @@ KEYWORD_MIN_PROBABILITY = 0.10
 MAX_KEYWORDS = 5
 
 _DESCRIPTION, _SUBJECT, _HIERARCHY = "XMP-dc:Description", "XMP-dc:Subject", "XMP-lr:HierarchicalSubject"
+# dc:description is a lang-alt: the bare tag reads the x-default entry, but writing or deleting it
+# drops every other language; ExifTool leaves those alone when the write names x-default.
+_DEFAULT_DESCRIPTION = f"{_DESCRIPTION}-x-default"
+# Asked for with every read: ExifTool's verdict on the file, taken out of the tags it returns.
+_VERDICT = ("ExifTool:Error", "ExifTool:Warning", "File:FileType")
 
 
 @dataclass(frozen=True)
@@ -64,15 +76,18 @@ class Change:
     remove_keywords: list[str] = field(default_factory=list)
     add_hierarchical: list[str] = field(default_factory=list)
     remove_hierarchical: list[str] = field(default_factory=list)
+    skipped: str | None = None  # why the file was left alone; nothing was written to it
 
     @property
     def changes_anything(self) -> bool:
-        return bool(
+        return not self.skipped and bool(
             self.create or self.delete or self.description is not None or self.description_removed
             or self.add_keywords or self.remove_keywords or self.add_hierarchical or self.remove_hierarchical
         )  # fmt: skip
 
     def summary(self) -> str:
+        if self.skipped:
+            return f"skipped: {self.skipped}"
         parts = []
         if self.create:
             parts.append("new sidecar")
@@ -115,26 +130,39 @@ def sidecar_path(photo: str, style: str) -> str:
 
 def export_xmp(catalog: Catalog, roots: list[str] | None, options: ExportOptions) -> list[Change]:
     """Write lucida's caption and keywords for the indexed photos under `roots` (all when None).
-    Returns one Change per file written (or that would be, with dry_run)."""
+    Returns one Change per file written (or that would be, with dry_run), and one per file
+    left alone, its reason in `skipped`."""
     parent = "|".join(p.strip() for p in options.parent.split("|") if p.strip())
-    targets = _targets(catalog.files_under(roots), options)
+    wanted = {path for path, _ in catalog.files_under(roots)}
     changes = []
     with _ExifTool() as tool:
-        for target, (photo, image_id) in targets.items():
+        # Every catalogued file, not only those under roots: one outside them can share a sidecar.
+        for target, files in _targets(catalog.files_under(None), options).items():
+            if not any(photo in wanted for photo, _ in files):
+                continue
+            photo, image_id = files[0]
+            if clash := _clash(files):
+                changes.append(Change(target, photo, skipped=clash))
+                continue
             record = catalog.image_record(image_id)
             description = record.preferred if record else None
             if description is None:
                 continue
             keywords = keywords_of(description, catalog.photo_classes([image_id]).get(image_id))
             hierarchical = [f"{parent}|{k}" if parent else k for k in keywords]
-            change, write = _plan(
-                tool, catalog.xmp_write(target), target, photo, " ".join(description.text.split()),
-                keywords, hierarchical, options,
-            )  # fmt: skip
+            try:
+                change, write = _plan(
+                    tool, catalog.xmp_write(target), target, photo, " ".join(description.text.split()),
+                    keywords, hierarchical, options,
+                )  # fmt: skip
+                if not options.dry_run and change.changes_anything:
+                    tool.apply(change)
+            except _Skipped as reason:
+                changes.append(Change(target, photo, skipped=str(reason)))
+                continue
             changes.append(change)
             if options.dry_run or not change.changes_anything:
                 continue
-            tool.apply(change)
             with catalog.transaction():
                 catalog.put_xmp_write(write)
     return changes
@@ -143,7 +171,8 @@ def export_xmp(catalog: Catalog, roots: list[str] | None, options: ExportOptions
 def undo_xmp(catalog: Catalog, roots: list[str] | None, dry_run: bool = False) -> list[Change]:
     """Remove what lucida's exports wrote into files of photos under `roots` (all when None):
     its keywords, its description (a description it replaced comes back), and sidecars it
-    created that hold nothing else. What anyone else wrote since stays."""
+    created that hold nothing else. What anyone else wrote since stays. A file that cannot be
+    safely changed is skipped (Change.skipped) and stays on record for a later undo."""
     from lucida.scan import under_any
 
     inside = under_any(roots) if roots is not None else (lambda _path: True)
@@ -153,40 +182,73 @@ def undo_xmp(catalog: Catalog, roots: list[str] | None, dry_run: bool = False) -
             if not inside(write.photo):
                 continue
             change = Change(write.target, write.photo)
-            if os.path.exists(write.target):
-                current = tool.current(write.target)
-                change.remove_keywords = [k for k in write.keywords if k in current.keywords]
-                change.remove_hierarchical = [k for k in write.hierarchical_keywords if k in current.hierarchical]
-                if write.description is not None and current.description == write.description:
-                    if write.replaced_description is not None:
-                        change.description = write.replaced_description
-                    else:
-                        change.description_removed = True
+            try:
+                if os.path.lexists(write.target):
+                    _check_target(write.target, write.photo)
+                    current = tool.current(write.target)
+                    change.remove_keywords = [k for k in write.keywords if k in current.keywords]
+                    change.remove_hierarchical = [k for k in write.hierarchical_keywords if k in current.hierarchical]
+                    if write.description is not None and current.description == write.description:
+                        if write.replaced_description is not None:
+                            change.description = write.replaced_description
+                        else:
+                            change.description_removed = True
+                    if not dry_run:
+                        tool.apply(change)
+                        if write.created and not tool.has_any_xmp(write.target):
+                            os.remove(write.target)
+                            change.delete = True
+            except _Skipped as reason:
+                changes.append(Change(write.target, write.photo, skipped=str(reason)))
+                continue
             changes.append(change)
             if dry_run:
                 continue
-            if os.path.exists(write.target):
-                tool.apply(change)
-                if write.created and not tool.has_any_xmp(write.target):
-                    os.remove(write.target)
-                    change.delete = True
             with catalog.transaction():
                 catalog.delete_xmp_write(write.target)
     return changes
 
 
-def _targets(files: list[tuple[str, int]], options: ExportOptions) -> dict[str, tuple[str, int]]:
-    """target file -> (photo path, image id). Both files of a RAW+JPEG pair name the same
-    `IMG_0001.xmp`; it is the RAW's, as in Lightroom and PhotoLab, so the RAW's caption goes there."""
-    targets: dict[str, tuple[str, int]] = {}
+def _targets(files: list[tuple[str, int]], options: ExportOptions) -> dict[str, list[tuple[str, int]]]:
+    """target file -> (photo path, image id) of each file whose metadata goes there, RAW files
+    first. Both files of a RAW+JPEG pair name the same `IMG_0001.xmp`; it is the RAW's, as in
+    Lightroom and PhotoLab, so the RAW's caption goes there."""
+    targets: dict[str, list[tuple[str, int]]] = {}
     for photo, image_id in sorted(files, key=lambda f: (os.path.splitext(f[0])[1].lower() not in RAW_EXTENSIONS, f[0])):
         extension = os.path.splitext(photo)[1].lower()
         if options.embed and extension in EMBEDDABLE_EXTENSIONS:
             target = photo
         else:
             target = sidecar_path(photo, options.sidecar_style)
-        targets.setdefault(target, (photo, image_id))
+        targets.setdefault(target, []).append((photo, image_id))
     return dict(sorted(targets.items()))
+
+
+def _clash(files: list[tuple[str, int]]) -> str | None:
+    """Why the files naming one sidecar (_targets) must all be left alone, or None. They are one
+    photo when they are one image, or one RAW with the JPEG the camera wrote beside it
+    (lucida.pairs); otherwise, say IMG.jpg and IMG.png, each export would overwrite the other's."""
+    raws = sum(os.path.splitext(photo)[1].lower() in RAW_EXTENSIONS for photo, _ in files)
+    if len({image_id for _, image_id in files}) == 1 or raws == 1:
+        return None
+    names = [os.path.basename(photo) for photo, _ in files]
+    return (
+        f"{', '.join(names[:-1])} and {names[-1]} would share this sidecar; "
+        "--sidecar-style filename.ext.xmp gives each its own"
+    )
+
+
+def _check_target(target: str, photo: str) -> None:
+    """Raise _Skipped when lucida must not write `target`, `photo`'s sidecar or the photo itself."""
+    if os.path.islink(target):
+        real = os.path.realpath(target)
+        if os.path.dirname(real) != os.path.realpath(os.path.dirname(photo)):
+            raise _Skipped(f"a link to {real}, outside the photo's folder; lucida writes only beside the photo")
+    if os.path.lexists(target) and not os.path.isfile(target):
+        raise _Skipped("a folder, not a file" if os.path.isdir(target) else "not a regular file")
+    # Root ignores permission bits but not the immutable flag, and access() reports both.
+    if not os.access(target if os.path.exists(target) else os.path.dirname(target), os.W_OK):
+        raise _Skipped("read-only" if os.path.exists(target) else "its folder is read-only")
 
 
 def _plan(
@@ -200,7 +262,9 @@ def _plan(
     options: ExportOptions,
 ) -> tuple[Change, XmpWrite]:
     """The change that brings `target` to lucida's current caption and keywords, keeping what
-    others wrote, and the record of everything lucida will then have written into it."""
+    others wrote, and the record of everything lucida will then have written into it. Raises
+    _Skipped for a target lucida cannot safely write."""
+    _check_target(target, photo)
     exists = os.path.exists(target)
     current = tool.current(target) if exists else _Current()
     change = Change(target, photo, create=not exists)
@@ -241,6 +305,10 @@ def _plan(
     return change, record
 
 
+class _Skipped(Exception):
+    """Why one file is left alone; the export or undo goes on with the next."""
+
+
 @dataclass
 class _Current:
     description: str | None = None
@@ -255,7 +323,11 @@ class _ExifTool:
     def __enter__(self) -> _ExifTool:
         import exiftool
 
-        self._tool = exiftool.ExifToolHelper(executable=exiftool_executable(), common_args=["-charset", "filename=utf8"])
+        # Exit statuses are checked here: on a file it cannot read ExifTool exits 1 but still
+        # returns its tags, the reason among them.
+        self._tool = exiftool.ExifToolHelper(
+            executable=exiftool_executable(), common_args=["-charset", "filename=utf8"], check_execute=False
+        )
         self._tool.run()
         return self
 
@@ -278,9 +350,9 @@ class _ExifTool:
     def apply(self, change: Change) -> None:
         args = []
         if change.description is not None:
-            args.append(f"-{_DESCRIPTION}={change.description}")
+            args.append(f"-{_DEFAULT_DESCRIPTION}={change.description}")
         elif change.description_removed:
-            args.append(f"-{_DESCRIPTION}=")
+            args.append(f"-{_DEFAULT_DESCRIPTION}=")
         for tag, remove, add in (
             (_SUBJECT, change.remove_keywords, change.add_keywords),
             (_HIERARCHY, change.remove_hierarchical, change.add_hierarchical),
@@ -296,13 +368,23 @@ class _ExifTool:
         self._execute(args, change.target)
 
     def _tags(self, target: str, tags: list[str]) -> dict:
+        """The tags ExifTool reads from `target`; raises _Skipped for a file it cannot read, or a
+        sidecar that is not XMP (ExifTool would refuse to write either)."""
         import exiftool.exceptions
 
         try:
-            rows = self._tool.get_tags([target], tags, params=["-G1"])
+            rows = self._tool.get_tags([target], [*tags, *_VERDICT], params=["-G1"])
+        except exiftool.exceptions.ExifToolExecuteException as error:
+            raise _Skipped(f"ExifTool cannot read it: {_first_error(error.stderr or str(error))}") from None
         except exiftool.exceptions.ExifToolException as error:
-            raise LucidaError(f"cannot read the XMP of {target}: {_first_line(error)}") from None
-        return rows[0] if rows else {}
+            raise LucidaError(f"cannot read the XMP of {target}: {_first_error(str(error))}") from None
+        tags = rows[0] if rows else {}
+        error, warning, file_type = (tags.pop(key, None) for key in _VERDICT)
+        if error or "XMP format error" in str(warning or ""):
+            raise _Skipped(f"ExifTool cannot read it: {error or warning}")
+        if target.lower().endswith(SIDECAR_EXTENSION) and file_type != "XMP":
+            raise _Skipped(f"not XMP (ExifTool reads it as {file_type or 'unknown'})")
+        return tags
 
     def _execute(self, args: list[str], target: str) -> None:
         import exiftool.exceptions
@@ -310,7 +392,9 @@ class _ExifTool:
         try:
             self._tool.execute(*args)
         except exiftool.exceptions.ExifToolException as error:
-            raise LucidaError(f"exiftool could not write {target}: {_first_line(error)}") from None
+            raise LucidaError(f"exiftool could not write {target}: {_first_error(str(error))}") from None
+        if self._tool.last_status:
+            raise _Skipped(f"ExifTool could not write it: {_first_error(self._tool.last_stderr or '')}")
 
 
 def _one(value: object) -> str | None:
@@ -324,6 +408,7 @@ def _many(value: object) -> list[str]:
     return [str(v) for v in values]
 
 
-def _first_line(error: Exception) -> str:
-    text = str(getattr(error, "stderr", "") or error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
+def _first_error(text: str) -> str:
+    """ExifTool's first "Error:" line in `text` (warnings come before it), else its first line."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return next((line for line in lines if line.startswith("Error")), lines[0] if lines else "no reason given")

@@ -51,6 +51,9 @@ class CatalogStore(Protocol):
     def set_setting(self, key: str, value: str) -> None:
         ...
 
+    def delete_setting(self, key: str) -> None:
+        ...
+
     def settings(self) -> dict[str, str]:
         ...
 

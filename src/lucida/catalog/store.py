@@ -251,6 +251,9 @@ class Catalog:
             (key, value),
         )
 
+    def delete_setting(self, key: str) -> None:
+        self._db.execute("DELETE FROM settings WHERE key = ?", (key,))
+
     def settings(self) -> dict[str, str]:
         return dict(self._db.execute("SELECT key, value FROM settings ORDER BY key"))
 

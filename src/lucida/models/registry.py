@@ -546,6 +546,13 @@ class LazyEmbedder:
         return self.model().embed_queries(texts)
 
 
+def load_now(model: Describer | Embedder) -> None:
+    """Load a lazily loaded model now (LazyDescriber, LazyEmbedder); any other is loaded."""
+    load = getattr(model, "model", None)
+    if callable(load):
+        load()
+
+
 def _checked(model, name: str):
     # The catalog records `name` before the model loads; the model must agree with it.
     if model.name != name:

@@ -5,6 +5,7 @@ Photos are addressed by catalog id only: no request names a file path that is th
 from __future__ import annotations
 
 import os
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from lucida.catalog import ImageRecord
+from lucida.errors import LucidaError
 from lucida.filters import Sort, parse_filter
 from lucida.library import UnreadableUpload, describe_upload
 from lucida.library import SearchPage as LibraryPage
@@ -30,6 +32,10 @@ from lucida.web.renditions import DEFAULT_THUMBNAIL_SIDE, PREVIEW_SIDE, RENDITIO
 from lucida.web.runtime import LibraryThread, QueryEmbedder
 
 MAX_UPLOAD_BYTES = 30 * 1024 * 1024
+
+# The search's query parameters, by the CLI option that parse_filter's errors name.
+_QUERY_NAMES = {"from": "from", "to": "to", "focal": "focal", "min-rating": "min_rating", "type": "type"}
+_CLI_OPTION = re.compile(r"--(min-rating|from|to|focal|type)\b( (?=['\d]))?")  # "--type 'x'" -> "type='x'"
 
 # Catalog ids are SQLite integers: positive and 64-bit. Anything else is refused before a query.
 ImageId = Annotated[int, PathParam(ge=1, le=2**63 - 1, description="The photo's catalog id")]
@@ -128,7 +134,10 @@ async def search(
     sort: Annotated[Sort, Query(description="Order of the k results: relevance or capture date")] = "relevance",
 ) -> SearchPage:
     started = time.perf_counter()
-    photo_filter = parse_filter(taken_from, taken_to, camera, lens, focal, min_rating, label, folder, types, has_gps)
+    try:
+        photo_filter = parse_filter(taken_from, taken_to, camera, lens, focal, min_rating, label, folder, types, has_gps)
+    except LucidaError as problem:
+        raise HTTPException(400, _in_query_words(problem)) from None
     vector = await web.query_embedder.vector(q)
     page = await web.library.run(lambda library: library.search(q, photo_filter, k, offset, sort, vector))
     return _page(web, q, started, page)
@@ -293,20 +302,46 @@ async def status(web: Context) -> dict[str, Any]:
     "/index",
     status_code=202,
     summary="Index a library root again (in the background)",
-    description="Only a folder indexed before (a library root, see /api/status) or a folder "
-    "inside one. 409 while a run is going; progress shows in /api/status.",
+    description="Only the absolute path of a folder indexed before (a library root, see /api/status) "
+    "or of a folder inside one, links resolved. 409 while a run is going; progress shows in /api/status.",
 )
 async def index(web: Context, body: IndexRequest) -> dict[str, Any]:
-    folder = os.path.abspath(body.path) if body.path and "\0" not in body.path else ""
     roots = await web.library.run(lambda library: library.roots())
-    if not folder or not under_any(roots)(folder) or not os.path.isdir(folder):
+    folder = await run_in_threadpool(_folder_in_roots, body.path, roots)  # links are resolved on disk
+    if folder is None:
+        shown = body.path if len(body.path) <= 200 else f"{body.path[:200]}…"
         raise HTTPException(
-            403, f"{body.path!r} is not a library root; index it once with `lucida index PATH`, "
+            403, f"{shown!r} is not a library root; index it once with `lucida index PATH`, "
             "then it can be reindexed from here",
         )
     if not web.job.launch(folder):
         raise HTTPException(409, "an index run is already going; see /api/status for its progress")
     return {"indexing": web.job.snapshot()}
+
+
+def _in_query_words(problem: LucidaError) -> str:
+    """parse_filter's message, which names the CLI's options ("--type 'x'"), in the query's
+    parameters ("type='x'")."""
+    return _CLI_OPTION.sub(lambda m: _QUERY_NAMES[m[1]] + ("=" if m[2] else ""), str(problem))
+
+
+def _folder_in_roots(path: str, roots: list[str]) -> str | None:
+    """The folder `path` names, spelled under the library root it is in; None unless `path` is
+    absolute and, once links are resolved, a root or inside one. A relative path would be read
+    against the server's working folder, and a link inside a root may lead anywhere: an index
+    run there would make a new root of it."""
+    if not path or "\0" in path or not os.path.isabs(path):
+        return None
+    try:
+        real = os.path.realpath(path)
+        real_roots = sorted(((os.path.realpath(r), r) for r in roots), key=lambda pair: len(pair[0]), reverse=True)
+    except (OSError, ValueError):
+        return None
+    for real_root, root in real_roots:  # the innermost root first
+        if under_any([real_root])(real):
+            folder = root if real == real_root else os.path.join(root, os.path.relpath(real, real_root))
+            return folder if os.path.isdir(folder) else None
+    return None
 
 
 def _no_photo(image_id: int) -> HTTPException:

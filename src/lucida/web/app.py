@@ -12,8 +12,10 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
+import re
 from contextlib import asynccontextmanager
 from pathlib import Path
+from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -21,6 +23,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lucida.errors import LucidaError
 from lucida.library import ModelSet
@@ -32,6 +35,8 @@ from lucida.web.runtime import LibraryThread, OneAtATime, QueryEmbedder
 log = logging.getLogger("lucida.web")
 
 STATIC_DIR = Path(__file__).parent / "static"
+# The shortest token `lucida serve` accepts on an address other machines can reach.
+MIN_TOKEN_LENGTH = 16
 
 
 def create_app(
@@ -101,6 +106,9 @@ def create_app(
 
     # -- access: a token when one is set; uploads refused early when too big -------------------
 
+    # Added before the guard, so inside it: a request the guard refuses is never counted.
+    app.add_middleware(_BodyLimit, limit=MAX_UPLOAD_BYTES + 65536)
+
     @app.middleware("http")
     async def guard(request: Request, call_next):
         if not token and not is_loopback(_host_name(request.headers.get("host", ""))):
@@ -114,6 +122,8 @@ def create_app(
                 401,
                 headers={"WWW-Authenticate": "Bearer"},
             )
+        # A declared length is refused before a byte is read; a chunked body is counted as it
+        # streams, by _BodyLimit.
         length = request.headers.get("content-length", "")
         if request.method == "POST" and length.isdigit() and int(length) > MAX_UPLOAD_BYTES + 65536:
             return JSONResponse({"error": too_big_error().detail}, 413)
@@ -124,19 +134,98 @@ def create_app(
     return app
 
 
+class _BodyTooBig(HTTPException):
+    """Raised from `receive` when a request body passes the limit: FastAPI lets an HTTPException
+    out of its body parsing, so the app's handler answers 413 JSON as for any other error."""
+
+    def __init__(self) -> None:
+        # Connection: close: the rest of the body is not read, not even to discard it.
+        super().__init__(413, too_big_error().detail, headers={"Connection": "close"})
+
+
+class _BodyLimit:
+    """Counts request body bytes as they arrive, whatever the framing (Content-Length or chunked),
+    and stops the request past `limit`: the app reads no further, so nothing larger is spooled to
+    the temp folder. (The guard refuses a declared Content-Length before a byte is read.)"""
+
+    def __init__(self, app: ASGIApp, limit: int):
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        received = 0
+        started = False
+
+        async def counted_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise _BodyTooBig()
+            return message
+
+        async def watched_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, watched_send)
+        except Exception as error:
+            # Normally the app's handler has answered already; this is for a reader that let it
+            # through (or wrapped it in a group) before anything was sent.
+            if started or not _only_too_big(error):
+                raise
+            too_big = _BodyTooBig()
+            await JSONResponse({"error": too_big.detail}, 413, headers=too_big.headers)(scope, receive, send)
+
+
+def _only_too_big(error: BaseException) -> bool:
+    if isinstance(error, BaseExceptionGroup):
+        return all(_only_too_big(e) for e in error.exceptions)
+    return isinstance(error, _BodyTooBig)
+
+
 class _HideToken(logging.Filter):
-    """Keeps the token out of access logs: <img> URLs carry it as ?token=."""
+    """Keeps the token out of access logs: <img> URLs carry it as ?token=, and a URL may carry it
+    percent-encoded in any of several ways (or by hand, in any case of hex)."""
+
+    _QUERY_VALUE = re.compile(r"(?<=[?&;=])[^?&;=#\s]+")
 
     def __init__(self, token: str):
         super().__init__()
         self._token = token
+        # As sent by Python (urlencode, quote), browsers (encodeURIComponent, URLSearchParams)
+        # and uvicorn itself, which logs the path re-quoted.
+        spellings = {token}
+        for encode in (quote, quote_plus):
+            for safe in ("", "/", "!'()*~"):
+                spellings.add(encode(token, safe=safe))
+        spellings |= {_lower_hex(s) for s in spellings}
+        self._spellings = sorted(spellings, key=len, reverse=True)  # longest first: no partial masks
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
-            record.args = tuple(
-                a.replace(self._token, "***") if isinstance(a, str) else a for a in record.args
-            )
+            record.args = tuple(self._hide(a) if isinstance(a, str) else a for a in record.args)
+        elif isinstance(record.msg, str):
+            record.msg = self._hide(record.msg)
         return True
+
+    def _hide(self, text: str) -> str:
+        for spelling in self._spellings:
+            text = text.replace(spelling, "***")
+        # Any other encoding of a query value: decoded, it shows the token.
+        return self._QUERY_VALUE.sub(
+            lambda m: "***" if self._token in unquote(m[0]) or self._token in unquote_plus(m[0]) else m[0], text
+        )
+
+
+def _lower_hex(text: str) -> str:
+    return re.sub(r"%[0-9A-F]{2}", lambda m: m[0].lower(), text)
 
 
 def is_loopback(host: str) -> bool:
@@ -150,10 +239,19 @@ def is_loopback(host: str) -> bool:
 
 
 def _host_name(header: str) -> str:
-    """The name in a Host header, without its port: "[::1]:8765" -> "::1"."""
+    """The name in a Host header, without its port: "[::1]:8765" -> "::1". "" for a header that
+    is not a host and a port of digits ("127.0.0.1:80@evil.example", "localhost:abc"): a browser
+    never sends one, and another parser may read another host in it."""
+    if "@" in header:
+        return ""
     if header.startswith("["):
-        return header[1:].split("]", 1)[0]
-    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+        name, _, port = header[1:].partition("]")
+    elif header.count(":") == 1:
+        name, _, port = header.partition(":")
+        port = ":" + port
+    else:
+        return header  # no port; or a bare IPv6 address, which is_loopback judges whole
+    return name if port == "" or re.fullmatch(r":[0-9]{1,5}", port) else ""
 
 
 def _has_token(request: Request, token: str) -> bool:
