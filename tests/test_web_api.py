@@ -38,7 +38,7 @@ from lucida.cli import cli
 from lucida.indexer import index_paths
 from lucida.web import create_app
 
-from conftest import make_photo_variants
+from conftest import make_photo_variants, png_bomb
 
 SEARCH_KEYS = {"query", "took_ms", "total", "results"}
 RESULT_KEYS = {"id", "path", "score", "caption", "thumbnail_url", "taken_at", "width", "height", "files", "why"}
@@ -347,6 +347,67 @@ def test_bad_uploads_are_refused(api):
     assert_error(post("notes.jpg", b"these are not pixels " * 100), 415)
     assert_error(post("empty.jpg", b""), 400)
     assert_error(api.post("/api/search/image", data={"nothing": "here"}), 422)
+
+
+def _rss_mb() -> float:
+    """This process's resident memory; the test server runs on a thread of it."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS in /proc/self/status")
+
+
+def test_an_upload_over_the_pixel_limit_is_refused_from_its_header(api):
+    # 16000x15000 = 240 MP: under the library's 250 MP bomb limit, over the uploads' 50 MP. The
+    # 1-bit PNG is ~30 KB; decoded (and made RGB) it once cost the server 1.15 GB per request.
+    data = png_bomb(16000, 15000)
+    assert len(data) < 100_000
+    began = time.monotonic()
+    response = api.post("/api/search/image", files={"file": ("bomb.png", data, "image/png")})
+    assert_error(response, 413)
+    assert response.json()["error"] == "refused: 16000x15000 pixels is over the 50-megapixel limit for uploads"
+    assert time.monotonic() - began < 5  # read from the header: nothing was decoded
+    assert search(api, "a cat", k=1)["results"][0]["path"].endswith("chelsea.jpg")
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads RSS from /proc")
+def test_concurrent_large_uploads_keep_the_servers_memory_bounded(api, library):
+    """Four 49 MP 1-bit PNGs at once, just under the upload limit. Each decodes to 49 MB of
+    pixels and is reduced band by band (never one 196 MB RGB copy); at most two decode at once.
+    Unbounded, four such decodes once cost ~1.2 GB and stayed; 1.5 GB is far above the bounded
+    cost (2 x ~60 MB plus the model's working memory) and far below the old one at 240 MP."""
+    photo = (library["photos"] / "chelsea.jpg").read_bytes()  # the model's own buffers, first
+    assert api.post("/api/search/image", files={"file": ("warm.jpg", photo, "image/jpeg")}).status_code == 200
+    data = png_bomb(7000, 7000)
+    before = _rss_mb()
+    peak = [before]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], _rss_mb())
+            time.sleep(0.02)
+
+    def upload(_: int) -> int:
+        response = api.post("/api/search/image", files={"file": ("big.png", data, "image/png")}, params={"k": 1})
+        return response.status_code
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(4) as pool:
+            statuses = list(pool.map(upload, range(4)))
+    finally:
+        done.set()
+        sampler.join(5)
+    assert statuses == [200] * 4
+    after = _rss_mb()
+    assert peak[0] - before < 1500, (before, peak[0], after)
+    assert after - before < 300, (before, peak[0], after)  # the pixels' memory went back
+    assert search(api, "a cat", k=1)["results"][0]["path"].endswith("chelsea.jpg")
 
 
 def test_a_chunked_upload_is_cut_off_at_the_limit_while_it_streams(server, api):

@@ -7,9 +7,12 @@ through their embedded preview JPEG. EXIF orientation is applied before the mode
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import hashlib
 import io
 import re
+import sys
 import warnings
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,6 +35,15 @@ MAX_PIXELS = 250_000_000
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 # Pillow only warns between 1x and 2x its limit; a bomb must be refused, not decoded.
 warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
+# A photo uploaded to search by is decoded whole (only JPEGs have a reduced-scale decode, and
+# even they, when progressive, buffer every coefficient), so strangers' files get a lower limit
+# than the library's own: 50 MP is a 1-bit PNG of 50 MB decoded, an RGBA one of 200 MB.
+UPLOAD_MAX_PIXELS = 50_000_000
+
+# An image decoded larger than this is converted to RGB and reduced band by band, not whole: a
+# 240 MP 1-bit PNG costs its 240 MB of decoded pixels, not 960 MB more as one RGB copy.
+_BANDED_ABOVE = 16_000_000
+_BAND_PIXELS = 4_000_000
 
 _EXIF_IFD = 0x8769
 _ORIENTATION = 0x0112
@@ -78,6 +90,49 @@ def decode_for_models(data: bytes, extension: str, min_side: int) -> DecodedPhot
         raise UnreadablePhoto(f"damaged image data: {_one_line(error)}") from None
 
 
+def upload_problem(data: bytes, extension: str) -> str | None:
+    """Why an uploaded photo is refused before it is decoded (its header names more pixels than
+    UPLOAD_MAX_PIXELS), or None. Pillow reads only the header here; what it cannot even open is
+    left to the decoder's own message. Camera RAW files are not checked: LibRaw decodes their
+    embedded preview, or the sensor data at half size."""
+    if extension in RAW_EXTENSIONS:
+        return None
+    try:
+        with Image.open(io.BytesIO(data)) as opened:
+            width, height = opened.size
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        return _bomb_reason(error)
+    except Exception:  # noqa: BLE001 - unreadable: decode_for_models says why
+        return None
+    if width * height > UPLOAD_MAX_PIXELS:
+        return f"refused: {width}x{height} pixels is over the {UPLOAD_MAX_PIXELS // 1_000_000}-megapixel limit for uploads"
+    return None
+
+
+def release_memory() -> None:
+    """Give freed heap memory back to the system (glibc's malloc_trim). After a large image is
+    freed, glibc keeps its pages (the images' 16 MB blocks come from the heap once the mmap
+    threshold has grown), so a server would stay at its peak. A no-op off glibc."""
+    if _malloc_trim is not None:
+        _malloc_trim(0)
+
+
+def _find_malloc_trim():
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        trim = libc.malloc_trim  # glibc only: musl has none
+    except (OSError, AttributeError):
+        return None
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    return trim
+
+
+_malloc_trim = _find_malloc_trim()
+
+
 def decode_for_screen(data: bytes, extension: str, long_side: int) -> Image.Image:
     """An upright RGB rendition whose longer side is at most `long_side`: thumbnails, previews."""
     image = decode_for_models(data, extension, long_side).image  # shorter side >= long_side, cheaply
@@ -98,7 +153,15 @@ def _decode_with_pillow(data: bytes, min_side: int) -> DecodedPhoto:
                 opened.draft("RGB", (int(full_w / scale) + 1, int(full_h / scale) + 1))
         opened.seek(0)  # first frame of a GIF or multi-page TIFF
         opened.load()
-        image = _to_rgb(opened)
+        decoded = opened.width * opened.height
+        if decoded > _BANDED_ABOVE and min(opened.size) >= 2 * min_side:
+            image = _reduced_rgb(opened, min(opened.size) // min_side)
+        else:
+            image = _to_rgb(opened)
+        if image is not opened:
+            opened.close()  # frees the decoded pixels now, not when this frame ends
+    if decoded > _BANDED_ABOVE:
+        release_memory()
     image = _apply_orientation(image, exif.get(_ORIENTATION))
     width, height = (full_h, full_w) if exif.get(_ORIENTATION) in (5, 6, 7, 8) else (full_w, full_h)
     return DecodedPhoto(_shrink(image, min_side), width, height, _capture_time(exif))
@@ -181,13 +244,29 @@ def _jpeg_has_orientation(data: bytes) -> bool:
         return preview.getexif().get(_ORIENTATION, 1) != 1
 
 
-def _to_rgb(image: Image.Image) -> Image.Image:
+def _reduced_rgb(image: Image.Image, factor: int) -> Image.Image:
+    """`image` in RGB at 1/factor size (box filter), converted and reduced a band of rows at a
+    time, so that no full-size RGB copy is ever made."""
+    extrema = image.getextrema() if image.mode in _WIDE_GREY else None
+    rows = max(factor, _BAND_PIXELS // image.width // factor * factor)
+    out = Image.new("RGB", (-(-image.width // factor), -(-image.height // factor)))
+    for top in range(0, image.height, rows):
+        band = image.crop((0, top, image.width, min(image.height, top + rows)))
+        out.paste(_to_rgb(band, extrema).reduce(factor), (0, top // factor))
+    return out
+
+
+_WIDE_GREY = ("I", "I;16", "I;16B", "I;16L", "F")
+
+
+def _to_rgb(image: Image.Image, extrema: tuple[float, float] | None = None) -> Image.Image:
+    """`extrema`: the whole image's, when `image` is a band of it (16-bit and float greyscale)."""
     if image.mode == "RGB":
         return image
-    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+    if image.mode in _WIDE_GREY:
         # 16-bit or float greyscale (scientific TIFFs, some PNGs): stretch to 8 bits.
         pixels = np.asarray(image, dtype=np.float32)
-        low, high = float(pixels.min()), float(pixels.max())
+        low, high = (float(pixels.min()), float(pixels.max())) if extrema is None else map(float, extrema)
         scaled = (pixels - low) * (255.0 / (high - low)) if high > low else np.zeros_like(pixels)
         return Image.fromarray(scaled.astype(np.uint8)).convert("RGB")
     if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:

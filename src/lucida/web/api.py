@@ -7,11 +7,13 @@ from __future__ import annotations
 import os
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
+import anyio
+import anyio.to_thread
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
@@ -24,7 +26,7 @@ from lucida.errors import LucidaError
 from lucida.filters import Sort, parse_filter
 from lucida.library import UnreadableUpload, describe_upload
 from lucida.library import SearchPage as LibraryPage
-from lucida.media import SUPPORTED_EXTENSIONS
+from lucida.media import SUPPORTED_EXTENSIONS, upload_problem
 from lucida.scan import under_any
 from lucida.search import SearchResult
 from lucida.web.jobs import IndexJob
@@ -32,6 +34,10 @@ from lucida.web.renditions import DEFAULT_THUMBNAIL_SIDE, PREVIEW_SIDE, RENDITIO
 from lucida.web.runtime import LibraryThread, QueryEmbedder
 
 MAX_UPLOAD_BYTES = 30 * 1024 * 1024
+# Full decodes at once (uploads described, renditions rendered): each may hold a few hundred MB of
+# pixels (a 250 MP photo of the library decodes to 250 MB at least), so 20 at once could exhaust
+# the machine. The rest wait their turn without holding a worker thread.
+MAX_CONCURRENT_DECODES = 2
 
 # The search's query parameters, by the CLI option that parse_filter's errors name.
 _QUERY_NAMES = {"from": "from", "to": "to", "focal": "focal", "min-rating": "min_rating", "type": "type"}
@@ -54,6 +60,7 @@ class WebContext:
     job: IndexJob
     thumbs_dir: Path
     token: str | None
+    decodes: anyio.CapacityLimiter | None = field(default=None, repr=False)  # see _decodes
 
     def image_url(self, image_id: int, kind: str, **params: Any) -> str:
         if self.token:
@@ -174,10 +181,15 @@ async def search_by_photo(
         raise HTTPException(400, "the uploaded file is empty")
     extension = Path(file.filename or "").suffix.lower()
     extension = extension if extension in SUPPORTED_EXTENSIONS else ""
+    refused = upload_problem(data, extension)  # from the header, before any pixel is decoded
+    if refused:
+        raise HTTPException(413, refused)
     describer, embedder = await web.library.run(lambda library: library.upload_models())
     try:
         # The models run in the worker pool, not on the catalog's thread.
-        text, vector = await run_in_threadpool(describe_upload, data, extension, describer, embedder)
+        text, vector = await anyio.to_thread.run_sync(
+            describe_upload, data, extension, describer, embedder, limiter=_decodes(web)
+        )
     except UnreadableUpload as problem:
         raise HTTPException(415, str(problem)) from None
     page = await web.library.run(lambda library: library.search_vector(text, vector, k, offset))
@@ -270,7 +282,7 @@ async def _rendition(web: WebContext, request: Request, image_id: int, side: int
     target = rendition_path(web.thumbs_dir, record, side, format)
     cached = target.exists()
     if not cached:
-        await run_in_threadpool(render, record, side, format, target)
+        await anyio.to_thread.run_sync(render, record, side, format, target, limiter=_decodes(web))
     return FileResponse(
         target,
         media_type=RENDITION_TYPES[format],
@@ -342,6 +354,14 @@ def _folder_in_roots(path: str, roots: list[str]) -> str | None:
             folder = root if real == real_root else os.path.join(root, os.path.relpath(real, real_root))
             return folder if os.path.isdir(folder) else None
     return None
+
+
+def _decodes(web: WebContext) -> anyio.CapacityLimiter:
+    """The app's limiter of full decodes (MAX_CONCURRENT_DECODES). Made on first use, on the
+    app's event loop: an asyncio limiter belongs to the loop that made it."""
+    if web.decodes is None:
+        web.decodes = anyio.CapacityLimiter(MAX_CONCURRENT_DECODES)
+    return web.decodes
 
 
 def _no_photo(image_id: int) -> HTTPException:
