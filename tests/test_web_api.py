@@ -410,6 +410,46 @@ def test_concurrent_large_uploads_keep_the_servers_memory_bounded(api, library):
     assert search(api, "a cat", k=1)["results"][0]["path"].endswith("chelsea.jpg")
 
 
+def test_thumbnails_of_a_huge_library_photo_keep_the_servers_memory_bounded(tmp_path, describer, embedder):
+    """A 240 MP 1-bit PNG in the library (under its 250 MP limit) asked for at four sizes at
+    once, each a full decode: banded, two at a time, and the memory given back. Unbounded, each
+    such decode once added about 1.15 GB and kept it."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "huge.png").write_bytes(png_bomb(16000, 15000))
+    with Catalog.open(tmp_path / "catalog.db") as catalog:
+        index_paths(catalog, [str(photos)], describer, embedder)
+        (image_id,) = {i for i, _ in catalog.image_files()}
+    before = _rss_mb()
+    peak = [before]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], _rss_mb())
+            time.sleep(0.02)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    with serving(create_app(tmp_path / "catalog.db", describer, embedder, cache_dir=tmp_path / "cache")) as url:
+        with httpx.Client(base_url=url, timeout=120) as client:
+            from concurrent.futures import ThreadPoolExecutor
+
+            sizes = [128, 256, 512, 1024]
+            get = lambda size: client.get(f"/api/images/{image_id}/thumbnail", params={"size": size})  # noqa: E731
+            try:
+                with ThreadPoolExecutor(len(sizes)) as pool:
+                    answers = list(pool.map(get, sizes))
+            finally:
+                done.set()
+                sampler.join(5)
+    assert [a.status_code for a in answers] == [200] * len(sizes)
+    assert [max(Image.open(io.BytesIO(a.content)).size) for a in answers] == sizes
+    after = _rss_mb()
+    assert peak[0] - before < 1500, (before, peak[0], after)
+    assert after - before < 300, (before, peak[0], after)
+
+
 def test_a_chunked_upload_is_cut_off_at_the_limit_while_it_streams(server, api):
     """With no Content-Length the size is counted as the body arrives: the server answers 413 once
     it has read past the limit, without waiting for (or storing) the rest."""
