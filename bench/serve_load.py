@@ -42,10 +42,11 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_server(db: Path, port: int) -> subprocess.Popen:
+def start_server(db: Path, port: int, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """The real `lucida serve` in its own process, once it answers; `env` adds to its environment."""
     server = subprocess.Popen(
         [sys.executable, "-m", "lucida", "--db", str(db), "serve", "--port", str(port)],
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,

@@ -29,7 +29,6 @@ import io
 import os
 import shutil
 import struct
-import sys
 import tempfile
 import threading
 import time
@@ -40,7 +39,7 @@ import httpx
 
 from _common import load_average, machine, percentile, print_machine, write_out
 from search_latency import fill_catalog, make_queries
-from serve_load import free_port
+from serve_load import free_port, start_server
 
 
 def png_bomb(width: int, height: int) -> bytes:
@@ -63,30 +62,6 @@ def warm_photo() -> bytes:
     out = io.BytesIO()
     image.save(out, "JPEG")
     return out.getvalue()
-
-
-def start_server(db: Path, port: int, tmpdir: Path) -> "subprocess.Popen":
-    import subprocess
-
-    server = subprocess.Popen(
-        [sys.executable, "-m", "lucida", "--db", str(db), "serve", "--port", str(port)],
-        env={**os.environ, "HF_HUB_OFFLINE": "1", "TMPDIR": str(tmpdir)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"lucida serve exited: {server.stderr.read()}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/status", timeout=2).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    server.kill()
-    raise SystemExit("lucida serve did not answer within 120 s")
 
 
 def rss_mb(pid: int) -> float | None:
@@ -205,7 +180,7 @@ def main() -> None:
         fill_catalog(db, args.photos, 384, args.seed)
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        server = start_server(db, port, server_tmp)
+        server = start_server(db, port, {"TMPDIR": str(server_tmp)})
         # Warm-up: one search and one real upload load the embedder and the describer; idle is after.
         with httpx.Client(base_url=base, timeout=300) as warm:
             warm.get("/api/search", params={"q": "a dog on a beach"}).raise_for_status()

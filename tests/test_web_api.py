@@ -358,6 +358,31 @@ def _rss_mb() -> float:
     raise AssertionError("no VmRSS in /proc/self/status")
 
 
+def _at_once(work, args: list) -> tuple[list, float, float]:
+    """work(arg) for every arg, each in a thread of its own, all at once: their results, and this
+    process's resident memory (MB) at its peak meanwhile, sampled every 20 ms, above before."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    before = _rss_mb()
+    peak = [before]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], _rss_mb())
+            time.sleep(0.02)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        with ThreadPoolExecutor(len(args)) as pool:
+            results = list(pool.map(work, args))
+    finally:
+        done.set()
+        sampler.join(5)
+    return results, before, peak[0]
+
+
 def test_an_upload_over_the_pixel_limit_is_refused_from_its_header(api):
     # 16000x15000 = 240 MP: under the library's 250 MP bomb limit, over the uploads' 50 MP. The
     # 1-bit PNG is ~30 KB; decoded (and made RGB) it once cost the server 1.15 GB per request.
@@ -380,33 +405,16 @@ def test_concurrent_large_uploads_keep_the_servers_memory_bounded(api, library):
     photo = (library["photos"] / "chelsea.jpg").read_bytes()  # the model's own buffers, first
     assert api.post("/api/search/image", files={"file": ("warm.jpg", photo, "image/jpeg")}).status_code == 200
     data = png_bomb(7000, 7000)
-    before = _rss_mb()
-    peak = [before]
-    done = threading.Event()
-
-    def sample() -> None:
-        while not done.is_set():
-            peak[0] = max(peak[0], _rss_mb())
-            time.sleep(0.02)
 
     def upload(_: int) -> int:
         response = api.post("/api/search/image", files={"file": ("big.png", data, "image/png")}, params={"k": 1})
         return response.status_code
 
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    try:
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(4) as pool:
-            statuses = list(pool.map(upload, range(4)))
-    finally:
-        done.set()
-        sampler.join(5)
+    statuses, before, peak = _at_once(upload, list(range(4)))
     assert statuses == [200] * 4
     after = _rss_mb()
-    assert peak[0] - before < 1500, (before, peak[0], after)
-    assert after - before < 300, (before, peak[0], after)  # the pixels' memory went back
+    assert peak - before < 1500, (before, peak, after)
+    assert after - before < 300, (before, peak, after)  # the pixels' memory went back
     assert search(api, "a cat", k=1)["results"][0]["path"].endswith("chelsea.jpg")
 
 
@@ -420,34 +428,16 @@ def test_thumbnails_of_a_huge_library_photo_keep_the_servers_memory_bounded(tmp_
     with Catalog.open(tmp_path / "catalog.db") as catalog:
         index_paths(catalog, [str(photos)], describer, embedder)
         (image_id,) = {i for i, _ in catalog.image_files()}
-    before = _rss_mb()
-    peak = [before]
-    done = threading.Event()
-
-    def sample() -> None:
-        while not done.is_set():
-            peak[0] = max(peak[0], _rss_mb())
-            time.sleep(0.02)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
+    sizes = [128, 256, 512, 1024]
     with serving(create_app(tmp_path / "catalog.db", describer, embedder, cache_dir=tmp_path / "cache")) as url:
         with httpx.Client(base_url=url, timeout=120) as client:
-            from concurrent.futures import ThreadPoolExecutor
-
-            sizes = [128, 256, 512, 1024]
             get = lambda size: client.get(f"/api/images/{image_id}/thumbnail", params={"size": size})  # noqa: E731
-            try:
-                with ThreadPoolExecutor(len(sizes)) as pool:
-                    answers = list(pool.map(get, sizes))
-            finally:
-                done.set()
-                sampler.join(5)
+            answers, before, peak = _at_once(get, sizes)
     assert [a.status_code for a in answers] == [200] * len(sizes)
     assert [max(Image.open(io.BytesIO(a.content)).size) for a in answers] == sizes
     after = _rss_mb()
-    assert peak[0] - before < 1500, (before, peak[0], after)
-    assert after - before < 300, (before, peak[0], after)
+    assert peak - before < 1500, (before, peak, after)
+    assert after - before < 300, (before, peak, after)
 
 
 def test_a_chunked_upload_is_cut_off_at_the_limit_while_it_streams(server, api):
