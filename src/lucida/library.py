@@ -224,8 +224,8 @@ class Library:
         them (a rerun over an unchanged library loads none), except that a model the catalog
         does not record yet loads now: one that is not here fails before the catalog records it."""
         settings = self.catalog.settings()
-        describer_choice = self.choose(DESCRIBER, INDEX, spec=describer, prompt=prompt, api_base=api_base)
-        embedder_choice = self.choose(EMBEDDER, INDEX, spec=embedder, api_base=api_base)
+        describer_choice = choose_model(DESCRIBER, INDEX, self.config, settings, describer, prompt, api_base)
+        embedder_choice = choose_model(EMBEDDER, INDEX, self.config, settings, embedder, api_base=api_base)
         assert describer_choice is not None and embedder_choice is not None  # indexing has defaults
         describer_model = self.models.describer(describer_choice, lazy=True)
         embedder_model = self.models.embedder(embedder_choice, lazy=True)
@@ -241,9 +241,9 @@ class Library:
     def search_embedder(self, spec: str | None = None, api_base: str | None = None) -> Embedder | None:
         """The embedder searches use: the one the catalog was indexed with, or one asked for
         whose vectors the catalog holds. None for a catalog with nothing indexed yet."""
-        choice = self.choose(EMBEDDER, SEARCH, spec=spec, api_base=api_base)
         if self.models.given_embedder is not None:
             return self.models.given_embedder
+        choice = self.choose(EMBEDDER, SEARCH, spec=spec, api_base=api_base)
         if choice is None:
             return None
         if choice.spec != self.catalog.get_setting(ACTIVE_EMBEDDER):
@@ -262,6 +262,9 @@ class Library:
         describer = self.models.describer(self.choose(DESCRIBER, INDEX))  # type: ignore[arg-type]
         embedder = self.search_embedder() or self.models.embedder(self.choose(EMBEDDER, INDEX))  # type: ignore[arg-type]
         return describer, embedder
+
+    def _nothing_indexed(self) -> LucidaError:
+        return LucidaError(f"catalog {self.path} has no photos yet; run `lucida index PATH` first")
 
     # -- indexing ------------------------------------------------------------------------------
 
@@ -311,7 +314,7 @@ class Library:
             raise LucidaError(f"give --captioner NAME (see `lucida models list`), or set [caption] captioner in {config_path()}")
         embedder_choice = self.choose(EMBEDDER, CAPTION)
         if embedder_choice is None:
-            raise LucidaError(f"catalog {self.path} has no photos yet; run `lucida index PATH` first")
+            raise self._nothing_indexed()
         model = self.models.describer(choice, lazy=True)
         if model.entry.kind != CAPTIONER_KIND:  # type: ignore[attr-defined]
             raise LucidaError(f"{choice.spec} is a {model.entry.kind}, not a captioner; see `lucida models list`")  # type: ignore[attr-defined]
@@ -335,7 +338,7 @@ class Library:
         if key not in self._searchers:
             model = self.search_embedder(embedder, api_base)
             if model is None:
-                raise LucidaError(f"catalog {self.path} has no photos yet; run `lucida index PATH` first")
+                raise self._nothing_indexed()
             self._searchers[key] = Searcher(
                 self.catalog, model, self.exports, ranking=ranking, conse=CONSE_WEIGHT if conse is None else conse
             )
@@ -364,12 +367,14 @@ class Library:
     def similar(self, image_id: int, k: int = 20, offset: int = 0) -> SearchPage | None:
         """"More like this": the photos nearest one photo; None when it is not in the catalog."""
         searcher = self.searcher()
-        if self.catalog.image_record(image_id) is None:
+        record = self.catalog.image_record(image_id)
+        if record is None:
             return None
         results = searcher.similar(image_id, k, offset)
         if results is None:
             return None
-        return SearchPage(results, max(searcher.size - 1, 0), self.caption_of(image_id) or f"photo {image_id}")
+        caption = record.preferred.text if record.preferred else f"photo {image_id}"
+        return SearchPage(results, max(searcher.size - 1, 0), caption)
 
     def upload_models(self) -> tuple[Describer, Embedder]:
         """The models that describe and embed a photo that is not in the catalog (an upload), as
@@ -377,7 +382,7 @@ class Library:
         describer = self.models.describer(self.choose(DESCRIBER, INDEX))  # type: ignore[arg-type]
         embedder = self.search_embedder()
         if embedder is None:
-            raise LucidaError(f"catalog {self.path} has no photos yet; run `lucida index PATH` first")
+            raise self._nothing_indexed()
         return describer, embedder
 
     def search_vector(self, text: str, vector: np.ndarray, k: int = 20, offset: int = 0) -> SearchPage:
@@ -394,10 +399,6 @@ class Library:
     def roots(self) -> list[str]:
         """The folders indexed so far: the only ones the web app may index again."""
         return self.catalog.roots()
-
-    def caption_of(self, image_id: int) -> str | None:
-        record = self.catalog.image_record(image_id)
-        return record.preferred.text if record and record.preferred else None
 
     def photo(self, image_id: int, query_vector: np.ndarray | None = None) -> PhotoDetails | None:
         """Everything the catalog knows about a photo; with a query's vector, the score a search
