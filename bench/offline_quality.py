@@ -42,7 +42,8 @@ class Run:
     """One configuration's result: the ranking of every query, and the indexing cost."""
 
     name: str
-    rankings: dict[str, list[str]]  # query id -> photo file names, best first
+    rankings: dict[str, list[str]]  # query id -> photo file names, best first (`lucida search --all`)
+    answers: dict[str, list[str]]  # query id -> the photos shown by default (above the relevance cutoff)
     photos: int  # indexed in each timed run
     # one entry per timed run; empty for a search-time change that reuses the step before's index
     index_seconds: list[float]  # wall-clock
@@ -60,7 +61,9 @@ class Run:
 
 
 def groups(queries) -> dict[str, list]:
-    """Query type -> queries, plus "all" and "en twins" (the English queries some translation renders)."""
+    """Query type -> queries, plus "all" and "en twins" (the English queries some translation
+    renders); no-answer queries are left out (they have no relevant photo to rank)."""
+    queries = [q for q in queries if q.answerable]
     translated = {q.english for q in queries if q.english}
     by_group: dict[str, list] = {"all": list(queries)} if queries else {}
     for kind in TYPE_ORDER + sorted({q.type for q in queries} - set(TYPE_ORDER)):
@@ -92,7 +95,36 @@ def score(run: Run, queries) -> dict[str, dict[str, dict[str, float]]]:
             rankings = {q.id: run.rankings.get(q.id, []) for q in members}
             metrics = retrieval_metrics(rankings, relevant)
             result[split][group] = {m: metrics[m] for m in METRICS} | {"n": len(members)}
+        result[split]["cutoff"] = cutoff_outcomes(run, in_split)
     return result
+
+
+def cutoff_outcomes(run: Run, queries) -> dict[str, float]:
+    """What the relevance cutoff does (issue 12): the share of no-answer queries that get no
+    answers, overall and for English and other languages; the share of answerable queries whose
+    first relevant photo was in the top 10 of the whole ranking that still show it; the answers
+    a query gets (median, mean)."""
+    def share(hits: list[bool]) -> float:
+        return sum(hits) / len(hits) if hits else float("nan")
+
+    none = [q for q in queries if not q.answerable]
+    kept = []
+    for q in queries:
+        if q.answerable:
+            first = next((n for n in run.rankings.get(q.id, [])[:K] if n in q.relevant), None)
+            if first is not None:
+                kept.append(first in run.answers.get(q.id, []))
+    counts = [len(run.answers.get(q.id, [])) for q in queries]
+    return {
+        "no_answer_n": len(none),
+        "no_answer_empty": share([not run.answers.get(q.id) for q in none]),
+        "no_answer_empty_en": share([not run.answers.get(q.id) for q in none if q.lang == "en"]),
+        "no_answer_empty_other": share([not run.answers.get(q.id) for q in none if q.lang != "en"]),
+        "top10_n": len(kept),
+        "top10_kept": share(kept),
+        "answers_median": float(sorted(counts)[len(counts) // 2]) if counts else 0.0,
+        "answers_mean": sum(counts) / len(counts) if counts else 0.0,
+    }
 
 
 class Indexed:
@@ -137,9 +169,11 @@ class Indexed:
         from lucida.search import Searcher
 
         searcher = Searcher(self.catalog, self.embedder, **searcher_options)
-        results = searcher.search_many([q.text for q in queries], k=K)
-        rankings = {q.id: [Path(r.path).name for r in found] for q, found in zip(queries, results)}
-        return Run(name, rankings, self.photos, self.seconds, self.cpu_seconds, self.load_before)
+        # The whole ranking (what --all lists), deep enough to see every answer.
+        pages = searcher.search_many([q.text for q in queries], k=len(list(self.photos_folder.glob("*.jpg"))), weak=True)
+        rankings = {q.id: [Path(r.path).name for r in page.results] for q, page in zip(queries, pages)}
+        answers = {q.id: [Path(r.path).name for r in page.results if r.answer] for q, page in zip(queries, pages)}
+        return Run(name, rankings, answers, self.photos, self.seconds, self.cpu_seconds, self.load_before)
 
     def close(self) -> None:
         self.catalog.close()
@@ -170,7 +204,7 @@ def markdown(run: Run, scores: dict) -> str:
         "| query type | dev n | dev R@1 | dev R@5 | dev R@10 | dev MRR | test n | test R@1 | test R@5 | test R@10 | test MRR |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    names = list(scores["dev"]) + [g for g in scores["test"] if g not in scores["dev"]]
+    names = [g for g in scores["dev"] if g != "cutoff"] + [g for g in scores["test"] if g not in scores["dev"] and g != "cutoff"]
     order = [g for g in ROW_ORDER if g in names] + [g for g in names if g not in ROW_ORDER]
     for group in order:
         cells = [group]
@@ -181,6 +215,23 @@ def markdown(run: Run, scores: dict) -> str:
             else:
                 cells += [str(row["n"])] + [f"{row[m]:.2f}" for m in METRICS]
         lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", cutoff_table(scores)]
+    return "\n".join(lines)
+
+
+def cutoff_table(scores: dict) -> str:
+    """The relevance cutoff's outcomes per split (cutoff_outcomes)."""
+    lines = [
+        "| split | no-answer queries | get no answers | (English) | (other languages) | answerable, relevant in top 10 | still shown | answers per query: median, mean |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for split in ("dev", "test"):
+        c = scores[split]["cutoff"]
+        lines.append(
+            f"| {split} | {c['no_answer_n']} | {c['no_answer_empty']:.2f} | {c['no_answer_empty_en']:.2f} | "
+            f"{c['no_answer_empty_other']:.2f} | {c['top10_n']} | {c['top10_kept']:.2f} | "
+            f"{c['answers_median']:.0f}, {c['answers_mean']:.1f} |"
+        )
     return "\n".join(lines)
 
 
@@ -280,7 +331,7 @@ def run_ablation(photos: Path, queries, repeat: int) -> list[tuple[Run, dict]]:
             describer, embedder, options, folder = next_describer, next_embedder, next_options, next_folder
             run = index.search(name, queries, options)
             if not fresh:
-                run = Run(run.name, run.rankings, run.photos, [], [], [])
+                run = Run(run.name, run.rankings, run.answers, run.photos, [], [], [])
             rows.append((run, score(run, queries)))
             print(f"{name}: {describer} + {embedder}, {options}, photos in {folder}", file=sys.stderr)
     finally:

@@ -160,7 +160,7 @@ def library(tmp_path_factory):
         lib.first = lib.lucida("index", str(photos))
         lib.first_status = lib.status()
         lib.first_skip_times = lib.skip_times()
-        lib.search = lib.in_process("search", "--json", "-k", "50", "a cat")
+        lib.search = lib.in_process("search", "--json", "--all", "-k", "50", "a cat")
 
         lib.second = lib.lucida("index", str(photos))
         lib.second_status = lib.status()
@@ -194,7 +194,7 @@ def clean_library(library):
     db = base / "catalog.db"
     run = library.in_process("index", "--quiet", str(photos), db=db)
     assert run.returncode == 0, run.stderr
-    search = library.in_process("search", "--json", "-k", "50", "a cat", db=db)
+    search = library.in_process("search", "--json", "--all", "-k", "50", "a cat", db=db)
     assert search.returncode == 0, search.stderr
     return photos, search
 
@@ -291,13 +291,13 @@ def test_search_json_contract_is_unaffected(library, clean_library):
     lines = library.search.stdout.splitlines()
     assert len(lines) == 1
     payload = json.loads(lines[0])
-    assert set(payload) == {"query", "results"}
+    assert set(payload) == {"query", "total", "weaker", "results"}
     assert payload["query"] == "a cat"
     for result in payload["results"]:
-        assert set(result) == {"path", "score", "caption", "taken_at", "files", "why"}
+        assert set(result) == {"path", "score", "caption", "taken_at", "files", "why", "answer"}
         assert isinstance(result["score"], float) and isinstance(result["caption"], str)
-    scores = [r["score"] for r in payload["results"]]
-    assert scores == sorted(scores, reverse=True)
+    answers = [r["answer"] for r in payload["results"]]
+    assert answers == sorted(answers, reverse=True)  # the answers first (--all), then the weaker matches
     assert payload["results"][0]["path"] == library.path("chelsea.jpg")
     # Identical to the same photos indexed without any bad files around them.
     clean_photos, clean_search = clean_library
@@ -350,5 +350,5 @@ def test_fixed_files_are_indexed_on_the_next_run(library):
     assert counts["described"] == len(fixed)
     assert counts["unchanged"] == len(good_paths(library))
     assert counts["skipped_before"] >= len(set(content_skips(library)) - set(fixed))
-    results = json.loads(library.in_process("search", "--json", "-k", "50", "coins").stdout)["results"]
+    results = json.loads(library.in_process("search", "--json", "--all", "-k", "50", "coins").stdout)["results"]
     assert set(fixed) <= {r["path"] for r in results}

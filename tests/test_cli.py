@@ -62,21 +62,30 @@ def indexed_db(tmp_path_factory, sample_photos, describer, embedder) -> Path:
 
 
 def test_search_json_contract_is_exact(indexed_db, sample_photos):
-    done = run("search", "a cat", "-k", "5", "--json", db=indexed_db)
+    done = run("search", "a cat", "-k", "5", "--all", "--json", db=indexed_db)
     lines = done.stdout.splitlines()
     assert len(lines) == 1, "exactly one JSON object"
     payload = json.loads(lines[0])
-    assert set(payload) == {"query", "results"} and payload["query"] == "a cat"
+    assert set(payload) == {"query", "total", "weaker", "results"} and payload["query"] == "a cat"  # issue 12: counts
+    assert payload["total"] >= 1 and payload["total"] + payload["weaker"] == 17
     results = payload["results"]
     assert len(results) == 5
     for result in results:
-        assert set(result) == {"path", "score", "caption", "taken_at", "files", "why"}  # issue 7 added taken_at, files; issue 5 why
+        # issue 7 added taken_at, files; issue 5 why; issue 12 answer
+        assert set(result) == {"path", "score", "caption", "taken_at", "files", "why", "answer"}
         assert os.path.isabs(result["path"]) and Path(result["path"]).exists()
         assert isinstance(result["score"], float) and isinstance(result["caption"], str) and result["caption"]
-        assert set(result["why"]) == {"similarity", "vector_rank", "word_rank", "class_rank", "words", "classes"}
-    scores = [r["score"] for r in results]
-    assert scores == sorted(scores, reverse=True)
-    assert results[0]["path"] == str(sample_photos / "chelsea.jpg")
+        assert 0 <= result["score"] <= 1 and isinstance(result["answer"], bool)  # the calibrated relevance
+        assert "(" not in result["caption"] and ")" not in result["caption"]  # no WordNet definitions
+        assert set(result["why"]) == {
+            "similarity", "vector_rank", "word_rank", "class_rank", "fused", "words", "classes", "search_text"
+        }  # fmt: skip
+        assert "(" in result["why"]["search_text"]  # what was searched: the text with its definitions
+    # In order of relevance, so the answers come first.
+    flags = [r["answer"] for r in results]
+    assert flags == sorted(flags, reverse=True)
+    assert [r["score"] for r in results] == sorted((r["score"] for r in results), reverse=True)
+    assert results[0]["path"] == str(sample_photos / "chelsea.jpg") and results[0]["answer"] is True
     # It matched the word "cat" in its classes' names and definitions, and its top class is a cat.
     why = results[0]["why"]
     assert why["words"]["classes"] == ["cat"] and why["vector_rank"] == 1 and why["word_rank"] == 1
@@ -87,7 +96,7 @@ def test_queries_file_prints_json_lines_in_order(indexed_db, sample_photos, tmp_
     queries = ["a cat", "a cup of coffee", "a rocket launch"]
     query_file = tmp_path / "queries.txt"
     query_file.write_text("\n".join(queries) + "\n\n", encoding="utf-8")
-    done = run("search", "--queries", str(query_file), "--json", "-k", "3", db=indexed_db)
+    done = run("search", "--queries", str(query_file), "--json", "-k", "3", "--all", db=indexed_db)
     payloads = [json.loads(line) for line in done.stdout.splitlines()]
     assert [p["query"] for p in payloads] == queries
     assert [p["results"][0]["path"] for p in payloads] == [
@@ -103,7 +112,42 @@ def test_human_search_output_has_rank_score_path_and_description(indexed_db, sam
     first, description = done.stdout.splitlines()[:2]
     rank, score, path = first.split(maxsplit=2)
     assert rank == "1" and 0 < float(score) <= 1 and path == str(sample_photos / "coffee.jpg")
-    assert "coffee" in description
+    # The caption a person reads: class names and a category, no WordNet definitions.
+    assert description.strip().startswith("espresso") and "coffee" in description
+    assert "(" not in description and ")" not in description
+
+
+def test_search_lists_the_answers_and_all_adds_the_weaker_matches(indexed_db, sample_photos):
+    answers = json.loads(run("search", "a cat", "-k", "100", "--json", db=indexed_db).stdout)
+    everything = json.loads(run("search", "a cat", "-k", "100", "--all", "--json", db=indexed_db).stdout)
+    # By default only the answers, the cat among them; --all: the same answers, then the rest.
+    assert answers["total"] == len(answers["results"]) >= 1 and answers["total"] + answers["weaker"] == 17
+    assert all(r["answer"] is True for r in answers["results"])
+    assert str(sample_photos / "chelsea.jpg") in [r["path"] for r in answers["results"]]
+    assert (everything["total"], everything["weaker"]) == (answers["total"], answers["weaker"])
+    assert [r["answer"] for r in everything["results"]] == [True] * answers["total"] + [False] * answers["weaker"]
+    assert [r["path"] for r in everything["results"][: answers["total"]]] == [r["path"] for r in answers["results"]]
+    assert all(0 <= r["score"] <= 1 for r in everything["results"])
+
+    # The plain listing marks where the weaker matches start, once.
+    lines = run("search", "a cat", "-k", "100", "--all", db=indexed_db).stdout.splitlines()
+    ranked = [line for line in lines if line[:3].strip().isdigit()]
+    assert [line.split()[2] for line in ranked] == [r["path"] for r in everything["results"]]
+    assert [line.strip() for line in lines].count("— weaker matches —") == 1
+    divider = [line.strip() for line in lines].index("— weaker matches —")
+    assert lines[divider + 1].split()[0] == str(answers["total"] + 1)
+
+
+def test_a_search_without_answers_names_the_closest_photos_and_succeeds(indexed_db, sample_photos):
+    query = "a zebra"  # no sample photo shows one, and the classifier knows zebras (an ImageNet class)
+    done = run("search", query, db=indexed_db)  # exit status 0: finding nothing is no error
+    assert done.stderr == ""
+    (line,) = done.stdout.splitlines()
+    assert line.startswith(f'no photos match "{query}" well; closest: ') and "--all" in line
+    names = line.split("closest: ")[1].split(" (")[0].split(", ")
+    assert len(names) == 3 and all((sample_photos / name).exists() for name in names)
+    payload = json.loads(run("search", query, "--json", db=indexed_db).stdout)
+    assert (payload["total"], payload["weaker"], payload["results"]) == (0, 17, [])
 
 
 def test_status_json_reports_counts_models_and_catalog(indexed_db):

@@ -94,7 +94,7 @@ def test_search_picks_an_embedding_space_and_defaults_to_the_index_one(config_fi
         assert set(catalog.status().embedders) == {"all-minilm-l6-v2", tiny}  # both spaces kept
 
     def top(*extra: str) -> str:
-        result = run("--db", str(db), "search", "a tabby cat", "--json", "-k", "20", *extra)
+        result = run("--db", str(db), "search", "a tabby cat", "--json", "--all", "-k", "20", *extra)
         assert result.exit_code == 0, result.output
         return [r["path"].rsplit("/", 1)[1] for r in json.loads(result.output)["results"]]
 

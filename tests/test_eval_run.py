@@ -90,6 +90,10 @@ def test_the_four_files_agree_with_each_other(two_runs):
     assert len(lines) == len(items) == 17
     assert {line["image"] for line in lines} == {item.image for item in items}
     assert all(line["captioner"] == DEFAULT_DESCRIBER and line["prompt"] == "" and line["caption"] for line in lines)
+    # The captions as lucida shows them (lucida.display), which the caption metrics score: class
+    # names, no WordNet definitions. The vectors behind the retrieval metrics are the search text's.
+    assert not any("(" in line["caption"] or ")" in line["caption"] for line in lines)
+    assert any(line["caption"].startswith("Egyptian cat") for line in lines)
     recomputed = caption_metrics(
         {line["image"]: line["caption"] for line in lines}, {item.image: list(item.captions) for item in items}
     )

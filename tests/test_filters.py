@@ -13,7 +13,7 @@ from PIL import Image
 
 from lucida.catalog import Catalog
 from lucida.errors import LucidaError
-from lucida.filters import PhotoFilter, parse_filter, search_filtered
+from lucida.filters import PhotoFilter, parse_filter, rank_page, search_filtered
 from lucida.indexer import index_paths
 from lucida.search import Searcher
 from lucida.web import create_app
@@ -119,9 +119,15 @@ def test_sort_by_date_orders_the_same_k_results_by_capture_time(searcher):
     by_relevance = found(searcher, "a cat", k=17)
     by_date = found(searcher, "a cat", k=17, sort="date")
     assert sorted(by_relevance) == sorted(by_date)
-    dated = [n for n in by_date if n in TAGGED]
-    assert dated == ["rocket.jpg", "astronaut.jpg", "coffee.jpg", "chelsea.jpg"]
-    assert by_date[:4] == dated  # photos without a date come last
+    # The answers by date, then the weaker matches by date: sorting never mixes them.
+    page = rank_page(searcher, "a cat", None, 17, sort="date")
+    answers = [r for r in page.results if r.answer]
+    assert len(answers) == page.answers and page.results[: len(answers)] == answers
+    for part in (answers, page.results[len(answers) :]):
+        dated = [r.taken_at for r in part if r.taken_at]
+        assert dated == sorted(dated) and [r.taken_at for r in part][: len(dated)] == dated  # undated last
+    every_tagged = [n for n in by_date if n in TAGGED]
+    assert sorted(every_tagged) == sorted(TAGGED)
 
 
 def test_filters_without_a_query_list_passing_photos_oldest_first(searcher):
@@ -161,7 +167,9 @@ def test_parse_filter_bounds():
 
 
 def test_cli_filters_and_json(library):
-    done = run("search", "a photo", "--camera", "nikon", "--min-rating", "4", "--sort", "date", "--json", db=library["db"])
+    done = run(
+        "search", "a photo", "--camera", "nikon", "--min-rating", "4", "--sort", "date", "--all", "--json", db=library["db"]
+    )
     payload = json.loads(done.stdout)
     assert [Path(r["path"]).name for r in payload["results"]] == ["astronaut.jpg", "chelsea.jpg"]
     assert payload["results"][0]["taken_at"] == "2021-06-05T14:03:22+02:00"
@@ -180,18 +188,18 @@ def test_cli_filters_and_json(library):
 def test_api_filters_as_query_parameters(library, describer, embedder, tmp_path):
     app = create_app(library["db"], describer, embedder, cache_dir=tmp_path / "cache")
     with serving(app) as url:
-        page = httpx.get(f"{url}/api/search", params={"q": "a cat", "camera": "canon", "k": 1}).json()
-        assert page["total"] == 2 and len(page["results"]) == 1
+        page = httpx.get(f"{url}/api/search", params={"q": "a cat", "camera": "canon", "k": 1, "all": True}).json()
+        assert page["total"] + page["weaker"] == 2 and len(page["results"]) == 1
         assert Path(page["results"][0]["path"]).name in ("coffee.jpg", "rocket.jpg")
         page = httpx.get(
             f"{url}/api/search",
-            params={"q": "a photo", "from": "2021", "to": "2022-01", "sort": "date", "min_rating": 2},
+            params={"q": "a photo", "from": "2021", "to": "2022-01", "sort": "date", "min_rating": 2, "all": True},
         ).json()
         assert [Path(r["path"]).name for r in page["results"]] == ["astronaut.jpg", "coffee.jpg", "chelsea.jpg"]
         assert page["results"][0]["taken_at"] == "2021-06-05T14:03:22+02:00"
         page = httpx.get(f"{url}/api/search", params={"q": "x", "type": "png", "has_gps": "true"}).json()
         assert page == {**page, "total": 0, "results": []}
-        everything = httpx.get(f"{url}/api/search", params={"q": "a photo", "k": 100}).json()
-        assert everything["total"] == 18 and len(everything["results"]) == 18
+        everything = httpx.get(f"{url}/api/search", params={"q": "a photo", "k": 100, "all": True}).json()
+        assert everything["total"] + everything["weaker"] == 18 and len(everything["results"]) == 18
         bad = httpx.get(f"{url}/api/search", params={"q": "x", "focal": "wide"})
         assert bad.status_code == 400 and bad.json()["error"].startswith("focal='wide'")

@@ -23,7 +23,7 @@ import build_offline_set  # noqa: E402
 import offline_quality  # noqa: E402
 
 SET = ROOT / "data" / "eval" / "lucida-offline"
-QUERY_TYPES = {"object", "category", "scene", "colour", "text", "date", "place", "camera", "keyword", "non-english"}
+QUERY_TYPES = {"object", "category", "scene", "colour", "text", "date", "place", "camera", "keyword", "non-english", "none"}
 # Packages of the `samples` extra, which CI installs; the Debian wallpaper packages it does not.
 PIP_PACKAGES = {"scikit-image", "scikit-learn", "matplotlib"}
 
@@ -47,6 +47,19 @@ def test_at_least_150_queries_of_known_types_in_both_halves(queries):
     halves = Counter(q.split for q in queries)
     assert set(halves) == {"dev", "test"}
     assert abs(halves["dev"] - halves["test"]) <= len(queries) // 10
+
+
+def test_no_answer_queries_in_english_and_other_languages_in_both_halves(queries):
+    unanswerable = [q for q in queries if not q.answerable]
+    assert all(q.type == "none" or q.english for q in unanswerable)
+    for split in ("dev", "test"):
+        mine = [q for q in unanswerable if q.split == split]
+        assert len(mine) >= 30 and {q.lang for q in mine} > {"en"}, split
+    # a translation of a no-answer query is one too, and an answerable query's translation answerable
+    by_text = {q.text: q for q in queries if q.lang == "en"}
+    for q in queries:
+        if q.english:
+            assert q.answerable == by_text[q.english].answerable and q.split == by_text[q.english].split, q.id
 
 
 def test_every_relevant_photo_is_in_the_manifest(queries, manifest):
@@ -135,17 +148,23 @@ def test_quality_bench_scores_each_type_half_and_subgroup(queries):
     """bench/offline_quality.py's scoring, on a made-up ranking: every query's first relevant
     photo at rank 1 for objects, nothing found for the rest."""
     rankings = {q.id: sorted(q.relevant)[:1] if q.type == "object" else [] for q in queries}
-    run = offline_quality.Run("made up", rankings, 116, [], [], [])
+    # the answers: the objects' one photo; nothing for the rest
+    run = offline_quality.Run("made up", rankings, rankings, 116, [], [], [])
     scores = offline_quality.score(run, queries)
     for split in ("dev", "test"):
         assert scores[split]["object"]["R@1"] == scores[split]["object"]["MRR@10"] == 1.0
         assert scores[split]["object: context"]["n"] + scores[split]["object: subject"]["n"] == scores[split]["object"]["n"]
         assert scores[split]["scene"]["R@10"] == 0.0
         english = {q.text for q in queries if q.split == split and q.lang == "en"}
-        twins = {q.english for q in queries if q.split == split and q.english}
+        twins = {q.english for q in queries if q.split == split and q.english and q.answerable}
         assert scores[split]["en twins"]["n"] == len(twins) and twins <= english
         share = scores[split]["object"]["n"] / scores[split]["all"]["n"]
         assert scores[split]["all"]["R@1"] == pytest.approx(share)
+        assert scores[split]["all"]["n"] == sum(q.split == split and q.answerable for q in queries)
+        cutoff = scores[split]["cutoff"]
+        assert cutoff["no_answer_n"] == sum(q.split == split and not q.answerable for q in queries)
+        assert cutoff["no_answer_empty"] == 1.0 and cutoff["top10_kept"] == 1.0
+        assert cutoff["top10_n"] == scores[split]["object"]["n"]
     chance = offline_quality.chance(queries, 116)
     one = next(q for q in queries if len(q.relevant) == 1 and q.split == "dev")
     assert chance["dev"]["all"]["R@10"] > 10 / 116  # queries with many relevant photos lift it

@@ -102,7 +102,7 @@ def test_a_raw_jpeg_pair_is_one_hit_with_both_files(library, embedder):
 
 def test_cli_and_api_show_pairs_as_one_photo(library, describer, embedder, tmp_path):
     photos = library["photos"]
-    payload = json.loads(run("search", "a rocket launch", "-k", "3", "--json", db=library["db"]).stdout)
+    payload = json.loads(run("search", "a rocket launch", "-k", "3", "--all", "--json", db=library["db"]).stdout)
     [pair] = [r for r in payload["results"] if "IMG_0001" in r["path"]]
     assert pair["files"] == [str(photos / "IMG_0001.dng"), str(photos / "IMG_0001.JPG")]
     lines = run("search", "a cup of coffee", "-k", "1", "--export-pattern", "{stem}_DxO", db=library["db"]).stdout
@@ -110,7 +110,7 @@ def test_cli_and_api_show_pairs_as_one_photo(library, describer, embedder, tmp_p
 
     app = create_app(library["db"], describer, embedder, cache_dir=tmp_path / "cache")
     with serving(app) as url:
-        page = httpx.get(f"{url}/api/search", params={"q": "a rocket launch", "k": 50}).json()
-        assert page["total"] == 18 and len(page["results"]) == 18
+        page = httpx.get(f"{url}/api/search", params={"q": "a rocket launch", "k": 50, "all": True}).json()
+        assert page["total"] + page["weaker"] == 18 and len(page["results"]) == 18
         [hit] = [h for h in page["results"] if "IMG_0001" in h["path"]]
         assert hit["files"] == [str(photos / "IMG_0001.dng"), str(photos / "IMG_0001.JPG")]

@@ -42,10 +42,10 @@ def test_plain_queries_find_the_sample_photo_first(searcher, query, expected):
     assert results[0].score > results[1].score
 
 
-def test_k_limits_results_and_scores_are_cosines(searcher):
+def test_k_limits_results_and_scores_are_relevance(searcher):
     results = searcher.search("a photo", k=5)
     assert len(results) == 5
-    assert all(-1.0 <= r.score <= 1.0 for r in results)
+    assert all(0.0 <= r.score <= 1.0 and -1.0 <= r.why["similarity"] <= 1.0 for r in results)
     assert len(searcher.search("a photo", k=1000)) == 17
 
 
@@ -103,10 +103,12 @@ def test_search_by_vector_and_score_agree_with_search(searcher):
     vector_only = Searcher(searcher.catalog, searcher.embedder, ranking="vector")
     best = vector_only.search("a cup of coffee", k=3)
     vector = searcher.embedder.embed_queries(["a cup of coffee"])[0]
+    # A search by vector scores by cosine; a query's results by calibrated relevance, with the
+    # cosine in `why`.
     assert [(r.image_id, round(r.score, 5)) for r in searcher.search_vector(vector, k=3)] == [
-        (r.image_id, round(r.score, 5)) for r in best
+        (r.image_id, round(r.why["similarity"], 5)) for r in best
     ]
-    assert searcher.score_vector(vector, best[0].image_id) == pytest.approx(best[0].score, abs=1e-5)
+    assert searcher.score_vector(vector, best[0].image_id) == pytest.approx(best[0].why["similarity"], abs=1e-5)
     assert searcher.score_vector(vector, 10**9) is None
     assert best[0].width and best[0].height
     # A hybrid search ranks by fused ranks; the similarity it reports is the same cosine.

@@ -40,8 +40,9 @@ from lucida.web import create_app
 
 from conftest import make_photo_variants, png_bomb
 
-SEARCH_KEYS = {"query", "took_ms", "total", "results"}
-RESULT_KEYS = {"id", "path", "score", "caption", "thumbnail_url", "taken_at", "width", "height", "files", "why"}
+SEARCH_KEYS = {"query", "took_ms", "total", "weaker", "results"}
+RESULT_KEYS = {"id", "path", "score", "caption", "thumbnail_url", "taken_at", "width", "height", "files", "why", "answer"}
+ABSENT = "a zebra"  # no sample photo shows one, and the classifier knows zebras (an ImageNet class)
 TOKEN = "s3cret-token"
 
 
@@ -96,7 +97,7 @@ def search(api: httpx.Client, q: str, **params) -> dict:
 
 
 def image_id_of(api: httpx.Client, name: str) -> int:
-    for hit in search(api, "a photo", k=100)["results"]:
+    for hit in search(api, "a photo", k=100, all=True)["results"]:
         if Path(hit["path"]).name == name:
             return hit["id"]
     raise AssertionError(f"{name} not in the catalog")
@@ -113,20 +114,51 @@ def assert_error(response: httpx.Response, status: int) -> None:
 
 
 def test_search_answers_the_documented_shape_with_the_cat_first(api, library):
-    page = search(api, "a cat", k=5)
+    page = search(api, "a cat", k=5, all=True)
     assert set(page) == SEARCH_KEYS
     assert page["query"] == "a cat" and page["took_ms"] >= 0
-    assert page["total"] == library["count"]
+    assert page["total"] >= 1 and page["total"] + page["weaker"] == library["count"]
     assert len(page["results"]) == 5
     for hit in page["results"]:
         assert set(hit) == RESULT_KEYS
         assert hit["thumbnail_url"].startswith(f"/api/images/{hit['id']}/thumbnail")
         assert Path(hit["path"]).parent == library["photos"]
+        assert 0 <= hit["score"] <= 1 and isinstance(hit["answer"], bool)  # the calibrated relevance
     first = page["results"][0]
-    assert Path(first["path"]).name == "chelsea.jpg"
+    assert Path(first["path"]).name == "chelsea.jpg" and first["answer"] is True
     assert (first["width"], first["height"]) == Image.open(first["path"]).size
-    scores = [hit["score"] for hit in page["results"]]
-    assert scores == sorted(scores, reverse=True)
+    flags = [hit["answer"] for hit in page["results"]]
+    assert flags == sorted(flags, reverse=True)  # the answers first
+
+
+def test_search_lists_the_answers_and_all_adds_the_weaker_matches(api, library):
+    answers = search(api, "a cat", k=100)
+    everything = search(api, "a cat", k=100, all=True)
+    assert answers["total"] == len(answers["results"]) >= 1
+    assert answers["total"] + answers["weaker"] == library["count"]
+    assert all(hit["answer"] is True for hit in answers["results"])
+    assert "chelsea.jpg" in [Path(hit["path"]).name for hit in answers["results"]]
+    # all=true: the same counts; the answers, then the weaker matches, each in ranking order.
+    assert (everything["total"], everything["weaker"]) == (answers["total"], answers["weaker"])
+    ids = [hit["id"] for hit in everything["results"]]
+    assert ids[: answers["total"]] == [hit["id"] for hit in answers["results"]]
+    assert [hit["answer"] for hit in everything["results"]] == [True] * answers["total"] + [False] * answers["weaker"]
+    assert all(0 <= hit["score"] <= 1 for hit in everything["results"])
+    # Paging runs on past the answers with all=true, and ends with them without it.
+    after = search(api, "a cat", k=3, offset=answers["total"], all=True)["results"]
+    assert [hit["id"] for hit in after] == ids[answers["total"] : answers["total"] + 3]
+    assert search(api, "a cat", k=3, offset=answers["total"])["results"] == []
+    assert search(api, "a cat", all=False)["total"] == answers["total"]
+
+
+def test_a_query_nothing_answers_still_counts_its_weaker_matches(api, library):
+    page = search(api, ABSENT)
+    assert (page["total"], page["weaker"], page["results"]) == (0, library["count"], [])
+    weaker = search(api, ABSENT, k=100, all=True)
+    assert len(weaker["results"]) == library["count"] and all(hit["answer"] is False for hit in weaker["results"])
+    # By photo there is no cutoff: every photo counts, no hit is an answer or not.
+    similar = api.get(f"/api/similar/{weaker['results'][0]['id']}", params={"k": 3}).json()
+    assert similar["weaker"] == 0 and all(hit["answer"] is None for hit in similar["results"])
 
 
 class CountingEmbedder:
@@ -167,11 +199,22 @@ def test_concurrent_searches_share_query_embedding_calls(library, describer, emb
 
 
 def test_offset_pages_through_the_same_ranking(api, library):
-    whole = [hit["id"] for hit in search(api, "a rocket", k=12)["results"]]
-    pages = [hit["id"] for offset in (0, 5, 10, 15) for hit in search(api, "a rocket", k=5, offset=offset)["results"]]
+    whole = [hit["id"] for hit in search(api, "a rocket", k=12, all=True)["results"]]
+    pages = [
+        hit["id"] for offset in (0, 5, 10, 15) for hit in search(api, "a rocket", k=5, offset=offset, all=True)["results"]
+    ]
     assert pages[:12] == whole
     assert len(pages) == library["count"]  # the last page is short
-    assert search(api, "a rocket", k=5, offset=library["count"])["results"] == []
+    assert search(api, "a rocket", k=5, offset=library["count"], all=True)["results"] == []
+
+
+def test_search_results_show_captions_without_definitions(api, library):
+    hit = search(api, "a cat", k=1)["results"][0]
+    others = api.get(f"/api/similar/{hit['id']}", params={"k": 100}).json()["results"]
+    captions = [hit["caption"]] + [other["caption"] for other in others]
+    assert len(captions) == library["count"]
+    for caption in captions:
+        assert caption and "(" not in caption and ")" not in caption, caption
 
 
 def test_bad_search_parameters_are_refused_with_json(api):
@@ -195,7 +238,10 @@ def test_image_detail_has_every_fact_and_says_why_it_matched(api, library):
     assert (detail["width"], detail["height"]) == (hit["width"], hit["height"])
     (description,) = detail["descriptions"]
     assert description["describer"] == "efficientnet-lite0-imagenet+hypernyms+pixels" and description["prompt"] == ""
-    assert description["text"] == hit["caption"] == detail["caption"]
+    # The caption a person reads; the text search ranks by beside it, definitions and all.
+    assert description["caption"] == hit["caption"] == detail["caption"] == detail["why"]["description"]
+    assert description["text"] == detail["search_text"] and "(a domestic cat of Egypt)" in detail["search_text"]
+    assert hit["caption"].startswith("Egyptian cat") and "(" not in hit["caption"]
     assert description["details"]["classes"][0]["label"]
     why = detail["why"]
     # A search fuses rankings; the detail's score is the same vector similarity the hit reports.
@@ -333,7 +379,9 @@ def test_uploading_a_photo_finds_that_photo_first(api, library):
     page = response.json()
     assert set(page) == SEARCH_KEYS and page["total"] == library["count"]
     assert Path(page["results"][0]["path"]).name == "chelsea.jpg"
-    assert page["query"] == page["results"][0]["caption"]  # the same photo, the same description
+    # The same photo, the same description: the text searched for is its search text.
+    first = api.get(f"/api/images/{page['results'][0]['id']}").json()
+    assert page["query"] == first["search_text"] and page["results"][0]["caption"] == first["caption"]
     # The upload lands nowhere in the library.
     assert sorted(p.name for p in library["photos"].iterdir()) == sorted(
         p.name for p in library["photos"].iterdir() if p.name != "mine.jpg"
@@ -703,4 +751,5 @@ def test_index_only_runs_on_a_library_root_and_reports_progress(api, library, sa
     after = api.get("/api/status").json()
     assert after["indexed"] == library["count"] + len(added)
     # The searcher sees the new photos at once.
-    assert search(api, "a cat", k=1)["total"] == library["count"] + len(added)
+    page = search(api, "a cat", k=1)
+    assert page["total"] + page["weaker"] == library["count"] + len(added)

@@ -7,6 +7,7 @@ Set LUCIDA_UPDATE_SCREENSHOT=1 to write the README's screenshot (docs/screenshot
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import threading
@@ -34,6 +35,7 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "screenshot.png"
 TIMEOUT_MS = 15_000
+ABSENT = "a zebra"  # no sample photo shows one, and the classifier knows zebras (an ImageNet class)
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="needs Debian's chromium (`make system-deps` installs it)"
@@ -128,6 +130,20 @@ def tile_paths(page) -> list[str]:
     return page.eval_on_selector_all("#grid .tile", "tiles => tiles.map(t => t.dataset.path)")
 
 
+def tile_classes(page) -> list[str]:
+    return page.eval_on_selector_all("#grid .tile", "tiles => tiles.map(t => t.className)")
+
+
+def show_weaker_matches(page) -> int:
+    """Clicks "Show weaker matches (N)" once the answers are shown; returns N."""
+    button = page.locator("#show-weaker")
+    button.wait_for(state="visible")
+    count = int(re.fullmatch(r"Show weaker matches \((\d+)\)", button.inner_text()).group(1))
+    button.click()
+    button.wait_for(state="hidden")
+    return count
+
+
 def wait_for_thumbnails(page, count: int) -> None:
     """Waits until the first `count` thumbnails have really loaded (decoded pixels, not just a src)."""
     page.wait_for_function(
@@ -146,28 +162,35 @@ def test_search_as_you_type_open_a_photo_and_find_more_like_it(page, server):
     page.locator("#q").press_sequentially("a cat", delay=40)
     page.wait_for_selector("#grid .tile")
     assert 1 <= len(searches) < len("a cat"), searches  # debounced: not one search per key
-    wait_for_thumbnails(page, 4)
+    wait_for_thumbnails(page, 1)
     assert Path(tile_paths(page)[0]).name == "chelsea.jpg"
     assert "q=a+cat" in page.url or "q=a%20cat" in page.url
     summary = page.locator("#summary").inner_text()
-    assert "results" in summary and "ms" in summary
+    assert re.match(r"\d+ answers? for “a cat” in [\d.]+ ms$", summary), summary
 
     first = page.locator("#grid .tile").first
-    assert first.get_attribute("title").split(" · ")[0].replace(".", "").isdigit()  # the score on hover
+    # The relevance on hover, as a percentage.
+    assert re.match(r"relevance \d{1,3}% · ", first.get_attribute("title")), first.get_attribute("title")
     first.click()
     detail = page.locator("#detail")
     detail.wait_for(state="visible")
     assert page.locator("#detail-title").inner_text() == "chelsea.jpg"
     page.wait_for_selector("#detail-captions .caption-card")
-    caption = page.locator("#detail-captions .caption-card").first.inner_text()
-    assert "efficientnet" in caption.lower()
+    card = page.locator("#detail-captions .caption-card").first
+    assert "efficientnet" in card.inner_text().lower()
+    # The caption a person reads, on the tiles and in the detail; the search text folded beneath it.
+    shown = [*page.locator("#grid .tile .caption").all_inner_texts(), card.locator("p").first.inner_text()]
+    assert shown[-1].startswith("Egyptian cat") and not any("(" in text for text in shown), shown
+    card.locator(".search-text summary").click()
+    assert "(a domestic cat of Egypt)" in card.locator(".search-text p").inner_text()
     page.wait_for_function(
         "() => { const img = document.querySelector('#detail-preview'); return img.complete && img.naturalWidth > 0; }"
     )
     assert page.locator("#detail-path").inner_text() == str(Path(tile_paths(page)[0]).parent)
     assert "chelsea.jpg" in page.locator("#detail-meta").inner_text()
     page.wait_for_selector("#detail-why li")  # why it matched: the similarity and the classes seen
-    assert "Similarity" in page.locator("#detail-why").inner_text()
+    why = page.locator("#detail-why").inner_text()
+    assert "Similarity" in why and "Relevance" in why and "an answer" in why
 
     before = tile_paths(page)
     page.get_by_role("button", name="More like this").click()
@@ -189,7 +212,7 @@ def test_query_in_the_url_opens_with_results(page, server):
 
 
 def test_scrolling_down_loads_the_next_page(browser, server):
-    # A small window asks for a small first page (12 of the 17 photos); the rest come on scrolling.
+    # A small window asks for small pages (12 photos); the weaker matches come page by page too.
     context = browser.new_context(viewport={"width": 360, "height": 300})
     page = context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
@@ -198,15 +221,54 @@ def test_scrolling_down_loads_the_next_page(browser, server):
     try:
         page.goto(server + "/?q=a%20cat")
         page.wait_for_selector("#grid .tile")
-        assert page.locator("#grid .tile").count() < 17
+        answers = page.locator("#grid .tile").count()
+        weaker = show_weaker_matches(page)
+        assert answers + weaker == 17
+        page.wait_for_function("count => document.querySelectorAll('#grid .tile').length > count", arg=answers)
+        assert page.locator("#grid .tile").count() < 17, "the first page of weaker matches is not all of them"
         page.locator("#sentinel").scroll_into_view_if_needed()
         page.wait_for_function("() => document.querySelectorAll('#grid .tile').length === 17")
-        paths = tile_paths(page)
-        assert len(set(paths)) == 17
-        assert any("offset=12" in url for url in requests)
-        assert "17 results" in page.locator("#summary").inner_text()
+        assert len(set(tile_paths(page))) == 17
+        weak_pages = [url for url in requests if "all=true" in url]
+        assert f"offset={answers}&" in weak_pages[0] + "&" and any(f"offset={answers + 12}" in u for u in weak_pages)
+        assert f"{answers} answer" in page.locator("#summary").inner_text()
+        assert f"and {weaker} weaker matches" in page.locator("#summary").inner_text()
     finally:
         context.close()
+
+
+def test_weaker_matches_follow_the_answers_marked_as_weaker(page, server):
+    page.goto(server + "/?q=a%20cat")
+    page.wait_for_selector("#grid .tile")
+    answers = page.locator("#grid .tile").count()
+    assert page.locator("#grid .tile.weak").count() == 0 and page.locator("#grid .divider").count() == 0
+    weaker = show_weaker_matches(page)  # the button shows once the answers are all on the page
+    page.wait_for_function("count => document.querySelectorAll('#grid .tile').length === count", arg=answers + weaker)
+    classes = tile_classes(page)
+    assert ["weak" in c for c in classes] == [False] * answers + [True] * weaker
+    # One divider, right after the last answer; the weaker tiles are dimmed.
+    assert page.locator("#grid .divider").count() == 1
+    assert page.eval_on_selector("#grid .divider", "d => d.previousElementSibling.dataset.index") == str(answers - 1)
+    page.mouse.move(0, 0)  # not over a tile: a hovered one shows at full strength
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#grid .tile img')].every(img =>"
+        " (parseFloat(getComputedStyle(img).opacity) < 1) === img.closest('.tile').classList.contains('weak'))"
+    )
+    assert page.locator("#grid .tile.weak").first.get_attribute("title").startswith("relevance ")
+
+
+def test_a_query_nothing_answers_says_so_and_offers_the_weaker_matches(page, server):
+    page.goto(server + "/?q=" + ABSENT.replace(" ", "%20"))
+    notice = page.locator("#notice")
+    notice.wait_for(state="visible")
+    assert f"No photos match “{ABSENT}” well." in notice.inner_text()
+    assert page.locator("#grid .tile").count() == 0
+    assert page.locator("#summary").inner_text().startswith("0 answers for")
+    weaker = show_weaker_matches(page)
+    assert weaker == 17
+    page.wait_for_function("() => document.querySelectorAll('#grid .tile').length === 17")
+    assert all("weak" in c for c in tile_classes(page))
+    assert notice.is_hidden() and page.locator("#grid .divider").count() == 1
 
 
 def test_search_by_photo(page, server, sample_photos):
@@ -233,6 +295,8 @@ def test_a_token_in_the_page_url_is_passed_on(page, token_server):
 def test_keyboard_slash_arrows_enter_and_escape(page, server):
     page.goto(server + "/?q=a%20cat")
     page.wait_for_selector("#grid .tile")
+    show_weaker_matches(page)  # more than one tile to move between, across the divider
+    page.wait_for_function("() => document.querySelectorAll('#grid .tile').length === 17")
     page.locator("#summary").click()  # focus away from the search box
     page.keyboard.press("/")
     assert page.evaluate("document.activeElement.id") == "q"

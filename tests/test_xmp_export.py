@@ -86,9 +86,13 @@ def test_export_writes_sidecars_exiftool_reads_and_leaves_originals_alone(indexe
     with Catalog.open(db, create=False) as catalog:
         record = catalog.image_record(catalog.files_under(None)[0][1])
     description = record.descriptions[0]
-    assert chelsea["XMP-dc:Description"] == description.text
+    # The caption a person reads, class names and no WordNet definitions; keywords are class names.
+    assert chelsea["XMP-dc:Description"] == description.display
+    assert chelsea["XMP-dc:Description"].startswith("Egyptian cat") and "(" not in chelsea["XMP-dc:Description"]
+    assert "(a domestic cat of Egypt)" in description.text  # what search reads is unchanged
     keywords = keywords_of(description)
     assert keywords[0] == description.details["classes"][0]["label"]
+    assert not any("(" in k or ")" in k for k in keywords)
     assert listed(chelsea["XMP-dc:Subject"]) == keywords
     assert listed(chelsea["XMP-lr:HierarchicalSubject"]) == [f"lucida|{k}" for k in keywords]
     assert {name: digest(photos / name) for name in PHOTOS} == before
@@ -298,7 +302,7 @@ def test_two_photos_never_share_a_sidecar_but_a_raw_jpeg_pair_does(tmp_path, sam
     assert changes["IMG.xmp"].skipped is None and changes["IMG.xmp"].photo == str(photos / "IMG.dng")
     with Catalog.open(db, create=False) as catalog:
         raw = dict(catalog.files_under(None))[str(photos / "IMG.dng")]
-        assert xmp(photos / "IMG.xmp")["XMP-dc:Description"] == catalog.image_record(raw).preferred.text
+        assert xmp(photos / "IMG.xmp")["XMP-dc:Description"] == catalog.image_record(raw).preferred.display
 
     apart = export(db, [str(photos / "g.jpg"), str(photos / "g.png")], sidecar_style="filename.ext.xmp")
     assert sorted(Path(c.target).name for c in apart if c.changes_anything) == ["g.jpg.xmp", "g.png.xmp"]

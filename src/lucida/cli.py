@@ -6,6 +6,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from platformdirs import user_data_path
@@ -13,6 +14,9 @@ from platformdirs import user_data_path
 from lucida.errors import LucidaError
 from lucida.library import Library
 
+if TYPE_CHECKING:
+    from lucida.catalog.filter import PhotoFilter
+    from lucida.search import Searcher
 
 # While the main thread runs the models, decode threads need the CPU too; torch's OpenMP threads
 # otherwise spin between operations and take it from them (bench/index_throughput.py: about 20%
@@ -145,6 +149,10 @@ def watch(db: Path, folders: tuple[str, ...], poll: bool, poll_interval: float, 
 @click.argument("query", required=False)
 @click.option("-k", "k", default=20, show_default=True, type=click.IntRange(min=1), help="Number of results.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (JSON Lines with --queries).")
+@click.option(
+    "--all", "weak", is_flag=True,
+    help="The whole ranking: the answers, then the weaker matches below the relevance cutoff.",
+)
 @click.option("--queries", type=click.File("r", encoding="utf-8"), help="Read one query per line ('-' for stdin).")
 @click.option("--embedder", help="Search this embedding space (default: the one the index was built with).")
 @click.option("--api-base", help="OpenAI-compatible server for an openai: embedder.")
@@ -173,12 +181,14 @@ def watch(db: Path, folders: tuple[str, ...], poll: bool, poll_interval: float, 
 )
 @click.pass_obj
 def search(
-    db: Path, query: str | None, k: int, as_json: bool, queries, embedder: str | None, api_base: str | None,
-    sort: str, export_pattern: str | None, ranking: str, conse: float | None, **filters,
+    db: Path, query: str | None, k: int, as_json: bool, weak: bool, queries, embedder: str | None,
+    api_base: str | None, sort: str, export_pattern: str | None, ranking: str, conse: float | None, **filters,
 ) -> None:
     """Find photos matching QUERY, best first; the filters narrow the photos ranked.
 
-    With filters and no QUERY, lists the photos that pass, oldest first."""
+    Lists the answers: photos whose relevance (0..1, the same scale for every query) reaches the
+    cutoff; --all adds the weaker matches after them. With filters and no QUERY, lists the photos
+    that pass, oldest first."""
     from lucida.filters import parse_filter
 
     photo_filter = parse_filter(**filters)
@@ -196,13 +206,17 @@ def search(
             click.echo("the catalog has no indexed photos yet; run `lucida index PATH`", err=True)
         # One query at a time, so JSON Lines stream out as each is answered.
         for text in texts:
-            results = library.search(text, photo_filter, k, sort=sort, searcher=searcher).results  # type: ignore[arg-type]
+            page = library.search(text, photo_filter, k, sort=sort, searcher=searcher, weak=weak)  # type: ignore[arg-type]
+            results = page.results
             if as_json:
                 payload = {
                     "query": text,
+                    "total": page.total,  # answers (without a QUERY: the photos that pass)
+                    "weaker": page.weaker,  # matches below the cutoff, listed after the answers with --all
                     "results": [
                         {"path": r.path, "score": round(r.score, 6) if text is not None else None,
-                         "caption": r.caption, "taken_at": r.taken_at, "files": list(r.files), "why": r.why}
+                         "caption": r.caption, "taken_at": r.taken_at, "files": list(r.files), "why": r.why,
+                         "answer": r.answer}
                         for r in results
                     ],
                 }
@@ -210,8 +224,12 @@ def search(
                 continue
             if len(texts) > 1:
                 click.echo(f"# {text}")
+            if not results and searcher.size:
+                click.echo(_nothing_found(library, searcher, text, photo_filter, page.weaker))
             for rank, r in enumerate(results, 1):
-                shown = f"{r.score:.3f}" if text is not None else (r.taken_at or "no date")[:19]
+                if r.answer is False and (rank == 1 or results[rank - 2].answer):
+                    click.echo("    — weaker matches —")
+                shown = f"{r.score:.2f}" if text is not None else (r.taken_at or "no date")[:19]
                 click.echo(f"{rank:>3}  {shown}  {r.path}")
                 for other in (f for f in r.files if f != r.path):
                     click.echo(f"      + {other}")
@@ -379,6 +397,17 @@ def export_xmp(db: Path, paths: tuple[str, ...], sidecar_style: str, parent: str
             click.echo(f"{change.target}: {change.summary()}")
     done = sum(c.changes_anything for c in changes)
     click.echo(f"{done} of {len(changes)} files {would}" + (" (dry run: nothing written)" if dry_run else "") + ".")
+
+
+def _nothing_found(
+    library: Library, searcher: Searcher, text: str | None, photo_filter: PhotoFilter, weaker: int
+) -> str:
+    """The line a search with no answers prints: the closest photos, when any were ranked."""
+    if text is None or not weaker:
+        return "no photos pass the filters"
+    closest = library.search(text, photo_filter, 3, searcher=searcher, weak=True).results
+    names = ", ".join(Path(r.path).name for r in closest)
+    return f'no photos match "{text}" well; closest: {names} (--all shows the whole ranking)'
 
 
 def _shorten(text: str, width: int) -> str:

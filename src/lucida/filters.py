@@ -19,7 +19,7 @@ from lucida.catalog import Catalog
 from lucida.catalog.filter import PhotoFilter
 from lucida.errors import LucidaError
 from lucida.media import RAW_EXTENSIONS, SUPPORTED_EXTENSIONS
-from lucida.search import Searcher, SearchResult
+from lucida.search import RankedPage, Searcher, SearchResult
 
 Sort = Literal["relevance", "date"]
 SORTS: tuple[Sort, ...] = ("relevance", "date")
@@ -142,10 +142,10 @@ def search_filtered(
     Without a query, every photo that passes, oldest first, k at a time (score 0: nothing was
     ranked). Capture times compare as local times; photos with none come last.
     """
-    return rank_filtered(searcher, query, passing_ids(searcher.catalog, photo_filter), k, offset, sort, vector)
+    return rank_page(searcher, query, passing_ids(searcher.catalog, photo_filter), k, offset, sort, vector).results
 
 
-def rank_filtered(
+def rank_page(
     searcher: Searcher,
     query: str | None,
     only: list[int] | None,
@@ -153,25 +153,35 @@ def rank_filtered(
     offset: int = 0,
     sort: Sort = "relevance",
     vector: np.ndarray | None = None,
-) -> list[SearchResult]:
-    """search_filtered among the image ids `only` a filter let through (None: every photo).
-    `vector`: the query's embedding when it was made elsewhere (the web app batches them)."""
+    weak: bool = True,
+) -> RankedPage:
+    """search_filtered among the image ids `only` a filter let through (None: every photo), with
+    the counts: how many answers (relevance at or above the cutoff) and how many ranked in all.
+    `weak=False`: the answers only, and sort="date" orders those. Without a query every passing
+    photo is an answer. `vector`: the query's embedding when it was made elsewhere (the web app
+    batches them)."""
     catalog = searcher.catalog
+    if sort not in SORTS:
+        raise LucidaError(f"--sort must be one of {', '.join(SORTS)}, not {sort!r}")
     if query is not None:
-        if vector is not None:
-            return in_order(searcher.search_with_vector(query, vector, k, offset, only), sort)
-        return in_order(searcher.search(query, k, offset, only), sort)
+        vectors = None if vector is None else np.asarray(vector, dtype=np.float32).reshape(1, -1)
+        [page] = searcher.search_many([query], k, offset, only, weak, vectors)
+        # By date, the answers stay ahead of the weaker matches.
+        answers = in_order([r for r in page.results if r.answer], sort)
+        return RankedPage(answers + in_order([r for r in page.results if not r.answer], sort), page.answers, page.ranked)
     if k < 1 or offset < 0:
         raise LucidaError(f"-k must be at least 1 and offset 0 or more, not {k} and {offset}")
     times = catalog.capture_times()
     candidates = set(times) if only is None else set(only) & set(times)
     ids = sorted(candidates, key=lambda i: (_date_order(times[i]), i))[offset : offset + k]
     rows = catalog.result_rows(ids)
-    return [
+    results = [
         SearchResult(r.path, 0.0, r.caption, i, r.describer, r.width, r.height, r.taken_at)
         for i in ids
         if (r := rows.get(i)) is not None
     ]
+    passing = searcher.candidates(only)
+    return RankedPage(results, passing, passing)
 
 
 def passing_ids(catalog: Catalog, photo_filter: PhotoFilter) -> list[int] | None:

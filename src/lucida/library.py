@@ -136,14 +136,17 @@ class ModelSet:
 @dataclass(frozen=True)
 class SearchPage:
     results: list[SearchResult]
-    total: int  # photos ranked: those that pass the filters, a RAW+JPEG pair counted once
+    # A query's answers: the photos that pass the filters at or above the relevance cutoff (a
+    # RAW+JPEG pair counted once); without a query, every photo that passes; by photo, all ranked.
+    total: int
     query: str | None = None  # for a search by photo: the description searched for
+    weaker: int = 0  # photos ranked below the cutoff: what `weak=True` ("--all") adds after the answers
 
 
 @dataclass(frozen=True)
 class PhotoDetails:
     record: ImageRecord
-    caption: str | None  # the preferred description's text: what every front end shows
+    caption: str | None  # the preferred description's display caption: what every front end shows
     score: float | None = None  # with a query: the score a search gives this photo
     classes: list[dict] = field(default_factory=list)  # the classifier's likeliest classes
 
@@ -353,16 +356,19 @@ class Library:
         sort: Sort = "relevance",
         vector: np.ndarray | None = None,
         searcher: Searcher | None = None,
+        weak: bool = False,
     ) -> SearchPage:
-        """The k best photos for `query` that pass the filter, after skipping `offset`, in order
+        """The k best answers to `query` that pass the filter, after skipping `offset`, in order
         of relevance or of capture time; without a query, the photos that pass, oldest first.
-        `vector`: the query's embedding when it was made elsewhere (the web app batches them)."""
-        from lucida.filters import passing_ids, rank_filtered
+        An answer is a photo at or above the calibrated relevance cutoff (lucida.relevance);
+        `weak=True` lists the photos below it after the answers. `vector`: the query's embedding
+        when it was made elsewhere (the web app batches them)."""
+        from lucida.filters import passing_ids, rank_page
 
         searcher = searcher or self.searcher()
         only = passing_ids(self.catalog, photo_filter or PhotoFilter())
-        results = rank_filtered(searcher, query, only, k, offset, sort, vector)
-        return SearchPage(results, searcher.candidates(only))
+        page = rank_page(searcher, query, only, k, offset, sort, vector, weak)
+        return SearchPage(page.results, page.answers, weaker=page.ranked - page.answers)
 
     def similar(self, image_id: int, k: int = 20, offset: int = 0) -> SearchPage | None:
         """"More like this": the photos nearest one photo; None when it is not in the catalog."""
@@ -410,7 +416,7 @@ class Library:
         if query_vector is not None:
             score = self.searcher().score_vector(query_vector, image_id)
         classes = self.catalog.photo_classes([image_id]).get(image_id, [])
-        return PhotoDetails(record, record.preferred.text if record.preferred else None, score, classes)
+        return PhotoDetails(record, record.preferred.display if record.preferred else None, score, classes)
 
     # -- status and export ----------------------------------------------------------------------
 

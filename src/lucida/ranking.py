@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from lucida.languages import english_equivalents
+
 # The constant of Cormack et al.; it damps the difference between the very first ranks.
 RRF_K = 60
 # Words that say nothing about what a photo shows; matching them would rank every photo.
@@ -25,8 +27,10 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 
 
 def query_words(query: str) -> list[str]:
-    """The words of a query that can match a description, lower case, each once."""
-    words = [w.lower() for w in _WORD.findall(query)]
+    """The words of a query that can match a description, lower case, each once; then the
+    English words it names in another language, as the date, place and colour words are English
+    ("Fotos vom Dezember": fotos, vom, dezember, december; lucida.languages)."""
+    words = [w.lower() for w in _WORD.findall(query)] + english_equivalents(query)
     return list(dict.fromkeys(w for w in words if len(w) > 1 and w not in STOPWORDS))
 
 

@@ -19,8 +19,10 @@ from lucida.catalog.store import StoredEmbedding
 from lucida.concepts import class_scores, class_vectors, query_class_weights
 from lucida.errors import LucidaError
 from lucida.models.base import Embedder
+from lucida.query import parse_query
 from lucida.pairs import PhotoGroups, export_pattern, group_photos, one_per_photo
 from lucida.ranking import matched_fields, query_words, reciprocal_rank_fusion
+from lucida.relevance import EXCLUDED_FROM, Calibration, calibration_for, evidence
 
 QUERY_CACHE_SIZE = 1024  # query vectors kept (1.5 KB each at 384 dimensions)
 RANKINGS = ("hybrid", "vector")
@@ -71,6 +73,8 @@ def _searchable(char: str) -> bool:
 @dataclass(frozen=True)
 class SearchResult:
     path: str
+    # A query's result: its calibrated relevance, 0..1 (lucida.relevance). "More like this" and a
+    # search by vector: the cosine similarity.
     score: float
     caption: str
     image_id: int
@@ -82,6 +86,18 @@ class SearchResult:
     # Why it matched: vector similarity, the ranks it had, the words of the query found in which
     # field of its description, the classifier's likeliest classes.
     why: dict = field(default_factory=dict, compare=False)
+    # Whether a query's result is an answer (relevance at or above the cutoff); None when nothing
+    # was calibrated (a search by vector, "more like this").
+    answer: bool | None = None
+
+
+@dataclass(frozen=True)
+class RankedPage:
+    """One page of a query's ranking, and how many photos it ranked as answers and in all."""
+
+    results: list[SearchResult]
+    answers: int  # photos at or above the relevance cutoff (among those the search could show)
+    ranked: int  # photos the search ranked, answers or not
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
@@ -119,6 +135,7 @@ class Searcher:
         self.ranking = ranking
         self.conse = conse
         self.classes = classes
+        self.calibration: Calibration = calibration_for(embedder.name)
         self._class_table: _ClassTable | None = None
         self.catalog = catalog
         self.embedder = embedder
@@ -127,6 +144,7 @@ class Searcher:
         self._groups = PhotoGroups({}, {})
         self._group_rows = np.zeros(0, dtype=np.int64)  # per stored row: its photo group, or -1
         self._second_files = 0  # stored rows that are not their photo's first (a pair's other file)
+        self._row_by_id = np.zeros(0, dtype=np.int64)  # image id -> its stored row (-1: none)
         self._version: int | None = None
         self.recent_queries = RecentQueryVectors()
 
@@ -142,7 +160,7 @@ class Searcher:
                 classes = self.catalog.search_vectors(self.embedder.name, table="class_mixtures")
                 self._vectors = mix_vectors(self._vectors, classes, self.conse)
             self._class_table = None
-            if self.ranking == "hybrid" and self.classes > 0 and len(self._vectors.image_ids):
+            if len(self._vectors.image_ids):  # relevance weighs the classes in every ranking
                 self._class_table = _ClassTable.load(self.catalog, self.embedder, self._vectors)
             self._groups = group_photos(self.catalog.image_files(), self._exports)
             group_of = self._groups.group_of
@@ -150,40 +168,48 @@ class Searcher:
                 (group_of.get(int(i), -1) for i in self._vectors.image_ids), dtype=np.int64, count=len(self._vectors.image_ids)
             )
             self._second_files = _second_files(self._group_rows)
+            ids = self._vectors.image_ids
+            self._row_by_id = np.full(int(ids.max()) + 1 if len(ids) else 0, -1, dtype=np.int64)
+            self._row_by_id[ids] = np.arange(len(ids))
             self._version = version
         return self._vectors
 
-    def search(self, query: str, k: int = 20, offset: int = 0, only: Collection[int] | None = None) -> list[SearchResult]:
-        return self.search_many([query], k, offset, only)[0]
+    def search(
+        self, query: str, k: int = 20, offset: int = 0, only: Collection[int] | None = None, weak: bool = True
+    ) -> list[SearchResult]:
+        """The best k photos for the query (see search_many)."""
+        return self.search_many([query], k, offset, only, weak)[0].results
 
     def search_many(
-        self, queries: list[str], k: int = 20, offset: int = 0, only: Collection[int] | None = None
-    ) -> list[list[SearchResult]]:
+        self,
+        queries: list[str],
+        k: int = 20,
+        offset: int = 0,
+        only: Collection[int] | None = None,
+        weak: bool = True,
+        vectors: np.ndarray | None = None,
+    ) -> list[RankedPage]:
         """The best k photos for each query, after skipping the `offset` best (for paging).
-        With `only`, just among those image ids (e.g. the ones a metadata filter lets through)."""
+        With `only`, just among those image ids (e.g. the ones a metadata filter lets through).
+        `weak`: the whole ranking, answers first; otherwise only the answers (relevance at or
+        above the calibration's cutoff). `vectors`: the queries' embeddings when they were made
+        elsewhere (the web app batches them)."""
         for query in queries:
             check_query(query)
         _check_window(k, offset)
+        parsed = [parse_query(query) for query in queries]
         stored = self._current()
         if len(stored.image_ids) == 0:
-            return [[] for _ in queries]
-        query_vectors = self._embed(queries, stored)
+            return [RankedPage([], 0, 0) for _ in queries]
+        if vectors is None or any(p.excluded for p in parsed):
+            # A vector made elsewhere embedded the whole text, exclusions included.
+            query_vectors = self._embed([p.text for p in parsed], stored)
+        else:
+            query_vectors = np.stack([self._query_vector(v, stored)[0] for v in vectors])
         return [
-            self._ranked_for_query(query, vector, scores, stored, k, offset, only)
-            for query, vector, scores in zip(queries, query_vectors, self._scores(query_vectors, stored))
+            self._ranked_for_query(p.text, vector, scores, stored, k, offset, only, weak, p.excluded)
+            for p, vector, scores in zip(parsed, query_vectors, self._scores(query_vectors, stored))
         ]
-
-    def search_with_vector(
-        self, query: str, vector: np.ndarray, k: int = 20, offset: int = 0, only: Collection[int] | None = None
-    ) -> list[SearchResult]:
-        """A search for `query` whose vector was embedded elsewhere (the web app batches them)."""
-        check_query(query)
-        _check_window(k, offset)
-        stored = self._current()
-        if len(stored.image_ids) == 0:
-            return []
-        vector = self._query_vector(vector, stored)
-        return self._ranked_for_query(query, vector[0], self._scores(vector, stored)[0], stored, k, offset, only)
 
     def search_vector(
         self, vector: np.ndarray, k: int = 20, offset: int = 0, only: Collection[int] | None = None
@@ -271,50 +297,115 @@ class Searcher:
         k: int,
         offset: int,
         only: Collection[int] | None = None,
-    ) -> list[SearchResult]:
-        """Results offset+1 .. offset+k for a query (among `only` when given), each saying why
-        it matched."""
+        weak: bool = True,
+        excluded: tuple[str, ...] = (),
+    ) -> RankedPage:
+        """Results offset+1 .. offset+k for a query (among `only` when given, never a photo that
+        has an `excluded` term), each with its calibrated relevance and saying why it matched:
+        the answers in ranking order, then (with `weak`) the photos below the cutoff in ranking
+        order."""
         words = query_words(query)
-        if self.ranking == "vector":
-            results = self._ranked(scores, stored, k, offset, only=only)
-            ranks = {"vector_rank": {r.image_id: offset + i for i, r in enumerate(results, 1)}}
-            return self._explained(results, words, scores, stored, ranks)
         depth = max(offset + k, FUSION_DEPTH)
-        # -inf marks what may not be shown: filtered out, or the other file of a pair.
+        # -inf marks what may not be shown: filtered out, excluded, or the other file of a pair.
         shown = scores if only is None else np.where(_allowed(stored, only), scores, -np.inf)
+        if excluded:
+            shown = np.where(self._having(excluded, stored), -np.inf, shown)
         shown = one_per_photo(shown, self._group_rows)
-        showable = int(np.isfinite(shown).sum())
-        by_vector = [int(stored.image_ids[i]) for i in top_k(shown, min(depth, showable))]
-        allowed = set(stored.image_ids[np.isfinite(shown)].tolist())
+        showable = np.isfinite(shown)
+        by_vector = [int(stored.image_ids[i]) for i in top_k(shown, min(depth, int(showable.sum())))]
+        allowed = set(stored.image_ids[showable].tolist())
         # Rankings: by vector; by BM25 among photos whose text holds every word of the query; by
         # BM25 among those holding any; by the probability of the classes the query names. Holding
         # every word counts twice, so "black and white" puts black-and-white photos above black
-        # coffee, and an exact name wins.
+        # coffee, and an exact name wins. The vector ranking alone with ranking="vector"; the
+        # words count towards relevance either way.
         every, some = [], []
         if words:
             every = [i for i, _ in self.catalog.word_matches(words, True, depth) if i in allowed]
             some = [i for i, _ in self.catalog.word_matches(words, False, depth) if i in allowed]
-        by_words = list(dict.fromkeys(every + some))
-        by_classes = self._class_table.ranking(vector, depth) if self._class_table is not None else []
-        by_classes = [i for i in by_classes if i in allowed]
-        fused = reciprocal_rank_fusion(
-            [by_vector, every, some, by_classes], weights=[1.0, 1.0, 1.0, self.classes]
-        )[offset : offset + k]
-        ids = [image_id for image_id, _ in fused]
+        class_score = self._class_table.scores(vector) if self._class_table is not None else None
+        relevance = self._relevance(vector, scores, every, some, class_score)
+        if self.ranking == "vector":
+            fused = [(i, 0.0) for i in by_vector]
+            by_words: list[int] = []
+            by_classes: list[int] = []
+        else:
+            by_words = list(dict.fromkeys(every + some))
+            by_classes = []
+            if class_score is not None and self.classes > 0:
+                by_classes = [i for i in self._class_table.ranking(class_score, depth) if i in allowed]  # type: ignore[union-attr]
+            fused = reciprocal_rank_fusion(
+                [by_vector, every, some, by_classes], weights=[1.0, 1.0, 1.0, self.classes]
+            )
+        ranked = np.fromiter((i for i, _ in fused), dtype=np.int64, count=len(fused))
+        ranked_relevance = relevance[self._row_by_id[ranked]]
+        if self.ranking == "hybrid":
+            # In order of calibrated relevance, which weighs the same evidence as the fusion and
+            # ranks as well or better on lucida-offline (MRR, docs/benchmarks.md, "Issue 12"),
+            # so scores fall down the page; ties keep the fused order.
+            order = np.lexsort((np.arange(len(ranked)), -ranked_relevance))
+            ranked, ranked_relevance = ranked[order], ranked_relevance[order]
+        threshold = self.calibration.threshold
+        is_answer = ranked_relevance >= threshold
+        # Answers first (the vector ranking's order can interleave them), then the weaker ones.
+        listing = np.concatenate([np.flatnonzero(is_answer), np.flatnonzero(~is_answer)]) if weak else np.flatnonzero(is_answer)
+        page = listing[offset : offset + k]
+        ids = [int(i) for i in ranked[page]]
         rows = self.catalog.result_rows(ids)
         results = [
             SearchResult(
-                rows[i].path, score, rows[i].caption, i, rows[i].describer,
+                rows[i].path, float(ranked_relevance[n]), rows[i].caption, i, rows[i].describer,
                 rows[i].width, rows[i].height, rows[i].taken_at, self._files_of(i, rows[i].path),
+                answer=bool(is_answer[n]),
             )
-            for i, score in fused
+            for i, n in zip(ids, page)
             if i in rows
         ]
         ranks = {
             name: {i: r for r, i in enumerate(ranking, 1)}
             for name, ranking in (("vector_rank", by_vector), ("word_rank", by_words), ("class_rank", by_classes))
         }
-        return self._explained(results, words, scores, stored, ranks)
+        fused_scores = {i: f for i, f in fused if i in rows} if self.ranking == "hybrid" else {}
+        total = int((relevance[showable] >= threshold).sum())
+        searched = {i: row.search_text for i, row in rows.items()}
+        return RankedPage(
+            self._explained(results, words, scores, stored, ranks, fused_scores, searched), total, len(fused)
+        )
+
+    def _having(self, terms: tuple[str, ...], stored: StoredEmbedding) -> np.ndarray:
+        """A mask over the stored rows: the photos that have any of these terms, either in their
+        words (description, metadata: BM25 over every word of the term) or clearly by meaning
+        (calibrated relevance to the term on its own of at least EXCLUDED_FROM)."""
+        having = np.zeros(len(stored.image_ids), dtype=bool)
+        vectors = self._embed(list(terms), stored)
+        for term, vector, scores in zip(terms, vectors, self._scores(vectors, stored)):
+            words = query_words(term)
+            found = [i for i, _ in self.catalog.word_matches(words, True, len(stored.image_ids))] if words else []
+            holding = [i for i in found if i < len(self._row_by_id) and self._row_by_id[i] >= 0]
+            having[self._row_by_id[np.asarray(holding, dtype=np.int64)]] = True
+            class_score = self._class_table.scores(vector) if self._class_table is not None else None
+            cutoff = max(self.calibration.threshold, EXCLUDED_FROM)
+            having |= self._relevance(vector, scores, holding, holding, class_score) >= cutoff
+        return having
+
+    def _relevance(
+        self,
+        vector: np.ndarray,
+        scores: np.ndarray,
+        every: list[int],
+        some: list[int],
+        class_score: np.ndarray | None,
+    ) -> np.ndarray:
+        """Every stored row's calibrated relevance to a query (lucida.relevance)."""
+        every_word = np.zeros(len(scores), dtype=np.float32)
+        some_word = np.zeros(len(scores), dtype=np.float32)
+        every_word[self._row_by_id[np.asarray(every, dtype=np.int64)]] = 1.0
+        some_word[self._row_by_id[np.asarray(some, dtype=np.int64)]] = 1.0
+        table = self._class_table
+        class_similarity = table.class_matrix @ vector if table is not None else None
+        if class_score is None:
+            class_score = np.zeros(len(scores), dtype=np.float32)
+        return self.calibration.relevance(evidence(scores, class_similarity, every_word, some_word, class_score))
 
     def _explained(
         self,
@@ -323,9 +414,12 @@ class Searcher:
         scores: np.ndarray,
         stored: StoredEmbedding,
         ranks: dict[str, dict[int, int]],
+        fused: dict[int, float] | None = None,
+        searched: dict[int, str] | None = None,
     ) -> list[SearchResult]:
         """The results with `why`: similarity, their rank in each ranking fused (None where a
-        ranking did not hold them or was not used), matched words by field, likeliest classes."""
+        ranking did not hold them or was not used) and the fused value, matched words by field,
+        likeliest classes, and the text that was searched."""
         rows = {r.image_id: _row_of(stored, r.image_id) for r in results}
         classes_of = self.catalog.photo_classes([r.image_id for r in results])
         explained = []
@@ -333,14 +427,16 @@ class Searcher:
             found_words: dict[str, list[str]] = {}
             if words:
                 matched, details = self.catalog.matched_words(result.image_id, words)
-                fields = (details or {}).get("fields") or {"description": result.caption}
+                fields = (details or {}).get("fields") or {"description": (searched or {}).get(result.image_id) or result.caption}
                 found_words = matched_fields(fields, matched)
             classes = classes_of.get(result.image_id, [])
             why = {
                 "similarity": round(float(scores[rows[result.image_id]]), 6),
                 **{name: ranks.get(name, {}).get(result.image_id) for name in _RANK_NAMES},
+                "fused": round(fused[result.image_id], 6) if fused and result.image_id in fused else None,
                 "words": found_words,
                 "classes": [{"label": c["label"], "p": c["p"]} for c in classes[:3]],
+                "search_text": (searched or {}).get(result.image_id),
             }
             explained.append(SearchResult(**{**result.__dict__, "why": why}))
         return explained
@@ -409,9 +505,12 @@ class _ClassTable:
                     class_ids[row, j], probabilities[row, j] = index[c["synset"]], c["p"]
         return cls(stored.image_ids, class_ids, probabilities, class_matrix)
 
-    def ranking(self, query_vector: np.ndarray, depth: int) -> list[int]:
+    def scores(self, query_vector: np.ndarray) -> np.ndarray:
+        """Each photo's probability of the classes the query names, aligned with image_ids."""
+        return class_scores(query_class_weights(query_vector, self.class_matrix), self.class_ids, self.probabilities)
+
+    def ranking(self, scores: np.ndarray, depth: int) -> list[int]:
         """Image ids of the photos likeliest to show the classes the query names, best first."""
-        scores = class_scores(query_class_weights(query_vector, self.class_matrix), self.class_ids, self.probabilities)
         best = top_k(scores, min(depth, int((scores > 0.01).sum())))
         return [int(self.image_ids[i]) for i in best]
 

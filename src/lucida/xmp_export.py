@@ -3,7 +3,8 @@ darktable and digiKam, through ExifTool, and taken out again exactly (`--undo`).
 
 What is written, per photo:
 - dc:description: the photo's caption, the text every front end shows for it (its preferred
-  description, lucida.catalog.store), as its default-language (x-default) entry.
+  description, lucida.catalog.store, as lucida.display words it: class names, no WordNet
+  definitions), as its default-language (x-default) entry.
   A description someone else wrote there stays unless `overwrite_description` is set; entries in
   other languages are never touched.
 - dc:subject: keywords from the describer's structured output: a describer that lists
@@ -152,7 +153,7 @@ def export_xmp(catalog: Catalog, roots: list[str] | None, options: ExportOptions
             hierarchical = [f"{parent}|{k}" if parent else k for k in keywords]
             try:
                 change, write = _plan(
-                    tool, catalog.xmp_write(target), target, photo, " ".join(description.text.split()),
+                    tool, catalog.xmp_write(target), target, photo, description.display,
                     keywords, hierarchical, options,
                 )  # fmt: skip
                 if not options.dry_run and change.changes_anything:

@@ -142,9 +142,9 @@ class CatalogStore(Protocol):
         "class_mixtures" for the descriptions' ConSE vectors."""
         ...
 
-    def descriptions_by(self, describer: str, prompt: str = "") -> dict[str, tuple[int, str]]:
-        """content hash -> (description id, text) of each image's description by this describer and
-        prompt."""
+    def descriptions_by(self, describer: str, prompt: str = "") -> dict[str, tuple[int, str, dict | None]]:
+        """content hash -> (description id, text, details) of each image's description by this
+        describer and prompt."""
         ...
 
     def vectors_of(self, description_ids: list[int], embedder: str) -> np.ndarray:
@@ -152,7 +152,8 @@ class CatalogStore(Protocol):
         ...
 
     def result_rows(self, image_ids: list[int]) -> dict[int, ResultRow]:
-        """Path and caption for each image: its first path by name, its preferred description."""
+        """Path, caption and search text for each image: its first path by name, its preferred
+        description (its display caption, lucida.display, and its text as stored)."""
         ...
 
     def image_record(self, image_id: int) -> ImageRecord | None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from lucida.catalog.migrations import LATEST_VERSION, MIGRATIONS
+from lucida.display import display_caption
 from lucida.errors import LucidaError
 from lucida.metadata import PhotoMetadata
 
@@ -30,11 +31,12 @@ ACTIVE_API_BASE = "api_base"
 # metadata as text. Search ranks photos by one vector each, from what the pixels show.
 METADATA_DESCRIBER = "metadata"
 
-# Which description stands for a photo: the text shown as its caption, the one its search vector
-# is made from, the one `why` reads and the one export-xmp writes. A captioner's caption wins over
-# a describer's text, then the catalog's active describer over others, then the newest. Metadata
-# text is never a photo's description (it is only searched by its words). This is the one place
-# the rule is written: every query below asks _preferred_id() or orders by _PREFERENCE_ORDER.
+# Which description stands for a photo: the one shown as its caption (in the words of
+# lucida.display), the one its search vector is made from, the one `why` reads and the one
+# export-xmp writes. A captioner's caption wins over a describer's text, then the catalog's active
+# describer over others, then the newest. Metadata text is never a photo's description (it is only
+# searched by its words). This is the one place the rule is written: every query below asks
+# _preferred_id() or orders by _PREFERENCE_ORDER.
 _ACTIVE_DESCRIBER_SQL = f"(SELECT value FROM settings WHERE key = '{ACTIVE_DESCRIBER}')"
 _PREFERENCE_ORDER = (
     f"(d.kind = 'captioner') DESC, (d.describer = {_ACTIVE_DESCRIBER_SQL}) DESC, d.created_at DESC, d.id DESC"
@@ -94,11 +96,12 @@ class CatalogStatus:
 class ResultRow:
     image_id: int
     path: str
-    caption: str
+    caption: str  # what a person reads: the preferred description's display caption (lucida.display)
     describer: str
     width: int | None
     height: int | None
     taken_at: str | None
+    search_text: str  # the preferred description's text as stored: what ranking and the vectors read
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,11 @@ class StoredDescription:
     kind: str = "describer"  # or "captioner"
     revision: str | None = None  # of the model that wrote it, when known
     preferred: bool = False  # the description that stands for the photo (see _PREFERENCE_ORDER)
+
+    @property
+    def display(self) -> str:
+        """The caption a person reads (lucida.display); `text` is what search reads."""
+        return display_caption(self.text, self.details, self.kind)
 
 
 @dataclass(frozen=True)
@@ -451,12 +459,13 @@ class Catalog:
         vectors = np.frombuffer(b"".join(blob for _, blob in rows), dtype="<f4").reshape(len(rows), -1)
         return StoredEmbedding(image_ids, vectors)
 
-    def descriptions_by(self, describer: str, prompt: str = "") -> dict[str, tuple[int, str]]:
-        """content hash -> (description id, text) of each image's description by this describer and prompt."""
+    def descriptions_by(self, describer: str, prompt: str = "") -> dict[str, tuple[int, str, dict | None]]:
+        """content hash -> (description id, text, details) of each image's description by this
+        describer and prompt."""
         return {
-            h: (d, t)
-            for h, d, t in self._db.execute(
-                "SELECT i.content_hash, d.id, d.text FROM descriptions d JOIN images i ON i.id = d.image_id "
+            h: (d, t, json.loads(details) if details else None)
+            for h, d, t, details in self._db.execute(
+                "SELECT i.content_hash, d.id, d.text, d.details FROM descriptions d JOIN images i ON i.id = d.image_id "
                 "WHERE d.describer = ? AND d.prompt = ?",
                 (describer, prompt),
             )
@@ -483,18 +492,21 @@ class Catalog:
         return np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(blobs), -1)
 
     def result_rows(self, image_ids: list[int]) -> dict[int, ResultRow]:
-        """Path and caption for each image: its first path by name, its preferred description."""
+        """Path, caption and search text for each image: its first path by name, its preferred
+        description (its display caption, lucida.display, and its text as stored)."""
         found: dict[int, ResultRow] = {}
         for image_id in image_ids:
             row = self._db.execute(
-                f"SELECT f.path, o.text, o.describer, i.width, i.height, {_TAKEN_AT} FROM files f "
+                f"SELECT f.path, o.text, o.details, o.kind, o.describer, i.width, i.height, {_TAKEN_AT} FROM files f "
                 "JOIN images i ON i.id = f.image_id JOIN descriptions o ON o.id = "
                 f"{_preferred_id('f.image_id')} LEFT JOIN file_metadata m ON m.path = f.path "
                 "WHERE f.image_id = ? ORDER BY f.path LIMIT 1",
                 (image_id,),
             ).fetchone()
             if row:
-                found[image_id] = ResultRow(image_id, *row)
+                path, text, details, kind, *rest = row
+                caption = display_caption(text, json.loads(details) if details else None, kind)
+                found[image_id] = ResultRow(image_id, path, caption, *rest, search_text=text)
         return found
 
     def image_record(self, image_id: int) -> ImageRecord | None:

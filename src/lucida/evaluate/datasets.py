@@ -213,17 +213,25 @@ def _load_jsonl(path: Path) -> list[EvalItem]:
     return items
 
 
-def _query(query: Any, image: str, where: str) -> tuple[str, tuple[str, ...]]:
+def _query(query: Any, image: str, where: str, unanswerable: bool = False) -> tuple[str, tuple[str, ...]]:
+    """A query's text and the images that answer it; `unanswerable` queries (NO_ANSWER) have none."""
     if isinstance(query, str):
         return _caption(query, where), (image,)
     text = _caption(_get(query, "text", str, where), where)
     relevant = _get(query, "relevant", list, where)
+    if unanswerable:
+        if relevant:
+            raise LucidaError(f"{where}: a {NO_ANSWER!r} query must have an empty 'relevant' list")
+        return text, ()
     if not relevant or not all(isinstance(name, str) and name for name in relevant):
         raise LucidaError(f"{where}: key 'relevant' must be a non-empty list of image file names")
     return text, tuple(relevant)
 
 
 QUERY_SPLITS = ("dev", "test")
+# The type (or, for a translation, the "about") of a query that no image answers: what a relevance
+# cutoff should answer with nothing.
+NO_ANSWER = "none"
 
 
 @dataclass(frozen=True)
@@ -239,11 +247,17 @@ class EvalQuery:
     english: str | None = None  # for a translated query, the English query it translates
     tags: frozenset[str] = frozenset()  # finer labels to report by, e.g. "context"
 
+    @property
+    def answerable(self) -> bool:
+        """False for a no-answer query (type or "about" NO_ANSWER): no image answers it."""
+        return bool(self.relevant)
+
 
 def load_queries(path: str | Path) -> list[EvalQuery]:
     """A query set in JSONL, one query a line, in file order:
     {"id": str, "text": str, "relevant": [image file names], "type"?: str, "split"?: "dev" | "test",
-     "lang"?: str (default "en"), "en"?: the English query a translation renders, "tags"?: [str]}.
+     "lang"?: str (default "en"), "en"?: the English query a translation renders, "tags"?: [str],
+     "about"?: a translation's type}. A no-answer query (type or about NO_ANSWER) has "relevant": [].
 
     Blank lines are skipped; ids must be unique. Other keys are kept in the file for people and
     ignored here.
@@ -258,7 +272,8 @@ def load_queries(path: str | Path) -> list[EvalQuery]:
         if query_id in seen:
             raise LucidaError(f"{where}: duplicate query id {query_id!r} (first on line {seen[query_id]})")
         seen[query_id] = number
-        text, relevant = _query(record, "", where)
+        unanswerable = NO_ANSWER in (record.get("type"), record.get("about"))
+        text, relevant = _query(record, "", where, unanswerable)
         split = _get(record, "split", str, where) if "split" in record else ""
         if split and split not in QUERY_SPLITS:
             raise LucidaError(f"{where}: split must be one of {', '.join(QUERY_SPLITS)}, not {split!r}")

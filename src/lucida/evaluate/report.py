@@ -50,8 +50,9 @@ def report_markdown(evaluation: Evaluation) -> str:
         "",
         "Best first by R@10; * marks the Pareto front (no other row has both a higher R@10 and "
         "fewer seconds per photo). Retrieval: text-to-image, each query ranks the evaluated images "
-        "by cosine similarity between its vector and the caption's. Caption scores compare each "
-        "caption with the image's reference captions. s/photo is decoding plus the captioner "
+        "by cosine similarity between its vector and the description's (made from its search text). "
+        "Caption scores compare each caption as lucida shows it (class names, no definitions; "
+        "captions.jsonl) with the image's reference captions. s/photo is decoding plus the captioner "
         "(measured when captioned, kept when cached); ms/query embeds the queries (in batches) "
         "and ranks; peak RSS is the process's so far; model MB is the captioner's plus the "
         "embedder's files on disk.",

@@ -28,6 +28,7 @@ from lucida.evaluate.datasets import EvalItem, retrieval_queries
 from lucida.evaluate.metrics import caption_metrics, retrieval_metrics
 from lucida.indexer import embed_missing
 from lucida.describe import Unreadable, describe_each, read_photo
+from lucida.display import display_caption
 from lucida.media import content_hash
 from lucida.models.base import Describer, Embedder
 from lucida.models.registry import (
@@ -35,6 +36,7 @@ from lucida.models.registry import (
     DEFAULT_EMBEDDER,
     load_describer,
     load_embedder,
+    provenance,
     with_prompt,
 )
 from lucida.progress import Progress, SilentProgress
@@ -164,7 +166,11 @@ def _caption_missing(
     batch_size: int,
 ) -> dict[str, tuple[int, str]]:
     """Caption every image that has no description by this describer and prompt yet (timing
-    decoding and describing), and return image name -> (description id, caption) for all of them."""
+    decoding and describing), and return image name -> (description id, caption) for all of them.
+
+    The caption is the one a person reads (lucida.display): what captions.jsonl holds and the
+    caption metrics score against the references. Retrieval ranks by the description's vector,
+    made, as in a library, from its text as stored."""
     key = _timing_key(describer)
     done = catalog.descriptions_by(describer.name, describer.prompt)
     first_of_hash: dict[str, str] = {}  # identical files are captioned once
@@ -217,7 +223,12 @@ def _caption_missing(
             if image_id is not None:
                 _put_file(catalog, path, image_id)
     done = catalog.descriptions_by(describer.name, describer.prompt)
-    return {name: done[hashes[name]] for name in paths}
+    kind, _ = provenance(describer.name)
+    captions = {}
+    for name in paths:
+        description_id, text, details = done[hashes[name]]
+        captions[name] = (description_id, display_caption(text, details, kind))
+    return captions
 
 
 def _put_file(catalog: Catalog, path: Path, image_id: int) -> None:

@@ -79,6 +79,8 @@ Context = Annotated[WebContext, Depends(context)]
 class SearchHit(BaseModel):
     id: int
     path: str
+    # A text query's hit: its relevance, 0..1 on the same scale for every query. By photo and
+    # "more like this": the cosine similarity.
     score: float
     caption: str
     thumbnail_url: str
@@ -88,12 +90,18 @@ class SearchHit(BaseModel):
     files: list[str]  # every file of the photo: a RAW+JPEG pair is one hit with two
     # Why it matched a text query: similarity, ranks, matched words by field, likeliest classes.
     why: dict[str, Any] | None = None
+    # A text query's hit: at or above the relevance cutoff (an answer) or a weaker match. None
+    # by photo and for "more like this", which have no cutoff.
+    answer: bool | None = None
 
 
 class SearchPage(BaseModel):
     query: str
     took_ms: float
-    total: int  # candidates ranked: the photos in the catalog that pass the filters, a pair counted once
+    # A text query's answers that pass the filters; by photo and "more like this", every photo
+    # ranked. A RAW+JPEG pair counts once.
+    total: int
+    weaker: int  # a text query's matches below the cutoff: what all=true lists after the answers
     results: list[SearchHit]
 
 
@@ -110,24 +118,35 @@ def _hits(web: WebContext, results: list[SearchResult]) -> list[SearchHit]:
             id=r.image_id, path=r.path, score=round(r.score, 6), caption=r.caption,
             thumbnail_url=web.image_url(r.image_id, "thumbnail", size=DEFAULT_THUMBNAIL_SIDE),
             taken_at=r.taken_at, width=r.width, height=r.height, files=list(r.files), why=r.why or None,
+            answer=r.answer,
         )
         for r in results
     ]
 
 
 def _page(web: WebContext, query: str, started: float, page: LibraryPage) -> SearchPage:
-    return SearchPage(query=query, took_ms=_ms_since(started), total=page.total, results=_hits(web, page.results))
+    return SearchPage(
+        query=query, took_ms=_ms_since(started), total=page.total, weaker=page.weaker, results=_hits(web, page.results)
+    )
 
 
 # -- search ----------------------------------------------------------------------------------
 
 
-@router.get("/search", response_model=SearchPage, summary="Photos matching words, best first")
+@router.get(
+    "/search",
+    response_model=SearchPage,
+    summary="Photos matching words, best first",
+    description="The answers: photos whose relevance (`score`, 0..1 on the same scale for every query) reaches "
+    "the cutoff; `total` counts them. With `all=true` the `weaker` matches below the cutoff follow them, and "
+    "`offset` and `k` page through answers and weaker matches together.",
+)
 async def search(
     web: Context,
     q: Annotated[str, Query(min_length=1, max_length=1000, description="What the photo shows")],
     k: PageSize = 20,
     offset: Offset = 0,
+    weak: Annotated[bool, Query(alias="all", description="After the answers, the weaker matches too")] = False,
     taken_from: Annotated[str | None, Query(alias="from", description="Taken on or after: YYYY[-MM[-DD]]")] = None,
     taken_to: Annotated[str | None, Query(alias="to", description="Taken on or before: YYYY[-MM[-DD]], inclusive")] = None,
     camera: Annotated[str | None, Query(max_length=200, description="Words in camera make and model")] = None,
@@ -146,7 +165,7 @@ async def search(
     except LucidaError as problem:
         raise HTTPException(400, _in_query_words(problem)) from None
     vector = await web.query_embedder.vector(q)
-    page = await web.library.run(lambda library: library.search(q, photo_filter, k, offset, sort, vector))
+    page = await web.library.run(lambda library: library.search(q, photo_filter, k, offset, sort, vector, weak=weak))
     return _page(web, q, started, page)
 
 
@@ -210,7 +229,10 @@ async def _record_of(web: WebContext, image_id: int) -> ImageRecord:
 async def image(
     web: Context,
     image_id: ImageId,
-    q: Annotated[str | None, Query(max_length=1000, description="A query: adds why the photo matched it")] = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=1000, description="A query: adds why the photo matched it (`why.score`: the cosine similarity)"),
+    ] = None,
 ) -> dict[str, Any]:
     # Through the query embedder, not the library's searcher: the page has just searched these
     # words, so their vector is cached there, and no model runs on the catalog thread.
@@ -219,6 +241,7 @@ async def image(
     if details is None:
         raise _no_photo(image_id)
     record = details.record
+    caption = details.caption  # what a person reads; the text search ranks by stays beside it
     payload: dict[str, Any] = {
         "id": record.image_id,
         "path": record.files[0].path,
@@ -229,12 +252,13 @@ async def image(
         "taken_at": record.taken_at,
         "added_at": record.added_at,
         "content_hash": record.content_hash,
-        "caption": details.caption,
+        "caption": caption,
+        "search_text": record.preferred.text if record.preferred else None,
         "thumbnail_url": web.image_url(image_id, "thumbnail", size=DEFAULT_THUMBNAIL_SIDE),
         "preview_url": web.image_url(image_id, "preview"),
         "descriptions": [
-            {"describer": d.describer, "prompt": d.prompt, "text": d.text, "details": d.details,
-             "created_at": d.created_at, "used_for_search": d.preferred}
+            {"describer": d.describer, "prompt": d.prompt, "caption": d.display, "text": d.text,
+             "details": d.details, "created_at": d.created_at, "used_for_search": d.preferred}
             for d in record.descriptions
         ],
     }
@@ -242,7 +266,7 @@ async def image(
         payload["why"] = {
             "query": q,
             "score": None if details.score is None else round(details.score, 6),
-            "description": details.caption,
+            "description": caption,
             "top_classes": details.classes[:5],
         }
     return payload

@@ -12,6 +12,8 @@ const ui = {
   summary: $("#summary"),
   notice: $("#notice"),
   grid: $("#grid"),
+  weakerBar: $("#weaker-bar"),
+  showWeaker: $("#show-weaker"),
   sentinel: $("#sentinel"),
   detail: $("#detail"),
   detailTitle: $("#detail-title"),
@@ -34,7 +36,9 @@ const token = new URLSearchParams(location.search).get("token");
 const state = {
   source: null, // {kind: "text", query} | {kind: "similar", id, name} | {kind: "image", file}
   results: [],
-  total: 0,
+  total: 0, // a text query's answers (relevance at or above the cutoff); else every photo ranked
+  weaker: 0, // a text query's matches below the cutoff
+  weak: false, // whether the weaker matches are listed after the answers ("Show weaker matches")
   done: true,
   loading: false,
   selected: -1,
@@ -157,10 +161,13 @@ function startSearch(source) {
   state.source = source;
   state.results = [];
   state.total = 0;
+  state.weaker = 0;
+  state.weak = false;
   state.selected = -1;
   state.done = source === null;
   state.loading = false;
   ui.grid.replaceChildren();
+  ui.weakerBar.hidden = true;
   ui.summary.replaceChildren();
   hideNotice();
   if (source === null) {
@@ -178,7 +185,8 @@ async function loadMore() {
   try {
     let page;
     if (source.kind === "text") {
-      page = await api(apiPath("api/search", { q: source.query, k: pageSize(), offset: state.results.length }));
+      const all = state.weak ? "true" : null; // the offset then runs on past the answers
+      page = await api(apiPath("api/search", { q: source.query, k: pageSize(), offset: state.results.length, all }));
     } else if (source.kind === "similar") {
       page = await api(apiPath(`api/similar/${source.id}`, { k: pageSize(), offset: state.results.length }));
     } else {
@@ -191,10 +199,12 @@ async function loadMore() {
     const seen = new Set(state.results.map((r) => r.id));
     const fresh = page.results.filter((r) => !seen.has(r.id));
     state.total = page.total ?? state.results.length + fresh.length;
-    state.done = fresh.length === 0 || state.results.length + fresh.length >= state.total;
+    state.weaker = page.weaker ?? 0;
+    const listed = state.weak ? state.total + state.weaker : state.total;
+    state.done = fresh.length === 0 || state.results.length + fresh.length >= listed;
     appendResults(fresh);
     renderSummary(page.took_ms);
-    if (state.results.length === 0) renderNoResults();
+    if (state.done) renderEnd();
   } catch (error) {
     if (generation !== state.generation) return;
     state.done = true;
@@ -221,14 +231,45 @@ function sentinelVisible() {
   return rect.top < window.innerHeight + 400;
 }
 
+function plural(n, one, many) {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
 function renderSummary(tookMs) {
   const source = state.source;
   const what =
     source.kind === "text" ? ["for ", el("span", { class: "source" }, `“${source.query}”`)]
     : source.kind === "similar" ? ["like ", el("span", { class: "source" }, source.name)]
     : ["like the photo ", el("span", { class: "source" }, source.file.name || "you dropped")];
+  const count =
+    source.kind !== "text" ? plural(state.total, "result", "results")
+    : state.weak ? `${plural(state.total, "answer", "answers")} and ${plural(state.weaker, "weaker match", "weaker matches")}`
+    : plural(state.total, "answer", "answers");
   const ms = tookMs < 10 ? tookMs.toFixed(1) : Math.round(tookMs);
-  ui.summary.replaceChildren(`${state.total} result${state.total === 1 ? "" : "s"} `, ...what, ` in ${ms} ms`);
+  ui.summary.replaceChildren(`${count} `, ...what, ` in ${ms} ms`);
+}
+
+// Once the answers are all shown, the weaker matches are a click away; with no answers, say so.
+function renderEnd() {
+  const offer = state.source.kind === "text" && !state.weak && state.weaker > 0;
+  ui.showWeaker.textContent = `Show weaker matches (${state.weaker})`;
+  ui.weakerBar.hidden = !offer;
+  if (state.results.length > 0) return;
+  if (offer) {
+    showNotice("none", el("h2", {}, `No photos match “${state.source.query}” well.`),
+      el("p", {}, "Try other words, or look through the weaker matches."));
+  } else {
+    renderNoResults();
+  }
+}
+
+function showWeakerMatches() {
+  if (!state.source || state.source.kind !== "text" || state.weak) return;
+  state.weak = true;
+  state.done = false;
+  ui.weakerBar.hidden = true;
+  hideNotice();
+  loadMore();
 }
 
 function renderNoResults() {
@@ -236,25 +277,39 @@ function renderNoResults() {
   else showNotice("none", el("h2", {}, "No matches"), el("p", {}, "Try other words, or a broader description."));
 }
 
+// A text query's score is its relevance (0..1, the same scale for every query), shown as a
+// percentage; by photo and "more like this", the similarity.
+function scoreOf(result) {
+  return typeof result.answer === "boolean"
+    ? { label: "relevance", value: `${Math.round(result.score * 100)}%` }
+    : { label: "similarity", value: result.score.toFixed(3) };
+}
+
 function appendResults(results) {
   const start = state.results.length;
   state.results.push(...results);
-  const tiles = results.map((result, i) => {
-    const score = result.score.toFixed(3);
-    const tile = el(
+  const nodes = [];
+  let divided = ui.grid.querySelector(".divider") !== null;
+  results.forEach((result, i) => {
+    const weak = result.answer === false;
+    if (weak && !divided) {
+      nodes.push(el("li", { class: "divider", role: "separator" }, "Weaker matches, below the relevance cutoff"));
+      divided = true;
+    }
+    const score = scoreOf(result);
+    nodes.push(el(
       "li",
-      { class: "tile", role: "option", tabindex: "-1", "aria-selected": "false",
-        title: `${score} · ${result.caption}`,
+      { class: weak ? "tile weak" : "tile", role: "option", tabindex: "-1", "aria-selected": "false",
+        title: `${score.label} ${score.value} · ${result.caption}`,
         dataset: { index: String(start + i), id: String(result.id), path: result.path } },
       el("img", { src: imageUrl(result.thumbnail_url), alt: result.caption, loading: "lazy", decoding: "async",
                   width: "200", height: "200" }),
       el("div", { class: "info" },
-        el("span", { class: "score" }, score),
+        el("span", { class: "score" }, score.value),
         el("div", { class: "caption" }, result.caption)),
-    );
-    return tile;
+    ));
   });
-  ui.grid.append(...tiles);
+  ui.grid.append(...nodes);
 }
 
 function setQuery(text) {
@@ -300,7 +355,7 @@ function searchByImage(file) {
 // --- selection and the detail panel ------------------------------------------------------------
 
 function tiles() {
-  return ui.grid.children;
+  return ui.grid.querySelectorAll(".tile"); // not the divider before the weaker matches
 }
 
 function select(index) {
@@ -356,9 +411,13 @@ function renderDetail(image, result) {
     ...(descriptions.length
       ? descriptions.map((d) =>
           el("div", { class: "caption-card" },
-            el("p", {}, d.text),
+            el("p", {}, d.caption || d.text),
             el("div", { class: "by" }, `by ${d.describer}`,
               d.prompt ? ` · prompt “${d.prompt}”` : " · no prompt"),
+            // The text search ranks by, when it says more than the caption (a describer's definitions).
+            d.caption && d.text !== d.caption
+              ? el("details", { class: "search-text" }, el("summary", {}, "search text"), el("p", { class: "small" }, d.text))
+              : null,
             d.details && Object.keys(d.details).length
               ? el("details", {}, el("summary", {}, "details"), el("pre", {}, JSON.stringify(d.details, null, 2)))
               : null))
@@ -379,12 +438,17 @@ function renderDetail(image, result) {
 
   if (image.why) {
     ui.whySection.hidden = false;
-    ui.why.replaceChildren(...renderWhy(image.why));
+    ui.why.replaceChildren(...renderWhy(image.why, result));
   }
 }
 
-function renderWhy(why) {
+function renderWhy(why, result) {
   const parts = [];
+  if (typeof result.answer === "boolean") {
+    parts.push(el("p", {}, "Relevance ", el("strong", {}, scoreOf(result).value),
+      result.answer ? ": an answer, at or above the cutoff." : ": a weaker match, below the cutoff."));
+  }
+  // The detail's score is the cosine similarity, not the relevance.
   if (typeof why.score === "number") {
     parts.push(el("p", {}, "Similarity ", el("strong", {}, why.score.toFixed(3)),
       ` between “${why.query}” and the description used for search.`));
@@ -518,6 +582,7 @@ ui.grid.addEventListener("click", (event) => {
 });
 
 ui.detailClose.addEventListener("click", closeDetail);
+ui.showWeaker.addEventListener("click", showWeakerMatches);
 ui.moreLikeThis.addEventListener("click", moreLikeThis);
 ui.copyPath.addEventListener("click", copyPath);
 ui.pick.addEventListener("change", () => {
