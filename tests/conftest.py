@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import struct
 import zlib
 from pathlib import Path
@@ -43,6 +44,13 @@ def photo_folder(tmp_path, sample_photos) -> Path:
     folder = tmp_path / "photos"
     shutil.copytree(sample_photos, folder)
     return folder
+
+
+def interruptible() -> None:
+    """preexec_fn for a child process a test stops with SIGINT: Ctrl-C's default action in it.
+    A shell without job control starts background commands with SIGINT ignored, children inherit
+    that, and Python then never raises KeyboardInterrupt: `make test &` would fail these tests."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def make_photo_variants(sample_photos: Path, folder: Path, per_photo: int) -> list[Path]:

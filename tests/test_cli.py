@@ -16,7 +16,7 @@ import pytest
 from lucida.catalog import Catalog
 from lucida.indexer import index_paths
 
-from conftest import make_photo_variants
+from conftest import interruptible, make_photo_variants
 
 LUCIDA = [sys.executable, "-m", "lucida"]
 
@@ -37,6 +37,7 @@ def start_index_and_wait_for_commits(db: Path, library: Path, at_least: int, **p
     process = subprocess.Popen(
         [*LUCIDA, "--db", str(db), "index", str(library), "--batch-size", "4"],
         env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        preexec_fn=interruptible,
         **popen,
     )
     committed = 0

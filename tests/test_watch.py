@@ -23,6 +23,8 @@ from lucida.catalog import Catalog
 from lucida.indexer import index_paths
 from lucida.errors import LucidaError
 from lucida.watch import WatchPass, _Changes, watch_folders, watch_roots
+
+from conftest import interruptible
 from test_indexer import CountingDescriber
 
 
@@ -390,6 +392,7 @@ class WatchCommand:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
+            preexec_fn=interruptible,
         )
         self.lines: list[str] = []
         self._reader = threading.Thread(target=lambda: self.lines.extend(self.process.stderr), daemon=True)
