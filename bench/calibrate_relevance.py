@@ -48,7 +48,8 @@ class Recorder:
 
 
 def record(index: Indexed, queries, options: dict) -> dict:
-    """query id -> (file names in stored-row order, evidence rows, the whole ranking's file names)."""
+    """query id -> (file names in stored-row order, evidence rows). The ranking is derived from
+    the evidence by whichever calibration is judged (_in_order), as search orders by it."""
     from lucida.relevance import FALLBACK
     from lucida.search import Searcher
 
@@ -58,16 +59,12 @@ def record(index: Indexed, queries, options: dict) -> dict:
     names_by_row = None
     found = {}
     for q in queries:
-        [page] = searcher.search_many([q.text], k=1000, weak=True)
+        searcher.search_many([q.text], k=1, weak=True)  # computes every photo's evidence
         if names_by_row is None:
             stored = searcher._current()
             paths = {i: Path(r.path).name for i, r in index.catalog.result_rows([int(i) for i in stored.image_ids]).items()}
             names_by_row = [paths[int(i)] for i in stored.image_ids]
-        # the ranking before any cutoff: the fused order (answers-first order would depend on FALLBACK)
-        fused = sorted(page.results, key=lambda r: -(r.why.get("fused") or 0.0) if searcher.ranking == "hybrid" else 0)
-        if searcher.ranking != "hybrid":
-            fused = sorted(page.results, key=lambda r: r.why["vector_rank"])
-        found[q.id] = (names_by_row, recorder.last, [Path(r.path).name for r in fused])
+        found[q.id] = (names_by_row, recorder.last)
     return found
 
 
@@ -77,7 +74,7 @@ def outcomes(calibration, queries, found, split: str) -> dict:
     for q in queries:
         if q.split != split:
             continue
-        names, rows, _fused = found[q.id]
+        names, rows = found[q.id]
         relevance = dict(zip(names, calibration.relevance(rows)))
         ranking = _in_order(names, relevance)
         shown = [n for n in ranking if relevance[n] >= calibration.threshold]
@@ -114,7 +111,7 @@ def fit(space: str, queries, found):
     for q in queries:
         if q.split != "dev":
             continue
-        names, rows, _ranking = found[q.id]
+        names, rows = found[q.id]
         x.append(rows)
         y.append(np.array([n in q.relevant for n in names]))
     x, y = np.concatenate(x), np.concatenate(y)
@@ -127,7 +124,7 @@ def fit(space: str, queries, found):
     for q in queries:
         if q.split != "dev" or not q.answerable:
             continue
-        names, rows, _fused = found[q.id]
+        names, rows = found[q.id]
         relevance = dict(zip(names, probe.relevance(rows)))
         first = next((n for n in _in_order(names, relevance)[:TOP] if n in q.relevant), None)
         if first is not None:
@@ -172,10 +169,10 @@ def main() -> None:
             for split in ("dev", "test"):
                 report[embedder][f"{name} {split}"] = _print(name, split, outcomes(cal, queries, found, split))
         for q in queries:  # the same queries again, under this space's name
-            names, rows, ranking = found[q.id]
+            names, rows = found[q.id]
             rows = rows.copy()
             rows[:, FEATURES.index("similarity")] = 0.0
-            pooled_found[f"{embedder}/{q.id}"] = (names, rows, ranking)
+            pooled_found[f"{embedder}/{q.id}"] = (names, rows)
             pooled_queries.append(replace(q, id=f"{embedder}/{q.id}"))
     if len(args.embedder or []) > 1:
         fallback, _model = fit("", pooled_queries, pooled_found)

@@ -237,7 +237,7 @@ class Searcher:
         None when the image has no vector in the catalog."""
         _check_window(k, offset)
         stored = self._current()
-        row = _row_of(stored, image_id)
+        row = self._row(image_id)
         if row is None:
             return None
         scores = self._scores(stored.vectors[row : row + 1], stored)[0]
@@ -250,10 +250,16 @@ class Searcher:
         """How well one photo matches a query vector: the score a search would give it.
         None when the photo has no vector."""
         stored = self._current()
-        row = _row_of(stored, image_id)
+        row = self._row(image_id)
         if row is None:
             return None
         return float(self._query_vector(vector, stored)[0] @ stored.vectors[row])
+
+    def _row(self, image_id: int) -> int | None:
+        """The stored row of an image's vector (after _current()); None when it has none."""
+        if not 0 <= image_id < len(self._row_by_id) or self._row_by_id[image_id] < 0:
+            return None
+        return int(self._row_by_id[image_id])
 
     def _embed(self, queries: list[str], stored: StoredEmbedding) -> np.ndarray:
         known = {q: self.recent_queries.get(q) for q in dict.fromkeys(queries)}
@@ -420,7 +426,7 @@ class Searcher:
         """The results with `why`: similarity, their rank in each ranking fused (None where a
         ranking did not hold them or was not used) and the fused value, matched words by field,
         likeliest classes, and the text that was searched."""
-        rows = {r.image_id: _row_of(stored, r.image_id) for r in results}
+        rows = {r.image_id: self._row(r.image_id) for r in results}
         classes_of = self.catalog.photo_classes([r.image_id for r in results])
         explained = []
         for result in results:
@@ -550,8 +556,3 @@ def _second_files(group_rows: np.ndarray) -> int:
 def _allowed(stored: StoredEmbedding, only: Collection[int]) -> np.ndarray:
     """A boolean mask over the stored rows: True where the image id is in `only`."""
     return np.isin(stored.image_ids, np.fromiter(only, dtype=np.int64, count=len(only)))
-
-
-def _row_of(stored: StoredEmbedding, image_id: int) -> int | None:
-    rows = np.flatnonzero(stored.image_ids == image_id)
-    return int(rows[0]) if len(rows) else None
