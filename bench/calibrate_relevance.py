@@ -46,6 +46,13 @@ class Recorder:
         self.last = evidence.copy()
         return self.calibration.relevance(evidence)
 
+    def relevance_of(self, similarity, class_similarity, every_word, some_word, class_score) -> np.ndarray:
+        """What Searcher calls: records the evidence it stands for."""
+        from lucida.relevance import evidence
+
+        as_float = [np.asarray(a, dtype=np.float32) for a in (every_word, some_word, class_score)]
+        return self.relevance(evidence(similarity, class_similarity, *as_float))
+
 
 def record(index: Indexed, queries, options: dict) -> dict:
     """query id -> (file names in stored-row order, evidence rows). The ranking is derived from

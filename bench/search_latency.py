@@ -89,6 +89,7 @@ def main() -> None:
     parser.add_argument("-k", type=int, default=20, help="results per query (the CLI's default is 20)")
     parser.add_argument("--catalog", help="build the catalog here once and reuse it (default: a temp file)")
     parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--ranking", default="hybrid", choices=["hybrid", "vector"], help="lucida search --ranking")
     parser.add_argument("--out", help="write the results as JSON to this file")
     args = parser.parse_args()
 
@@ -114,7 +115,7 @@ def main() -> None:
         print_machine(facts)
 
         with Catalog.open(db, create=False) as catalog:
-            searcher = Searcher(catalog, embedder)
+            searcher = Searcher(catalog, embedder, ranking=args.ranking)
             began = time.perf_counter()
             size = searcher.size  # loads the vectors
             vectors_s = time.perf_counter() - began
@@ -150,7 +151,7 @@ def main() -> None:
         }
         embed_stats = {"p50": percentile(embed_ordered, 50), "p95": percentile(embed_ordered, 95)}
         print(
-            f"search over {size} photos, k={args.k}, {len(latencies)} queries "
+            f"search ({args.ranking}) over {size} photos, k={args.k}, {len(latencies)} queries "
             f"(1-min load average before: {load_before}): "
             f"p50 {stats['p50']:.1f} ms, p95 {stats['p95']:.1f} ms, p99 {stats['p99']:.1f} ms, "
             f"mean {stats['mean']:.1f} ms (min {stats['min']:.1f}, max {stats['max']:.1f})"
@@ -165,6 +166,7 @@ def main() -> None:
                 "synthetic_catalog": True,
                 "machine": facts,
                 "photos": size,
+                "ranking": args.ranking,
                 "k": args.k,
                 "queries": len(latencies),
                 "embedder_load_s": load_s,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import signal
 import struct
+import tempfile
 import zlib
 from pathlib import Path
 
@@ -15,6 +17,12 @@ from PIL import Image
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # No user config file steers the tests' models; a test that wants one sets its own.
 os.environ.setdefault("LUCIDA_CONFIG", os.path.join(os.path.dirname(__file__), "no-such-config.toml"))
+# A cache of the session's own, as on a fresh machine: the embedders' ONNX exports
+# (lucida.models.onnx_text) are made here once, and the temporary models tests build are never
+# exported into the user's cache.
+_SESSION_CACHE = tempfile.mkdtemp(prefix="lucida-test-cache-")
+atexit.register(shutil.rmtree, _SESSION_CACHE, ignore_errors=True)
+os.environ.setdefault("LUCIDA_CACHE", _SESSION_CACHE)
 
 from lucida.models import DEFAULT_DESCRIBER, DEFAULT_EMBEDDER, load_describer, load_embedder  # noqa: E402
 from lucida.samples import write_sample_photos  # noqa: E402

@@ -170,7 +170,41 @@ def test_word_search_takes_words_so_fts5_syntax_in_a_query_is_only_words(tmp_pat
     with Catalog.open(tmp_path / "c.db") as catalog:
         image_id = add_photo(catalog, "/p/a.jpg", "h1", 'a "near" sign reads NOT AND')
         add_photo(catalog, "/p/b.jpg", "h2", "a red car")
+        descriptions, images = catalog.description_images()
         for words in (["near", 'x"y'], ["not", "and"], ['"']):
-            assert [i for i, _ in catalog.word_matches(words, False, 5)] == ([image_id] if words != ['"'] else [])
-        assert [i for i, _ in catalog.word_matches(["red", "sign"], True, 5)] == []
-        assert catalog.matched_words(image_id, ["near", "nothing"])[0] == ["near"]
+            holding = catalog.descriptions_holding(words, False)
+            assert images[np.isin(descriptions, holding)].tolist() == ([image_id] if words != ['"'] else [])
+        assert catalog.descriptions_holding(["red", "sign"], True).tolist() == []
+        assert len(catalog.descriptions_holding(["near", "sign"], True)) == 1
+        assert catalog.matched_words([image_id], ["near", "nothing"])[image_id][0] == ["near"]
+
+
+def test_every_write_a_search_is_built_from_advances_the_search_generation(tmp_path):
+    # The search index's copy beside the catalog is valid for one generation (lucida.search_index).
+    with Catalog.open(tmp_path / "c.db") as catalog:
+        seen = [catalog.search_generation()]
+
+        def advanced() -> bool:
+            seen.append(catalog.search_generation())
+            return seen[-1] > seen[-2]
+
+        image_id = add_photo(catalog, "/p/a.jpg", "h1", "a red car")
+        assert advanced()  # description, embedding, file
+        description_id = catalog.put_description(image_id, "d2", "", "a car")
+        assert advanced()
+        catalog.put_embedding(description_id, "e", unit(0.0, 1.0))
+        assert advanced()
+        catalog.put_embedding(description_id, "e", unit(1.0, 0.0))  # replaced in place
+        assert advanced()
+        catalog.put_class_mixture(description_id, "e", unit(1.0, 0.0))
+        assert advanced()
+        catalog.put_text_vectors("e", {"car: a motor vehicle": unit(1.0, 0.0)})
+        assert advanced()
+        catalog.put_file("/p/b.jpg", 1, 1, image_id)
+        assert advanced()
+        catalog.remove_paths(["/p/b.jpg"])
+        assert advanced()
+        catalog.delete_description(image_id, "d2")
+        assert advanced()
+        catalog.set_setting("unrelated", "x")  # not what a search is built from
+        assert not advanced()

@@ -219,3 +219,21 @@ def test_ctrl_c_keeps_committed_batches_and_says_how_to_resume(tmp_path, sample_
     run("index", str(tmp_path / "library"), "--quiet", db=db)
     status = json.loads(run("status", "--json", db=db).stdout)
     assert (status["indexed"], status["pending"]) == (len(photos), 0)
+
+
+def test_help_loads_neither_numpy_nor_images_nor_models(tmp_path):
+    # The first thing a new user runs: it answered in about 0.5 s while the CLI imported the
+    # library at start-up, and in about 0.15 s without it (bench/cli_latency.py).
+    heavy = ("numpy", "torch", "transformers", "sentence_transformers", "onnxruntime", "PIL")
+    script = (
+        "import sys\n"
+        "from lucida.cli import cli\n"
+        "for argv in (['--help'], ['search', '--help'], ['models', 'list', '--help']):\n"
+        "    cli(argv, prog_name='lucida', standalone_mode=False)\n"
+        f"print(sorted(m for m in {heavy!r} if m in sys.modules))\n"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "LUCIDA_DB": str(tmp_path / "none.db")}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "Usage: lucida search" in done.stdout and "Usage: lucida models list" in done.stdout
+    assert done.stdout.splitlines()[-1] == "[]"

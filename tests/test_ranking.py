@@ -1,6 +1,6 @@
-"""Pure ranking functions: query words, reciprocal rank fusion, matched fields."""
+"""Pure ranking functions: query words, reciprocal rank fusion values, matched fields."""
 
-from lucida.ranking import RRF_K, matched_fields, query_words, reciprocal_rank_fusion
+from lucida.ranking import RRF_K, fused_value, matched_fields, query_words
 
 
 def test_query_words_drop_stopwords_and_repeats_and_keep_years():
@@ -8,18 +8,11 @@ def test_query_words_drop_stopwords_and_repeats_and_keep_years():
     assert query_words("the of a") == []
 
 
-def test_rrf_sums_reciprocal_ranks_and_rewards_agreement():
-    fused = reciprocal_rank_fusion([[1, 2, 3], [3, 4]])
-    scores = dict(fused)
-    assert scores[3] == 1 / (RRF_K + 3) + 1 / (RRF_K + 1)
-    assert scores[1] == 1 / (RRF_K + 1)
-    assert [item for item, _ in fused] == [3, 1, 2, 4]
-
-
-def test_rrf_weights_and_ties_keep_first_ranking_order():
-    assert [i for i, _ in reciprocal_rank_fusion([[7, 8], [8, 7]])] == [7, 8]
-    assert [i for i, _ in reciprocal_rank_fusion([[7, 8], [8, 7]], weights=[1.0, 2.0])] == [8, 7]
-    assert reciprocal_rank_fusion([]) == []
+def test_fused_value_sums_weighted_reciprocal_ranks_of_the_rankings_holding_it():
+    assert fused_value([3, 1], [1.0, 1.0]) == 1 / (RRF_K + 3) + 1 / (RRF_K + 1)
+    assert fused_value([None, 2], [1.0, 0.5]) == 0.5 / (RRF_K + 2)  # not in the first ranking
+    assert fused_value([None, None], [1.0, 1.0]) == 0
+    assert fused_value([1, 5], [1.0, 1.0]) > fused_value([2, 5], [1.0, 1.0])  # a higher rank counts more
 
 
 def test_matched_fields_finds_whole_words_per_field():

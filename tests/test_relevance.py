@@ -46,3 +46,21 @@ def test_a_query_naming_a_class_the_photo_lacks_counts_against_it():
 def test_evidence_without_class_texts_has_no_z():
     rows = evidence(np.array([0.2, 0.5], np.float32), None, np.zeros(2, np.float32), np.zeros(2, np.float32), np.zeros(2, np.float32))
     assert rows.shape == (2, len(FEATURES)) and np.all(rows[:, FEATURES.index("similarity_z")] == 0)
+
+
+def test_relevance_of_a_whole_catalog_equals_relevance_of_its_evidence():
+    # Search computes relevance without building the (n, 7) evidence array; it must be the same
+    # model, with and without class texts, for every calibration.
+    rng = np.random.default_rng(4)
+    n = 2000
+    similarity = rng.uniform(-0.2, 0.9, n).astype(np.float32)
+    every = rng.random(n) < 0.05
+    some = every | (rng.random(n) < 0.2)
+    class_score = np.where(rng.random(n) < 0.3, rng.random(n), 0).astype(np.float32)
+    for class_similarity in (rng.uniform(-0.1, 0.6, 1000).astype(np.float32), None):
+        stacked = evidence(similarity, class_similarity, every.astype(np.float32), some.astype(np.float32), class_score)
+        for calibration in [*CALIBRATIONS.values(), FALLBACK]:
+            expected = calibration.relevance(stacked)
+            found = calibration.relevance_of(similarity, class_similarity, every, some, class_score)
+            assert found.dtype == np.float32 and found.shape == (n,)
+            np.testing.assert_allclose(found, expected, atol=2e-6)

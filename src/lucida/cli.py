@@ -9,13 +9,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from platformdirs import user_data_path
 
 from lucida.errors import LucidaError
-from lucida.library import Library
 
+# Each command imports the library, and whatever else it needs, when it runs: the library pulls
+# in numpy, the catalog and the model registry (0.3 s of a 0.5 s start on 2 cores), and `lucida
+# --help` or a mistyped option should answer at once (bench/cli_latency.py).
 if TYPE_CHECKING:
     from lucida.catalog.filter import PhotoFilter
+    from lucida.library import Library
     from lucida.search import Searcher
 
 # While the main thread runs the models, decode threads need the CPU too; torch's OpenMP threads
@@ -31,6 +33,8 @@ EXPORT_PATTERN_HELP = (
 
 
 def default_catalog_path() -> Path:
+    from platformdirs import user_data_path
+
     return user_data_path("lucida", appauthor=False) / "catalog.db"
 
 
@@ -80,6 +84,7 @@ def index(
     """Index the photos under PATHS (folders or files): decode, describe, embed, store."""
     os.environ.setdefault("OMP_WAIT_POLICY", INDEX_OMP_WAIT_POLICY)
     from lucida.indexer import existing_roots
+    from lucida.library import Library
     from lucida.progress import progress_for
 
     existing_roots(paths)  # a mistyped path fails before a catalog is made or a model loads
@@ -130,6 +135,7 @@ def watch(db: Path, folders: tuple[str, ...], poll: bool, poll_interval: float, 
     os.environ.setdefault("OMP_WAIT_POLICY", INDEX_OMP_WAIT_POLICY)
     import signal
 
+    from lucida.library import Library
     from lucida.progress import progress_for
     from lucida.watch import watch_roots
 
@@ -190,6 +196,7 @@ def search(
     cutoff; --all adds the weaker matches after them. With filters and no QUERY, lists the photos
     that pass, oldest first."""
     from lucida.filters import parse_filter
+    from lucida.library import Library
 
     photo_filter = parse_filter(**filters)
     if query is not None and queries is not None:
@@ -241,6 +248,8 @@ def search(
 @click.pass_obj
 def status(db: Path, as_json: bool) -> None:
     """Photos indexed, pending and skipped (with reasons), models in use, catalog path and size."""
+    from lucida.library import Library
+
     with Library.open(db) as library:
         st = library.status()
     size = st.catalog_bytes
@@ -316,6 +325,8 @@ def serve(db: Path, host: str, port: int, token: str | None, export_pattern: str
         )
     import uvicorn
 
+    from lucida.library import Library
+
     # Loaded once, here: every request and every index run started from the page shares them.
     with Library.open(db) as library:
         describer, embedder = library.serve_models()
@@ -383,6 +394,7 @@ def export_xmp(db: Path, paths: tuple[str, ...], sidecar_style: str, parent: str
     lr:hierarchicalSubject) for the indexed photos under PATHS (default: all), merged into
     existing sidecars."""
     from lucida.indexer import existing_roots
+    from lucida.library import Library
     from lucida.xmp_export import ExportOptions
 
     roots = existing_roots(paths) if paths else None

@@ -9,8 +9,6 @@ from pathlib import Path
 
 import click
 
-from lucida.config import config_path
-
 
 @click.group()
 def models() -> None:
@@ -21,6 +19,7 @@ def models() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per model (JSON Lines).")
 def list_models(as_json: bool) -> None:
     """Every registry model: name, kind, source, size, licence, and whether it is here."""
+    from lucida.config import config_path
     from lucida.models.registry import availability, entries
 
     rows = []
@@ -98,6 +97,7 @@ def pull(name: str) -> None:
 def caption(db: Path, captioner: str | None, prompt: str | None, api_base: str | None, batch_size: int | None, limit, quiet: bool) -> None:
     """Fill in detailed captions for indexed photos with a vision-language captioner; search
     prefers them. Resumable: run it again to continue or to retry failed photos."""
+    from lucida.config import config_path
     from lucida.library import CAPTION, CAPTIONER, Library
     from lucida.progress import progress_for
 

@@ -35,7 +35,7 @@ def class_text(lemmas: list[str], definition: str) -> str:
 def class_vectors(catalog: Catalog, embedder: Embedder) -> dict[str, np.ndarray]:
     """synset -> the embedder's vector of that ImageNet class's text; embedded once per
     embedder and kept in the catalog."""
-    from lucida.models.imagenet import load_imagenet_classes
+    from lucida.models.imagenet_classes import load_imagenet_classes
 
     classes = load_imagenet_classes()
     texts = {c.synset: class_text(c.lemmas, c.definition) for c in classes}
@@ -104,9 +104,3 @@ def query_class_weights(query_vector: np.ndarray, class_matrix: np.ndarray) -> n
     exp = np.exp(_SHARPNESS * (z[top] - z[top].max()))
     weights[top] = exp / exp.sum()
     return weights
-
-
-def class_scores(weights: np.ndarray, class_ids: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
-    """Each photo's probability of the classes a query names: Σ_c w_c · p(c | photo), over the
-    classes each photo keeps (class_ids and probabilities are (photos, kept) arrays)."""
-    return (weights[class_ids] * probabilities).sum(axis=1)

@@ -18,7 +18,7 @@ import numpy as np
 from lucida.catalog import Catalog
 from lucida.catalog.filter import PhotoFilter
 from lucida.errors import LucidaError
-from lucida.media import RAW_EXTENSIONS, SUPPORTED_EXTENSIONS
+from lucida.formats import RAW_EXTENSIONS, SUPPORTED_EXTENSIONS
 from lucida.search import RankedPage, Searcher, SearchResult
 
 Sort = Literal["relevance", "date"]

@@ -24,10 +24,7 @@ from PIL import Image, UnidentifiedImageError
 
 pillow_heif.register_heif_opener()
 
-RAW_EXTENSIONS = frozenset({".nef", ".cr2", ".cr3", ".arw", ".dng", ".raf", ".orf", ".rw2"})
-SUPPORTED_EXTENSIONS = frozenset(
-    {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".heic", ".heif"}
-) | RAW_EXTENSIONS
+from lucida.formats import RAW_EXTENSIONS, SUPPORTED_EXTENSIONS  # noqa: E402,F401 - also named from here
 
 # Real cameras reach 150-200 megapixels (Phase One, Fujifilm GFX pixel shift); far beyond that is a
 # decompression bomb. Pillow's default limit (89 MP) would refuse a GFX100's 102 MP frames.

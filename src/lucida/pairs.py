@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lucida.errors import LucidaError
-from lucida.media import RAW_EXTENSIONS
+from lucida.formats import RAW_EXTENSIONS
 
 
 @dataclass(frozen=True)

@@ -1,16 +1,18 @@
-"""Pure ranking functions for hybrid search: the words of a query, rank fusion, why a photo matched.
+"""Pure ranking functions for hybrid search: the words of a query, the top k, rank fusion values,
+why a photo matched.
 
-Hybrid search ranks photos twice, by vector similarity and by BM25 over the words of their
-descriptions (SQLite FTS5), and fuses the two rankings with reciprocal rank fusion (Cormack,
-Clarke and Büttcher, SIGIR 2009): a photo's score is the sum over rankings of
-weight / (k + rank). RRF needs no calibration between cosine and BM25 scores, and a photo whose
-description holds the query's exact words rises above photos that are only similar.
+Hybrid search orders photos by calibrated relevance (lucida.relevance), which weighs similarity,
+the query's words and classes at once. A result still says where it stood in each ranking and
+their reciprocal rank fusion (Cormack, Clarke and Büttcher, SIGIR 2009): the sum over rankings of
+weight / (k + rank), how lucida ordered results before relevance was calibrated.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+
+import numpy as np
 
 from lucida.languages import english_equivalents
 
@@ -34,19 +36,10 @@ def query_words(query: str) -> list[str]:
     return list(dict.fromkeys(w for w in words if len(w) > 1 and w not in STOPWORDS))
 
 
-def reciprocal_rank_fusion(
-    rankings: Sequence[Sequence[int]], weights: Sequence[float] | None = None, k: int = RRF_K
-) -> list[tuple[int, float]]:
-    """(id, fused score) best first, from rankings of ids (each best first). Ties keep the
-    order of the first ranking an id appears in."""
-    weights = weights if weights is not None else [1.0] * len(rankings)
-    scores: dict[int, float] = {}
-    first_seen: dict[int, tuple[int, int]] = {}
-    for r, (ranking, weight) in enumerate(zip(rankings, weights)):
-        for rank, item in enumerate(ranking, 1):
-            scores[item] = scores.get(item, 0.0) + weight / (k + rank)
-            first_seen.setdefault(item, (r, rank))
-    return sorted(scores.items(), key=lambda pair: (-pair[1], first_seen[pair[0]]))
+def fused_value(ranks: Sequence[int | None], weights: Sequence[float], k: int = RRF_K) -> float:
+    """An item's reciprocal rank fusion score (Cormack et al., SIGIR 2009) from its 1-based rank
+    in each ranking (None: not in it): Σ weight / (k + rank)."""
+    return sum(weight / (k + rank) for rank, weight in zip(ranks, weights) if rank is not None)
 
 
 def matched_fields(fields: dict[str, str], matched: Sequence[str]) -> dict[str, list[str]]:
@@ -58,3 +51,12 @@ def matched_fields(fields: dict[str, str], matched: Sequence[str]) -> dict[str, 
             if pattern.search(text):
                 found.setdefault(name, []).append(word)
     return found
+
+
+def top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k highest scores, highest first (ties by lower index)."""
+    k = min(k, len(scores))
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    candidates = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
+    return candidates[np.lexsort((candidates, -scores[candidates]))]

@@ -42,7 +42,48 @@ class Calibration:
     def relevance(self, evidence: np.ndarray) -> np.ndarray:
         """P(relevant) for each row of an (n, len(FEATURES)) evidence array."""
         logits = evidence @ np.asarray(self.weights, dtype=np.float32) + np.float32(self.bias)
-        return (1.0 / (1.0 + np.exp(-np.clip(logits, -30, 30)))).astype(np.float32)
+        return _probability(logits)
+
+    def relevance_of(
+        self,
+        similarity: np.ndarray,
+        class_similarity: np.ndarray | None,
+        every_word: np.ndarray,
+        some_word: np.ndarray,
+        class_score: np.ndarray,
+    ) -> np.ndarray:
+        """relevance(evidence(...)) for a whole catalog, without building the evidence: the model
+        is linear in each feature, the z-score is linear in the similarity, and the word and class
+        evidence is zero for most photos, so this costs a few passes over the similarities
+        (about 1 ms at 100,000 photos, against 10 ms for the (n, 7) array)."""
+        w = self.weights
+        mean, spread, peak = _class_statistics(class_similarity)
+        slope = w[0] + w[1] / spread
+        # A photo with no class score misses the query's class fully: class_miss = class_peak.
+        intercept = self.bias - w[1] * mean / spread + (w[5] + w[6]) * peak
+        logits = similarity * np.float32(slope) + np.float32(intercept)
+        logits[every_word] += np.float32(w[2])
+        logits[some_word] += np.float32(w[3])
+        scored = np.flatnonzero(class_score)
+        if len(scored):
+            score = class_score[scored]
+            logits[scored] += np.float32(w[4]) * score - np.float32(w[6] * peak) * np.sqrt(np.clip(score, 0.0, 1.0))
+        return _probability(logits)
+
+
+def _probability(logits: np.ndarray) -> np.ndarray:
+    return (1.0 / (1.0 + np.exp(-np.clip(logits, -30, 30)))).astype(np.float32)
+
+
+def _class_statistics(class_similarity: np.ndarray | None) -> tuple[float, float, float]:
+    """(mean, spread, peak) of a query's similarities to the class texts: what turns a cosine into
+    standard deviations above them (similarity_z) and how clearly the query names one class
+    (class_peak). Without class texts z is 0, which a zero mean and an infinite spread give."""
+    if class_similarity is None or len(class_similarity) <= 1:
+        return 0.0, float("inf"), 0.0
+    mean = float(class_similarity.mean())
+    spread = float(class_similarity.std()) + 1e-6
+    return mean, spread, float((class_similarity.max() - mean) / spread)
 
 
 def evidence(
@@ -55,13 +96,8 @@ def evidence(
     """The (n, len(FEATURES)) evidence for n photos: their cosine `similarity` to the query, the
     query's similarity to each class text (None when the space has no class texts: z is then 0),
     0/1 arrays for holding every query word and any, and the class score."""
-    if class_similarity is not None and len(class_similarity) > 1:
-        spread = class_similarity.std() + 1e-6
-        z = (similarity - class_similarity.mean()) / spread
-        peak = float((class_similarity.max() - class_similarity.mean()) / spread)
-    else:
-        z = np.zeros_like(similarity)
-        peak = 0.0
+    mean, spread, peak = _class_statistics(class_similarity)
+    z = (similarity - mean) / spread
     peak_column = np.full_like(similarity, peak)
     # A query that names one class clearly ("a zebra") and a photo the classifier gives little of
     # it: evidence against, which similarity alone misses (a zebra query is near a horse photo).

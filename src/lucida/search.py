@@ -1,38 +1,47 @@
-"""Query -> ranked photos: cosine similarity between the query's and the photos' vectors, fused
-with BM25 over the descriptions' words (hybrid ranking, lucida.ranking).
+"""Query -> ranked photos: cosine similarity between the query's and the photos' vectors, the
+query's words in their descriptions (SQLite FTS5) and the classes it names, weighed together by
+calibrated relevance (hybrid ranking; lucida.relevance, lucida.ranking).
 
 A photo's vector is its description's embedding, mixed with the convex combination of its class
-embeddings (ConSE, lucida.concepts) where it has one.
+embeddings (ConSE, lucida.concepts) where it has one. What a search ranks with is held in memory
+and beside the catalog (lucida.search_index).
 """
 
 from __future__ import annotations
 
+import os
 import unicodedata
 from collections import OrderedDict
 from collections.abc import Collection
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cache
 
 import numpy as np
 
 from lucida.catalog import CatalogStore
 from lucida.catalog.store import StoredEmbedding
-from lucida.concepts import class_scores, class_vectors, query_class_weights
 from lucida.errors import LucidaError
 from lucida.models.base import Embedder
 from lucida.query import parse_query
-from lucida.pairs import PhotoGroups, export_pattern, group_photos, one_per_photo
-from lucida.ranking import matched_fields, query_words, reciprocal_rank_fusion
-from lucida.relevance import EXCLUDED_FROM, Calibration, calibration_for, evidence
+from lucida.pairs import PhotoGroups, export_pattern, one_per_photo
+from lucida.ranking import fused_value, matched_fields, query_words, top_k
+from lucida.relevance import EXCLUDED_FROM, Calibration, calibration_for
+from lucida.search_index import ClassTable, SearchIndex, second_files
 
 QUERY_CACHE_SIZE = 1024  # query vectors kept (1.5 KB each at 384 dimensions)
 RANKINGS = ("hybrid", "vector")
 # Weight of a photo's ConSE vector against its description's in the vector it is searched by.
 CONSE_WEIGHT = 0.5
-# Weight, in rank fusion, of the ranking by the ImageNet classes a query names (0: left out).
+# Weight of the ranking by the ImageNet classes a query names in `why.fused`, the rank fusion a
+# result is explained by (0: that ranking is left out, and its photos are no candidates).
 CLASS_WEIGHT = 1.0
-# How deep each ranking goes before fusion: deeper than any page asked for, so a photo that is
-# high in one ranking and far down the other still gets both contributions.
-FUSION_DEPTH = 1000
+# From this many photos on, a query's vector is scored against them on every core.
+PARALLEL_SCORING_FROM = 50_000
+_CORES = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1), 8)
+# How deep the rankings by similarity and by classes go into the candidates a search orders by
+# relevance (with every photo holding a query word and every answer): deeper than any page.
+CANDIDATE_DEPTH = 1000
 
 
 class RecentQueryVectors:
@@ -100,15 +109,6 @@ class RankedPage:
     ranked: int  # photos the search ranked, answers or not
 
 
-def top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the k highest scores, highest first (ties by lower index)."""
-    k = min(k, len(scores))
-    if k <= 0:
-        return np.zeros(0, dtype=np.int64)
-    candidates = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
-    return candidates[np.lexsort((candidates, -scores[candidates]))]
-
-
 class Searcher:
     """Holds the models and the catalog's vectors in memory; reloads vectors when the catalog
     changes (e.g. while an index run commits beside it).
@@ -136,10 +136,12 @@ class Searcher:
         self.conse = conse
         self.classes = classes
         self.calibration: Calibration = calibration_for(embedder.name)
-        self._class_table: _ClassTable | None = None
+        self._class_table: ClassTable | None = None
+        self._index: SearchIndex | None = None
         self.catalog = catalog
         self.embedder = embedder
-        self._exports = export_pattern(exports)
+        export_pattern(exports)  # a LucidaError now for a malformed pattern, not at the first search
+        self._exports_text = exports
         self._vectors: StoredEmbedding | None = None
         self._groups = PhotoGroups({}, {})
         self._group_rows = np.zeros(0, dtype=np.int64)  # per stored row: its photo group, or -1
@@ -153,24 +155,17 @@ class Searcher:
         return len(self._current().image_ids)
 
     def _current(self) -> StoredEmbedding:
-        version = self.catalog.data_version()
+        # Any write to what the index holds advances the generation, by this connection or another.
+        version = self.catalog.search_generation()
         if self._vectors is None or version != self._version:
-            self._vectors = self.catalog.search_vectors(self.embedder.name)
-            if self.conse > 0:
-                classes = self.catalog.search_vectors(self.embedder.name, table="class_mixtures")
-                self._vectors = mix_vectors(self._vectors, classes, self.conse)
-            self._class_table = None
-            if len(self._vectors.image_ids):  # relevance weighs the classes in every ranking
-                self._class_table = _ClassTable.load(self.catalog, self.embedder, self._vectors)
-            self._groups = group_photos(self.catalog.image_files(), self._exports)
-            group_of = self._groups.group_of
-            self._group_rows = np.fromiter(
-                (group_of.get(int(i), -1) for i in self._vectors.image_ids), dtype=np.int64, count=len(self._vectors.image_ids)
-            )
-            self._second_files = _second_files(self._group_rows)
-            ids = self._vectors.image_ids
-            self._row_by_id = np.full(int(ids.max()) + 1 if len(ids) else 0, -1, dtype=np.int64)
-            self._row_by_id[ids] = np.arange(len(ids))
+            index = SearchIndex.load(self.catalog, self.embedder, self.conse, self._exports_text)
+            self._index = index
+            self._vectors = index.vectors
+            self._class_table = index.class_table
+            self._groups = index.groups
+            self._group_rows = index.group_rows
+            self._second_files = index.second_files
+            self._row_by_id = index.row_by_id
             self._version = version
         return self._vectors
 
@@ -230,7 +225,7 @@ class Searcher:
         if only is None:
             return len(stored.image_ids) - self._second_files
         shown = _allowed(stored, only)
-        return int(shown.sum()) - _second_files(self._group_rows[shown])
+        return int(shown.sum()) - second_files(self._group_rows[shown])
 
     def similar(self, image_id: int, k: int = 20, offset: int = 0) -> list[SearchResult] | None:
         """"More like this": the photos nearest this one's stored vector, itself excluded.
@@ -287,12 +282,25 @@ class Searcher:
 
     @staticmethod
     def _scores(query_vectors: np.ndarray, stored: StoredEmbedding) -> np.ndarray:
-        if len(query_vectors) <= 2:
-            # numpy's own loop, not BLAS (the same speed here: reading the vectors is the cost).
-            # A BLAS call leaves OpenBLAS's threads spinning, and on a small machine they starve
-            # the embedder's threads in the next query: p95 90 ms instead of 15 ms on 2 cores.
-            return np.einsum("qd,nd->qn", query_vectors, stored.vectors)
-        return query_vectors @ stored.vectors.T
+        if len(query_vectors) > 2:
+            return query_vectors @ stored.vectors.T
+        # numpy's own loop, not BLAS (the same speed here: reading the vectors is the cost).
+        # A BLAS call leaves OpenBLAS's threads spinning, and on a small machine they starve
+        # the embedder's threads in the next query: p95 90 ms instead of 15 ms on 2 cores.
+        vectors = stored.vectors
+        if len(vectors) < PARALLEL_SCORING_FROM or _CORES < 2:
+            return np.einsum("qd,nd->qn", query_vectors, vectors)
+        # A large catalog in parts on the cores (numpy lets go of the GIL while it loops): memory
+        # bandwidth is the limit, and one core does not reach it. 100,000 photos on 2 cores:
+        # 12.5 ms instead of 22.
+        scores = np.empty((len(query_vectors), len(vectors)), dtype=np.float32)
+        bounds = np.linspace(0, len(vectors), _CORES + 1).astype(int)
+
+        def part(start: int, end: int) -> None:
+            np.einsum("qd,nd->qn", query_vectors, vectors[start:end], out=scores[:, start:end])
+
+        list(_scoring_pool().map(part, bounds[:-1], bounds[1:]))
+        return scores
 
     def _ranked_for_query(
         self,
@@ -311,84 +319,95 @@ class Searcher:
         the answers in ranking order, then (with `weak`) the photos below the cutoff in ranking
         order."""
         words = query_words(query)
-        depth = max(offset + k, FUSION_DEPTH)
+        depth = max(offset + k, CANDIDATE_DEPTH)
         # -inf marks what may not be shown: filtered out, excluded, or the other file of a pair.
         shown = scores if only is None else np.where(_allowed(stored, only), scores, -np.inf)
         if excluded:
             shown = np.where(self._having(excluded, stored), -np.inf, shown)
         shown = one_per_photo(shown, self._group_rows)
         showable = np.isfinite(shown)
-        by_vector = [int(stored.image_ids[i]) for i in top_k(shown, min(depth, int(showable.sum())))]
-        allowed = set(stored.image_ids[showable].tolist())
-        # Rankings: by vector; by BM25 among photos whose text holds every word of the query; by
-        # BM25 among those holding any; by the probability of the classes the query names. Holding
-        # every word counts twice, so "black and white" puts black-and-white photos above black
-        # coffee, and an exact name wins. The vector ranking alone with ranking="vector"; the
-        # words count towards relevance either way.
-        every, some = [], []
-        if words:
-            every = [i for i, _ in self.catalog.word_matches(words, True, depth) if i in allowed]
-            some = [i for i, _ in self.catalog.word_matches(words, False, depth) if i in allowed]
+        # The evidence, over every photo: similarity; holding every word of the query, or any
+        # (FTS5, any of a photo's descriptions); the probability of the classes the query names.
+        by_vector = top_k(shown, min(depth, int(showable.sum())))
+        every = self._index.rows_holding(self.catalog.descriptions_holding(words, True)) & showable
+        some = self._index.rows_holding(self.catalog.descriptions_holding(words, False)) & showable
         class_score = self._class_table.scores(vector) if self._class_table is not None else None
         relevance = self._relevance(vector, scores, every, some, class_score)
-        if self.ranking == "vector":
-            fused = [(i, 0.0) for i in by_vector]
-            by_words: list[int] = []
-            by_classes: list[int] = []
-        else:
-            by_words = list(dict.fromkeys(every + some))
-            by_classes = []
-            if class_score is not None and self.classes > 0:
-                by_classes = [i for i in self._class_table.ranking(class_score, depth) if i in allowed]  # type: ignore[union-attr]
-            fused = reciprocal_rank_fusion(
-                [by_vector, every, some, by_classes], weights=[1.0, 1.0, 1.0, self.classes]
-            )
-        ranked = np.fromiter((i for i, _ in fused), dtype=np.int64, count=len(fused))
-        ranked_relevance = relevance[self._row_by_id[ranked]]
-        if self.ranking == "hybrid":
-            # In order of calibrated relevance, which weighs the same evidence as the fusion and
-            # ranks as well or better on lucida-offline (MRR, docs/benchmarks.md, "Issue 12"),
-            # so scores fall down the page; ties keep the fused order.
-            order = np.lexsort((np.arange(len(ranked)), -ranked_relevance))
-            ranked, ranked_relevance = ranked[order], ranked_relevance[order]
         threshold = self.calibration.threshold
-        is_answer = ranked_relevance >= threshold
-        # Answers first (the vector ranking's order can interleave them), then the weaker ones.
-        listing = np.concatenate([np.flatnonzero(is_answer), np.flatnonzero(~is_answer)]) if weak else np.flatnonzero(is_answer)
+        is_answer = (relevance >= threshold) & showable
+        if self.ranking == "vector":
+            # By similarity alone, answers first.
+            candidates = by_vector
+            order = np.lexsort((np.arange(len(candidates)), ~is_answer[candidates]))
+            ranked = candidates[order]
+            by_words, by_classes = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        else:
+            # Ranked: the photos any evidence points at (the most similar, those holding a query
+            # word, the likeliest to show its classes) and every answer, by calibrated relevance,
+            # which ranks as well as rank fusion or better on lucida-offline (docs/benchmarks.md,
+            # "Issue 12"), so scores fall down the page. Ties: the more similar first.
+            by_classes = np.zeros(0, dtype=np.int64)
+            if class_score is not None and self.classes > 0:
+                by_classes = self._class_table.ranking(np.where(showable, class_score, 0), depth)  # type: ignore[union-attr]
+            pointed = some | is_answer
+            pointed[by_vector] = True
+            pointed[by_classes] = True
+            candidates = np.flatnonzero(pointed & showable)
+            ranked = candidates[np.lexsort((-shown[candidates], -relevance[candidates]))]
+            by_words = self._word_ranking(every, some, relevance, depth)
+        answers = int(is_answer.sum())
+        # Answers come first in either order; without `weak` only they are listed.
+        listing = ranked if weak else ranked[is_answer[ranked]]
         page = listing[offset : offset + k]
-        ids = [int(i) for i in ranked[page]]
+        ids = [int(stored.image_ids[row]) for row in page]
         rows = self.catalog.result_rows(ids)
         results = [
             SearchResult(
-                rows[i].path, float(ranked_relevance[n]), rows[i].caption, i, rows[i].describer,
+                rows[i].path, float(relevance[row]), rows[i].caption, i, rows[i].describer,
                 rows[i].width, rows[i].height, rows[i].taken_at, self._files_of(i, rows[i].path),
-                answer=bool(is_answer[n]),
+                answer=bool(is_answer[row]),
             )
-            for i, n in zip(ids, page)
+            for i, row in zip(ids, page)
             if i in rows
         ]
         ranks = {
-            name: {i: r for r, i in enumerate(ranking, 1)}
+            name: _positions(ranking, page)
             for name, ranking in (("vector_rank", by_vector), ("word_rank", by_words), ("class_rank", by_classes))
         }
-        fused_scores = {i: f for i, f in fused if i in rows} if self.ranking == "hybrid" else {}
-        total = int((relevance[showable] >= threshold).sum())
+        fused = {}
+        if self.ranking == "hybrid":
+            every_rank = _positions(by_words[: min(int(every.sum()), len(by_words))], page)
+            fused = {
+                int(stored.image_ids[row]): fused_value(
+                    [ranks["vector_rank"].get(row), every_rank.get(row), ranks["word_rank"].get(row), ranks["class_rank"].get(row)],
+                    [1.0, 1.0, 1.0, self.classes],
+                )
+                for row in page
+            }
         searched = {i: row.search_text for i, row in rows.items()}
-        return RankedPage(
-            self._explained(results, words, scores, stored, ranks, fused_scores, searched), total, len(fused)
-        )
+        by_id = {name: {int(stored.image_ids[row]): r for row, r in found.items()} for name, found in ranks.items()}
+        return RankedPage(self._explained(results, words, scores, stored, by_id, fused, searched), answers, len(ranked))
+
+    def _word_ranking(self, every: np.ndarray, some: np.ndarray, relevance: np.ndarray, depth: int) -> np.ndarray:
+        """The rows of the photos holding the query's words, best first: those holding every word,
+        then those holding some, each by relevance. This order only says why (`word_rank`):
+        results are ordered by relevance, and BM25 over every photo holding a common word costs
+        12-70 ms at 100,000 photos."""
+        ranking = []
+        for holding in (every, some & ~every):
+            rows = np.flatnonzero(holding)
+            ranking.append(rows[top_k(relevance[rows], min(depth, len(rows)))])
+        return np.concatenate(ranking)[:depth]
 
     def _having(self, terms: tuple[str, ...], stored: StoredEmbedding) -> np.ndarray:
         """A mask over the stored rows: the photos that have any of these terms, either in their
-        words (description, metadata: BM25 over every word of the term) or clearly by meaning
-        (calibrated relevance to the term on its own of at least EXCLUDED_FROM)."""
+        words (description, metadata: every word of the term) or clearly by meaning (calibrated
+        relevance to the term on its own of at least EXCLUDED_FROM)."""
         having = np.zeros(len(stored.image_ids), dtype=bool)
         vectors = self._embed(list(terms), stored)
         for term, vector, scores in zip(terms, vectors, self._scores(vectors, stored)):
-            words = query_words(term)
-            found = [i for i, _ in self.catalog.word_matches(words, True, len(stored.image_ids))] if words else []
-            holding = [i for i in found if i < len(self._row_by_id) and self._row_by_id[i] >= 0]
-            having[self._row_by_id[np.asarray(holding, dtype=np.int64)]] = True
+            holding = self._index.rows_holding(self.catalog.descriptions_holding(query_words(term), True))
+            having |= holding
             class_score = self._class_table.scores(vector) if self._class_table is not None else None
             cutoff = max(self.calibration.threshold, EXCLUDED_FROM)
             having |= self._relevance(vector, scores, holding, holding, class_score) >= cutoff
@@ -398,20 +417,17 @@ class Searcher:
         self,
         vector: np.ndarray,
         scores: np.ndarray,
-        every: list[int],
-        some: list[int],
+        every: np.ndarray,
+        some: np.ndarray,
         class_score: np.ndarray | None,
     ) -> np.ndarray:
-        """Every stored row's calibrated relevance to a query (lucida.relevance)."""
-        every_word = np.zeros(len(scores), dtype=np.float32)
-        some_word = np.zeros(len(scores), dtype=np.float32)
-        every_word[self._row_by_id[np.asarray(every, dtype=np.int64)]] = 1.0
-        some_word[self._row_by_id[np.asarray(some, dtype=np.int64)]] = 1.0
+        """Every stored row's calibrated relevance to a query (lucida.relevance); `every` and
+        `some` are masks over the rows."""
         table = self._class_table
         class_similarity = table.class_matrix @ vector if table is not None else None
         if class_score is None:
             class_score = np.zeros(len(scores), dtype=np.float32)
-        return self.calibration.relevance(evidence(scores, class_similarity, every_word, some_word, class_score))
+        return self.calibration.relevance_of(scores, class_similarity, every, some, class_score)
 
     def _explained(
         self,
@@ -428,12 +444,13 @@ class Searcher:
         likeliest classes, and the text that was searched."""
         rows = {r.image_id: self._row(r.image_id) for r in results}
         classes_of = self.catalog.photo_classes([r.image_id for r in results])
+        matches = self.catalog.matched_words([r.image_id for r in results], words)
         explained = []
         for result in results:
             found_words: dict[str, list[str]] = {}
             if words:
-                matched, details = self.catalog.matched_words(result.image_id, words)
-                fields = (details or {}).get("fields") or {"description": (searched or {}).get(result.image_id) or result.caption}
+                matched, fields = matches.get(result.image_id, ([], None))
+                fields = fields or {"description": (searched or {}).get(result.image_id) or result.caption}
                 found_words = matched_fields(fields, matched)
             classes = classes_of.get(result.image_id, [])
             why = {
@@ -481,62 +498,6 @@ class Searcher:
         return self._groups.files[group] if group is not None else (path,)
 
 
-@dataclass(frozen=True)
-class _ClassTable:
-    """The classes each photo likely shows, aligned with the search vectors' rows, and the
-    embedder's vectors of the class texts: ranks photos by the classes a query names."""
-
-    image_ids: np.ndarray  # (n,), as StoredEmbedding.image_ids
-    class_ids: np.ndarray  # (n, kept) int, into class_matrix
-    probabilities: np.ndarray  # (n, kept) float32; 0 where a photo keeps fewer
-    class_matrix: np.ndarray  # (1000, dim)
-
-    @classmethod
-    def load(cls, catalog: CatalogStore, embedder: Embedder, stored: StoredEmbedding) -> _ClassTable | None:
-        found = catalog.photo_classes()
-        if not found:
-            return None
-        vectors = class_vectors(catalog, embedder)
-        synsets = list(vectors)
-        index = {s: i for i, s in enumerate(synsets)}
-        class_matrix = np.stack([vectors[s] for s in synsets]).astype(np.float32)
-        if class_matrix.shape[1] != stored.vectors.shape[1]:
-            return None
-        kept = max(len(c) for c in found.values())
-        class_ids = np.zeros((len(stored.image_ids), kept), dtype=np.int32)
-        probabilities = np.zeros((len(stored.image_ids), kept), dtype=np.float32)
-        for row, image_id in enumerate(stored.image_ids):
-            for j, c in enumerate(found.get(int(image_id), [])):
-                if c["synset"] in index:
-                    class_ids[row, j], probabilities[row, j] = index[c["synset"]], c["p"]
-        return cls(stored.image_ids, class_ids, probabilities, class_matrix)
-
-    def scores(self, query_vector: np.ndarray) -> np.ndarray:
-        """Each photo's probability of the classes the query names, aligned with image_ids."""
-        return class_scores(query_class_weights(query_vector, self.class_matrix), self.class_ids, self.probabilities)
-
-    def ranking(self, scores: np.ndarray, depth: int) -> list[int]:
-        """Image ids of the photos likeliest to show the classes the query names, best first."""
-        best = top_k(scores, min(depth, int((scores > 0.01).sum())))
-        return [int(self.image_ids[i]) for i in best]
-
-
-def mix_vectors(texts: StoredEmbedding, classes: StoredEmbedding, weight: float) -> StoredEmbedding:
-    """Each photo's text vector plus `weight` times its class vector (where it has one),
-    L2-normalised again."""
-    if len(classes.image_ids) == 0 or len(texts.image_ids) == 0:
-        return texts
-    if classes.vectors.shape[1] != texts.vectors.shape[1]:
-        return texts
-    row_of = {int(i): r for r, i in enumerate(classes.image_ids)}
-    rows = np.array([row_of.get(int(i), -1) for i in texts.image_ids])
-    has = rows >= 0
-    mixed = texts.vectors.copy()
-    mixed[has] += weight * classes.vectors[rows[has]]
-    mixed /= np.linalg.norm(mixed, axis=1, keepdims=True)
-    return StoredEmbedding(texts.image_ids, mixed.astype(np.float32))
-
-
 _RANK_NAMES = ("vector_rank", "word_rank", "class_rank")
 
 
@@ -547,10 +508,15 @@ def _check_window(k: int, offset: int) -> None:
         raise LucidaError(f"offset must be 0 or more, not {offset}")
 
 
-def _second_files(group_rows: np.ndarray) -> int:
-    """How many of these rows are not the first of their photo group."""
-    grouped = group_rows[group_rows >= 0]
-    return len(grouped) - len(np.unique(grouped))
+@cache
+def _scoring_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(_CORES, thread_name_prefix="lucida-scores")
+
+
+def _positions(ranking: np.ndarray, rows: np.ndarray) -> dict[int, int]:
+    """row -> its 1-based position in a ranking of rows, for those of `rows` it holds."""
+    wanted = set(rows.tolist())
+    return {int(row): position for position, row in enumerate(ranking.tolist(), 1) if row in wanted}
 
 
 def _allowed(stored: StoredEmbedding, only: Collection[int]) -> np.ndarray:

@@ -42,6 +42,11 @@ class CatalogStore(Protocol):
         """Changes whenever another connection commits; cheap to poll."""
         ...
 
+    def search_generation(self) -> int:
+        """Advances on every write, by any process, to what a search is built from (files,
+        descriptions, their vectors and class mixtures, class texts' vectors)."""
+        ...
+
     def file_size_bytes(self) -> int:
         ...
 
@@ -160,15 +165,20 @@ class CatalogStore(Protocol):
         """The image with this id and its files and descriptions; None when no file shows it."""
         ...
 
-    def word_matches(self, words: list[str], every: bool, limit: int) -> list[tuple[int, float]]:
-        """(image id, BM25 score, lower is better) of the images with a file whose descriptions hold
-        any of `words` (with `every`, all of them), best first, one row per image."""
+    def descriptions_holding(self, words: list[str], every: bool) -> np.ndarray:
+        """The ids of the descriptions that hold any of `words` (with `every`, all of them),
+        unranked: which, not how well (int64, in no particular order)."""
         ...
 
-    def matched_words(self, image_id: int, words: list[str]) -> tuple[list[str], dict | None]:
-        """The words of an image's description that match any of `words`, as they appear in the
-        text, and that description's details: the first description in the order that chooses its
-        preferred one (metadata text last) that holds any of them."""
+    def description_images(self) -> tuple[np.ndarray, np.ndarray]:
+        """(description ids, their image ids) of every description of an image with a file."""
+        ...
+
+    def matched_words(self, image_ids: list[int], words: list[str]) -> dict[int, tuple[list[str], dict | None]]:
+        """image id -> the words of its description that match any of `words`, as they appear in
+        the text, and that description's fields (its details' "fields", None without): the
+        first description in the order that chooses its preferred one (metadata text last) that
+        holds any of them. Images none of whose descriptions hold one are left out."""
         ...
 
     def description_details(self, describer: str, prompt: str = "") -> dict[int, dict | None]:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +19,7 @@ from PIL import Image
 from lucida.errors import LucidaError
 from lucida.models.base import Description
 from lucida.models.device import pick_device
+from lucida.models.imagenet_classes import ImageNetClass, load_imagenet_classes
 
 _MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 _STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
@@ -29,37 +28,6 @@ _CPU_CHUNK = 4
 # Classes kept in a description's details: what search's convex combination of class embeddings
 # (lucida.concepts) weighs. Past 25 the probabilities left are too small to move a score.
 STORED_CLASSES = 25
-
-
-@dataclass(frozen=True)
-class ImageNetClass:
-    synset: str
-    lemmas: list[str]
-    definition: str
-
-    @property
-    def label(self) -> str:
-        return self.lemmas[0]
-
-
-def load_imagenet_classes() -> list[ImageNetClass]:
-    """The 1,000 classes in model output order (see data/NOTICE.md for their source)."""
-    text = resources.files("lucida.models").joinpath("data/imagenet1k_classes.tsv").read_text("utf-8")
-    classes = []
-    for line in text.splitlines():
-        if line.startswith("#") or not line.strip():
-            continue
-        synset, lemmas, definition = line.split("\t")
-        classes.append(ImageNetClass(synset, [w.strip() for w in lemmas.split(",")], definition))
-    return classes
-
-
-def load_imagenet_hypernyms() -> list[list[str]]:
-    """Each class's WordNet hypernyms ("horse, Equus caballus", ..., "animal, animate being"),
-    nearest first, in model output order (data/imagenet1k_hypernyms.tsv, see NOTICE.md)."""
-    text = resources.files("lucida.models").joinpath("data/imagenet1k_hypernyms.tsv").read_text("utf-8")
-    rows = [line.split("\t") for line in text.splitlines() if line and not line.startswith("#")]
-    return [[name for name in names.split("|") if name] for _synset, names in rows]
 
 
 def describe_classes(probabilities: np.ndarray, classes: list[ImageNetClass]) -> Description:

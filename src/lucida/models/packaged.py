@@ -43,9 +43,14 @@ def packaged_model_folder(distribution: str, unpack: bool = True) -> str | None:
     raise ValueError(f"no packaged weights known for {distribution}")
 
 
+def cache_root() -> Path:
+    """lucida's cache folder: $LUCIDA_CACHE, else the user cache folder's `lucida`."""
+    return Path(os.environ.get("LUCIDA_CACHE") or user_cache_path("lucida", appauthor=False))
+
+
 def unpacked_root() -> Path:
     """Where split archives are unpacked ($LUCIDA_CACHE, else the user cache folder)."""
-    return Path(os.environ.get("LUCIDA_CACHE") or user_cache_path("lucida", appauthor=False)) / "models"
+    return cache_root() / "models"
 
 
 def _part_file(distribution: str) -> Path | None:

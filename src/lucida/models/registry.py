@@ -38,6 +38,9 @@ DESCRIBER, CAPTIONER, EMBEDDER = "describer", "captioner", "embedder"
 IMAGE_KINDS = (DESCRIBER, CAPTIONER)
 
 HUB, PACKAGE, API = "hub", "package", "api"  # where a family's weights come from
+# "torch" runs sentence-transformers models through sentence-transformers itself rather than
+# their ONNX export (lucida.models.onnx_text); for comparing the two, or where ONNX Runtime fails.
+EMBEDDER_RUNTIME_VARIABLE = "LUCIDA_EMBEDDER_RUNTIME"
 
 
 @dataclass(frozen=True)
@@ -88,9 +91,17 @@ def _build_imagenet(entry: ModelEntry, folder: str | None, options: LoadOptions)
 
 
 def _build_sentence_transformer(entry: ModelEntry, folder: str | None, options: LoadOptions) -> Embedder:
-    from lucida.models.sentence import SentenceTransformerEmbedder
+    from lucida.models.sentence import SentenceTransformerEmbedder, convention_for
 
-    return SentenceTransformerEmbedder(entry.name, folder or entry.source, convention_of=entry.source)
+    weights = folder or entry.source
+    if os.environ.get(EMBEDDER_RUNTIME_VARIABLE, "onnx") != "torch":
+        from lucida.models.onnx_text import onnx_embedder
+
+        # The same vectors without importing torch: what makes a CLI search take a second, not 15.
+        embedder = onnx_embedder(entry.name, weights, convention_for(entry.source))
+        if embedder is not None:
+            return embedder
+    return SentenceTransformerEmbedder(entry.name, weights, convention_of=entry.source)
 
 
 def _packaged_sentence_transformer(entry: ModelEntry, unpack: bool) -> str | None:

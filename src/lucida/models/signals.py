@@ -103,7 +103,7 @@ class CategoryTable:
     photo's category probabilities are one product with its class probabilities."""
 
     def __init__(self, synsets: list[str]):
-        from lucida.models.imagenet import load_imagenet_hypernyms
+        from lucida.models.imagenet_classes import load_imagenet_hypernyms
 
         per_class = load_imagenet_hypernyms()
         class_count = len(synsets)

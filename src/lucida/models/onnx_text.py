@@ -1,0 +1,322 @@
+"""Sentence-transformers text models through ONNX Runtime: the same vectors as
+sentence-transformers, without importing torch or transformers to embed a query.
+
+A CLI search used to spend 13-16 s importing torch, transformers and sentence-transformers to
+embed a few words (docs/benchmarks.md, "Issue 13"). Here a model is exported once, the first
+time it is loaded, from its own weights into lucida's cache folder: the whole pipeline
+(transformer, pooling, L2 normalisation) as one ONNX graph with attention and layer norms fused
+by ONNX Runtime's transformer optimizer, and the model's own fast tokenizer as `tokenizer.json`,
+truncating where sentence-transformers does. The export is kept only when its vectors match
+sentence-transformers' on a set of probe texts to cosine >= MIN_COSINE, so catalogs indexed
+before keep working; otherwise (or when exporting fails) the registry keeps sentence-transformers.
+
+Loading an export takes onnxruntime, tokenizers and numpy: about 0.2 s, against 10 s or more.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from lucida.errors import LucidaError
+
+log = logging.getLogger(__name__)
+
+# Bump when what an export holds changes: exports of an older format are then made again.
+EXPORT_FORMAT = 2
+MIN_COSINE = 0.9999
+# Texts the export is checked on, against sentence-transformers: short and long, padded in a
+# batch and alone, accents, CJK, punctuation, blanks around, and longer than the model's limit.
+PROBE_TEXTS = [
+    "a",
+    "a red car",
+    "  kids on a beach at sunset  ",
+    "raindrops on leaves, close up",
+    "Égyptian cat; tabby — animal. brown, orange (a cat with a grey or tawny coat)",
+    "東京の夜景と雨",
+    "la plage en été sans personne",
+    "query: a dog in the snow",
+    "Egyptian cat, tabby, a domestic cat of Egypt, a kind of vertebrate, mammal, animal " * 40,
+]
+# The files of a model folder whose change makes an export stale.
+SOURCE_FILES = (
+    "model.safetensors", "pytorch_model.bin", "config.json", "tokenizer.json", "tokenizer_config.json",
+    "modules.json", "sentence_bert_config.json", "1_Pooling/config.json",
+)
+META = "lucida-export.json"
+_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+class ExportFailed(LucidaError):
+    """The model could not be exported, or its export does not give sentence-transformers' vectors."""
+
+
+def exports_root() -> Path:
+    """Where exports are kept: $LUCIDA_CACHE/onnx, else the user cache folder's."""
+    from lucida.models.packaged import cache_root
+
+    return cache_root() / "onnx"
+
+
+def export_folder(name: str, weights: str | Path) -> Path:
+    """The folder this model's export has (or will have): named after the model, keyed by the
+    export format and its weights folder's files (path, size, modification time), so changed or
+    moved weights are exported again."""
+    weights = Path(weights).resolve()
+    stamp = [EXPORT_FORMAT, str(weights)]
+    for relative in SOURCE_FILES:
+        path = weights / relative
+        if path.is_file():
+            info = path.stat()
+            stamp.append([relative, info.st_size, info.st_mtime_ns])
+    key = hashlib.sha256(json.dumps(stamp).encode()).hexdigest()[:16]
+    safe_name = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+    return exports_root() / f"{safe_name}-{key}"
+
+
+def exported(name: str, weights: str | Path) -> Path | None:
+    """The folder of a complete export of this model's weights, or None."""
+    folder = export_folder(name, weights)
+    return folder if (folder / META).is_file() else None
+
+
+class OnnxTextEmbedder:
+    """An Embedder over an export (see export_model). `convention` holds the prefixes the model
+    wants on queries and passages (lucida.models.sentence.Convention)."""
+
+    def __init__(self, name: str, folder: str | Path, convention, weights: str | Path | None = None, batch_size: int = 16):
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        self.name = name
+        self.folder = Path(folder)
+        # The weights it was exported from (`lucida eval` reports their size), else the export.
+        self.local_path = Path(weights) if weights else self.folder
+        self.convention = convention
+        # Small batches, sorted by length: each batch is padded to its longest text.
+        self.batch_size = batch_size
+        meta = json.loads((self.folder / META).read_text())
+        self.inputs: list[str] = meta["inputs"]
+        self.dimensions: int = meta["dimensions"]
+        self.pad_id: int = meta["pad_id"]
+        options = onnxruntime.SessionOptions()
+        # Threads that spin between operations take the CPU from the search, the decoders and
+        # the web server's other requests on a small machine.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.log_severity_level = 3
+        try:
+            self._session = onnxruntime.InferenceSession(
+                str(self.folder / "model.onnx"), options, providers=["CPUExecutionProvider"]
+            )
+            self._tokenizer = Tokenizer.from_file(str(self.folder / "tokenizer.json"))
+        except Exception as error:  # a damaged cache: the registry exports again
+            raise ExportFailed(f"embedder {name}: its export in {self.folder} cannot be loaded ({error})") from error
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray:
+        return self._encode([self.convention.passage + t for t in texts])
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        return self._encode([self.convention.query + t for t in texts])
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        vectors = np.zeros((len(texts), self.dimensions), dtype=np.float32)
+        if not texts:
+            return vectors
+        encodings = self._tokenizer.encode_batch(texts)
+        order = np.argsort([-len(e.ids) for e in encodings], kind="stable")
+        for start in range(0, len(texts), self.batch_size):
+            chosen = order[start : start + self.batch_size]
+            batch = [encodings[i] for i in chosen]
+            width = max(len(e.ids) for e in batch)
+            feeds = {}
+            for name in self.inputs:
+                # Padding is masked out of attention and pooling; its id only has to be valid.
+                column = np.full((len(batch), width), self.pad_id if name == "input_ids" else 0, dtype=np.int64)
+                for row, encoding in enumerate(batch):
+                    values = getattr(encoding, _ENCODING_FIELD[name])
+                    column[row, : len(values)] = values
+                feeds[name] = column
+            vectors[chosen] = self._session.run(None, feeds)[0]
+        return vectors
+
+
+_ENCODING_FIELD = {"input_ids": "ids", "attention_mask": "attention_mask", "token_type_ids": "type_ids"}
+
+
+def onnx_embedder(name: str, weights: str | Path, convention) -> OnnxTextEmbedder | None:
+    """The model through ONNX Runtime, exported first when this is its first load; None when it
+    cannot be exported or its export does not match (the caller then uses sentence-transformers).
+    A failed export is remembered, so later loads do not try again."""
+    folder = exported(name, weights)
+    if folder is not None:
+        try:
+            return OnnxTextEmbedder(name, folder, convention, weights)
+        except ExportFailed as error:
+            log.warning("%s; exporting it again", error)
+            shutil.rmtree(folder, ignore_errors=True)
+    failed = _failure_note(name, weights)
+    if failed.is_file():
+        return None
+    # The only time this model's search pays for torch: said, since it takes seconds.
+    log.warning("embedder %s: preparing it for ONNX Runtime, once (10-30 s)", name)
+    try:
+        folder = export_model(name, weights)
+        return OnnxTextEmbedder(name, folder, convention, weights)
+    except ExportFailed as error:
+        log.warning("%s; sentence-transformers embeds instead", error)
+        try:
+            failed.write_text(str(error) + "\n")
+        except OSError:
+            pass
+        return None
+
+
+def _failure_note(name: str, weights: str | Path) -> Path:
+    folder = export_folder(name, weights)
+    return folder.with_name(folder.name + ".failed")
+
+
+def export_model(name: str, weights: str | Path) -> Path:
+    """Export a sentence-transformers folder to ONNX in the cache and check it; its folder.
+    Needs torch, sentence-transformers and onnx (installed with lucida); takes seconds, once.
+    ExportFailed when the export cannot be made or does not match."""
+    target = export_folder(name, weights)
+    if (target / META).is_file():
+        return target
+    work = None
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+        meta = _export_into(name, Path(weights), work)
+        (work / META).write_text(json.dumps(meta, indent=1))
+        try:
+            os.rename(work, target)
+        except OSError:
+            if not (target / META).is_file():  # not another process's export
+                raise
+        return target
+    except ExportFailed:
+        raise
+    except Exception as error:  # a model the exporter cannot trace, a read-only cache: all one line
+        raise ExportFailed(f"embedder {name}: cannot export to ONNX ({type(error).__name__}: {error})") from error
+    finally:
+        if work is not None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _export_into(name: str, weights: Path, work: Path) -> dict:
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
+    transformers_logging.set_verbosity_error()
+    try:
+        # Eager attention: ONNX Runtime's optimizer fuses its pattern into one Attention op.
+        model = SentenceTransformer(
+            str(weights), device="cpu", local_files_only=True, model_kwargs={"attn_implementation": "eager"}
+        )
+    except (TypeError, ValueError):
+        model = SentenceTransformer(str(weights), device="cpu", local_files_only=True)
+    model.eval()
+    # `preprocess` since sentence-transformers 6, `tokenize` before.
+    features = getattr(model, "preprocess", None) or model.tokenize
+    features = features(PROBE_TEXTS[:2])
+    inputs = [n for n in _INPUTS if n in features]
+
+    class Pipeline(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.model = model
+
+        def forward(self, *tensors):
+            out = self.model(dict(zip(inputs, tensors)))["sentence_embedding"]
+            return torch.nn.functional.normalize(out, p=2, dim=1)
+
+    raw = work / "raw.onnx"
+    axes = {n: {0: "batch", 1: "tokens"} for n in inputs} | {"embedding": {0: "batch"}}
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        # The TorchScript exporter: the torch.export one needs onnxscript's dynamic shapes for
+        # what this traces in 2 s. The probes below check the result either way.
+        torch.onnx.export(
+            Pipeline().eval(), tuple(features[n] for n in inputs), str(raw),
+            input_names=inputs, output_names=["embedding"], dynamic_axes=axes, opset_version=17, dynamo=False,
+        )
+    graph = work / "graph.onnx"
+    fused = _fuse(raw, graph, model)
+    if not fused:
+        raw.rename(graph)
+    raw.unlink(missing_ok=True)
+    _weights_apart(graph, work / "model.onnx")
+    graph.unlink()
+
+    tokenizer = model.tokenizer.backend_tokenizer
+    tokenizer.enable_truncation(int(model.max_seq_length))
+    tokenizer.no_padding()
+    tokenizer.save(str(work / "tokenizer.json"))
+
+    meta = {
+        "format": EXPORT_FORMAT,
+        "name": name,
+        "weights": str(weights.resolve()),
+        "inputs": inputs,
+        "dimensions": int((getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension)()),
+        "max_tokens": int(model.max_seq_length),
+        "pad_id": int(model.tokenizer.pad_token_id or 0),
+        "fused": fused,
+    }
+    (work / META).write_text(json.dumps(meta))
+    from lucida.models.sentence import NO_PREFIXES
+
+    reference = model.encode(PROBE_TEXTS, normalize_embeddings=True, convert_to_numpy=True, batch_size=4)
+    candidate = OnnxTextEmbedder(name, work, NO_PREFIXES, batch_size=4)
+    together = candidate._encode(PROBE_TEXTS)
+    alone = np.concatenate([candidate._encode([t]) for t in PROBE_TEXTS])
+    cosine = float(min((together * reference).sum(axis=1).min(), (alone * reference).sum(axis=1).min()))
+    if cosine < MIN_COSINE:
+        raise ExportFailed(
+            f"embedder {name}: its ONNX export gives other vectors than sentence-transformers "
+            f"(cosine {cosine:.6f} < {MIN_COSINE})"
+        )
+    meta["probe_cosine_min"] = round(cosine, 7)
+    return meta
+
+
+def _weights_apart(source: Path, target: Path) -> None:
+    """The graph in `target` and its weights raw beside it (`model.weights`): ONNX Runtime then
+    reads them without parsing them out of a 90 MB protobuf, and a session starts in 45 ms
+    instead of 190 (MiniLM, docs/benchmarks.md)."""
+    import onnx
+
+    graph = onnx.load(str(source))
+    onnx.save_model(
+        graph, str(target), save_as_external_data=True, all_tensors_to_one_file=True,
+        location="model.weights", size_threshold=1024,
+    )  # fmt: skip
+
+
+def _fuse(raw: Path, out: Path, model) -> bool:
+    """Attention, layer norms and GELU fused into ONNX Runtime's own ops (about 30% faster on
+    a CPU); False when the optimizer does not know the architecture."""
+    try:
+        from onnxruntime.transformers.optimizer import optimize_model
+
+        config = model[0].auto_model.config
+        optimized = optimize_model(
+            str(raw), model_type="bert", num_heads=int(config.num_attention_heads),
+            hidden_size=int(config.hidden_size), opt_level=0,
+        )
+        optimized.save_model_to_file(str(out))
+        return True
+    except Exception as error:  # noqa: BLE001 - the unfused graph is correct, only slower
+        log.info("ONNX fusion skipped: %s", error)
+        return False

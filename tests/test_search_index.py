@@ -1,0 +1,96 @@
+"""The search index beside the catalog (lucida.search_index): a new process reads it instead of
+rebuilding it, a write makes it stale, and a damaged or unwritable copy only costs a rebuild."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lucida.catalog import Catalog
+from lucida.concepts import class_vectors, query_class_weights
+from lucida.indexer import index_paths
+from lucida.search import Searcher
+from lucida.search_index import ClassTable, SearchIndex, index_folder
+
+
+@pytest.fixture
+def indexed(tmp_path, sample_photos, describer, embedder):
+    db = tmp_path / "catalog.db"
+    with Catalog.open(db) as catalog:
+        index_paths(catalog, [str(sample_photos)], describer, embedder)
+    return db
+
+
+def _hits(db, embedder, query="a cup of coffee"):
+    with Catalog.open(db, create=False) as catalog:
+        return [(r.path, round(r.score, 5)) for r in Searcher(catalog, embedder).search(query, k=5)]
+
+
+def _folder(db, embedder):
+    return index_folder(db, embedder.name, 0.5, None)
+
+
+def test_a_new_searcher_reads_the_copy_instead_of_rebuilding(indexed, embedder, monkeypatch):
+    first = _hits(indexed, embedder)
+    assert (_folder(indexed, embedder) / "meta.json").is_file()
+
+    def no_rebuild(*args, **kwargs):
+        raise AssertionError("rebuilt from SQL although the copy is current")
+
+    monkeypatch.setattr(SearchIndex, "build", no_rebuild)
+    assert _hits(indexed, embedder) == first
+    assert first[0][0].endswith("coffee.jpg")
+
+
+def test_a_write_to_the_catalog_makes_the_copy_stale(indexed, embedder, monkeypatch):
+    before = _hits(indexed, embedder)
+    coffee = before[0][0]
+    with Catalog.open(indexed, create=False) as catalog:
+        catalog.remove_paths([coffee])
+    builds = []
+    real_build = SearchIndex.build.__func__
+
+    def counted(cls, *args, **kwargs):
+        builds.append(1)
+        return real_build(cls, *args, **kwargs)
+
+    monkeypatch.setattr(SearchIndex, "build", classmethod(counted))
+    after = _hits(indexed, embedder)
+    assert builds == [1] and coffee not in [path for path, _ in after]
+    _hits(indexed, embedder)
+    assert builds == [1]  # and the rebuilt copy serves the next one
+
+
+def test_a_damaged_or_unwritable_copy_only_costs_a_rebuild(indexed, embedder, tmp_path, sample_photos, describer):
+    expected = _hits(indexed, embedder)
+    folder = _folder(indexed, embedder)
+    (folder / "vectors.npy").write_bytes(b"\x93NUMPY truncated")
+    assert _hits(indexed, embedder) == expected
+    # Where nothing can be written beside the catalog (here a file stands where the folder goes).
+    other = tmp_path / "other" / "catalog.db"
+    other.parent.mkdir()
+    with Catalog.open(other) as catalog:
+        index_paths(catalog, [str(sample_photos / "coffee.jpg"), str(sample_photos / "chelsea.jpg")], describer, embedder)
+    blocked = index_folder(other, embedder.name, 0.5, None).parent
+    blocked.write_text("not a folder")
+    assert _hits(other, embedder)[0][0].endswith("coffee.jpg")
+    assert blocked.read_text() == "not a folder"
+
+
+def test_class_postings_score_as_the_sum_over_each_photos_classes(indexed, embedder):
+    # Σ_c w_c · p(c | photo), from postings by class, equals the sum over each photo's classes.
+    with Catalog.open(indexed, create=False) as catalog:
+        index = SearchIndex.build(catalog, embedder, 0.5, None)
+        found = catalog.photo_classes()
+        synsets = {s: i for i, s in enumerate(class_vectors(catalog, embedder))}  # class_matrix's rows
+    table = index.class_table
+    assert isinstance(table, ClassTable)
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        query = rng.standard_normal(table.class_matrix.shape[1]).astype(np.float32)
+        weights = query_class_weights(query, table.class_matrix)
+        expected = np.array(
+            [sum(weights[synsets[c["synset"]]] * c["p"] for c in found.get(int(i), [])) for i in table.image_ids],
+            dtype=np.float32,
+        )
+        np.testing.assert_allclose(table.scores(query), expected, atol=1e-6)
