@@ -286,7 +286,28 @@ class Library:
 
         roots = existing_roots(paths)  # a mistyped path fails before a model loads
         describer_model, embedder_model = self.index_models(describer, prompt, embedder, api_base)
-        return index_paths(self.catalog, roots, describer_model, embedder_model, progress, batch_size=batch_size)
+        summary = index_paths(self.catalog, roots, describer_model, embedder_model, progress, batch_size=batch_size)
+        if summary.described or summary.reused or summary.removed or summary.embedded:
+            self.prepare_search(progress)
+        return summary
+
+    def prepare_search(self, progress: Progress | None = None) -> None:
+        """Bring the search index's copy beside the catalog up to date (lucida.search_index), so
+        that the next search, usually a new process, finds it ready: building it takes seconds
+        from 10,000 photos on (15 s at 100,000), better paid at the end of an index run than by
+        the first search after it."""
+        try:
+            searcher = self.searcher()
+        except LucidaError:  # nothing searchable yet
+            return
+        if progress is not None:
+            progress.start("preparing search", 1)
+        try:
+            searcher.size  # noqa: B018 - loads, or builds and writes, the index
+        finally:
+            if progress is not None:
+                progress.advance(1)
+                progress.finish()
 
     def watch(self, folders: list[str], progress: Progress | None = None, **options: Any) -> None:
         """Index `folders`, then keep the catalog current with them (see lucida.watch), with the
