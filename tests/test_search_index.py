@@ -116,3 +116,21 @@ def test_an_index_run_leaves_the_copy_ready_for_the_next_search(tmp_path, sample
         library.index([str(photos)])  # a removal is a change too
         assert json.loads((folder / "meta.json").read_text())["generation"] == library.catalog.search_generation()
         assert len(np.load(folder / "image_ids.npy")) == 2
+
+
+def test_words_kept_one_by_one_give_what_fts5_gives_for_the_whole_query(indexed, embedder):
+    with Catalog.open(indexed, create=False) as catalog:
+        searcher = Searcher(catalog, embedder)
+        searcher.search("a cat", k=1)
+        index = searcher._index
+        for words in (["cup", "coffee"], ["cat"], ["coffee", "nosuchword"], ["brown", "animal"], []):
+            for every in (True, False):
+                expected = index.rows_holding(catalog.descriptions_holding(words, every))
+                assert np.array_equal(searcher._holding(words, every), expected), (words, every)
+        assert not searcher._holding(["zanzibar"], every=False).any()
+        with Catalog.open(indexed, create=False) as writer:  # another process, say
+            coffee = next(i for i, p in writer.image_files() if p.endswith("coffee.jpg"))
+            writer.put_description(coffee, "notes", "", "a cup in Zanzibar")
+        searcher.search("a cat", k=1)  # a new generation: the words' lists are fetched again
+        found = searcher._holding(["zanzibar"], every=False)
+        assert [int(i) for i in searcher._vectors.image_ids[found]] == [coffee]
