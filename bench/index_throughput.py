@@ -11,6 +11,7 @@ catalog writes, not disk speed.
 
     HF_HUB_OFFLINE=1 python bench/index_throughput.py            # N=200, R=3
     HF_HUB_OFFLINE=1 python bench/index_throughput.py --photos /tmp/bench-photos --repeat 5
+    HF_HUB_OFFLINE=1 python bench/index_throughput.py --photos /tmp/bench-photos -r 2 --stages   # where the time goes
 """
 
 from __future__ import annotations
@@ -116,6 +117,10 @@ def main() -> None:
     parser.add_argument("--embed-batch-size", type=int, help="the embedder's batch_size attribute (an experiment)")
     parser.add_argument("--describer", help="describer spec, e.g. efficientnet-lite0-imagenet+ocr (default: the library's)")
     parser.add_argument("--embedder", help="embedder name (default: the library's)")
+    parser.add_argument(
+        "--stages", action="store_true",
+        help="time each stage (decode, forward pass, signals, embedding, catalog writes, ...; bench/_stages.py)",
+    )
     parser.add_argument("--out", help="write the results as JSON to this file")
     args = parser.parse_args()
 
@@ -170,10 +175,19 @@ def main() -> None:
             options["batch_size"] = args.batch_size
         if args.decode_workers:
             options["decode_workers"] = args.decode_workers
+        stage_clock = None
+        if args.stages:
+            from _stages import StageClock, install
+
+            stage_clock = StageClock()
+            install(stage_clock)
+        stage_runs = []
         rates, seconds, loads, cpu_ms, child_ms = [], [], [], [], []
         for run in range(args.repeat):
             db = temp / f"catalog-{run}.db"
             embedder.texts = 0
+            if stage_clock is not None:
+                stage_clock.reset()
             with Catalog.open(db) as catalog:
                 load_before = load_average()
                 cpu_before = os.times()
@@ -198,6 +212,13 @@ def main() -> None:
                 f"CPU {cpu_ms[-1]:.0f} ms/photo (+ {child_ms[-1]:.1f} in child processes), {embedder.texts} distinct texts embedded"
                 f"  (1-min load average before: {load_before})"
             )
+            if stage_clock is not None:
+                rows = stage_clock.report(len(paths), elapsed, cpu_s, child_s)
+                stage_runs.append({name: round(ms, 2) for name, _, ms in rows})
+                tokens = stage_clock.tokens / max(stage_clock.texts, 1)
+                print(f"  stages, ms per photo ({stage_clock.texts} texts embedded, {tokens:.0f} tokens each on average):")
+                for name, clock, ms in rows:
+                    print(f"    {name:62s} {ms:8.1f}  {clock}")
             db.unlink()
         s = spread(rates)
         c = spread(cpu_ms)
@@ -226,6 +247,7 @@ def main() -> None:
                 "seconds": seconds,
                 "load_average_before": loads,
                 "photos_per_s": s,
+                **({"stages_ms_per_photo": stage_runs} if stage_runs else {}),
             },
         )
     finally:
