@@ -14,6 +14,7 @@ from lucida.catalog import Catalog
 from lucida.indexer import index_paths
 from lucida.models import load_embedder
 from lucida.models import onnx_text
+from lucida.models.onnx_export import META, failure_note
 from lucida.models.onnx_text import OnnxTextEmbedder, export_folder
 from lucida.models.packaged import packaged_model_folder
 from lucida.models.sentence import SentenceTransformerEmbedder
@@ -67,7 +68,7 @@ def test_another_model_is_exported_once_and_matches(tiny_embedder_folder, monkey
     model = load_embedder(spec)
     assert isinstance(model, OnnxTextEmbedder)
     folder = export_folder(spec, tiny_embedder_folder)
-    meta = json.loads((folder / onnx_text.META).read_text())
+    meta = json.loads((folder / META).read_text())
     assert meta["probe_cosine_min"] >= onnx_text.MIN_COSINE and meta["dimensions"] == 32
     reference = SentenceTransformerEmbedder(spec, tiny_embedder_folder)
     assert _min_cosine(model.embed_documents(TEXTS), reference.embed_documents(TEXTS)) >= 0.9999
@@ -104,11 +105,10 @@ def test_a_model_that_cannot_be_exported_runs_through_sentence_transformers(tiny
         assert isinstance(model, SentenceTransformerEmbedder)
         assert model.embed_queries(["a cat"]).shape == (1, 32)
     assert len(calls) == 1  # the failure is remembered: later loads do not try again
-    note = export_folder(spec, tiny_embedder_folder).with_name(export_folder(spec, tiny_embedder_folder).name + ".failed")
-    assert "does not trace" in note.read_text()
+    assert "does not trace" in failure_note(export_folder(spec, tiny_embedder_folder)).read_text()
 
 
 @pytest.mark.parametrize("runtime", ["torch"])
 def test_the_torch_runtime_can_be_chosen(runtime, monkeypatch):
-    monkeypatch.setenv("LUCIDA_EMBEDDER_RUNTIME", runtime)
+    monkeypatch.setenv("LUCIDA_RUNTIME", runtime)
     assert isinstance(load_embedder("all-minilm-l6-v2"), SentenceTransformerEmbedder)

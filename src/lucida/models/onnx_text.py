@@ -3,7 +3,8 @@ sentence-transformers, without importing torch or transformers to embed a query.
 
 A CLI search used to spend 13-16 s importing torch, transformers and sentence-transformers to
 embed a few words (docs/benchmarks.md, "Issue 13"). Here a model is exported once, the first
-time it is loaded, from its own weights into lucida's cache folder: the whole pipeline
+time it is loaded, from its own weights into lucida's cache folder (lucida.models.onnx_export):
+the whole pipeline
 (transformer, pooling, L2 normalisation) as one ONNX graph with attention and layer norms fused
 by ONNX Runtime's transformer optimizer, and the model's own fast tokenizer as `tokenizer.json`,
 truncating where sentence-transformers does. The export is kept only when its vectors match
@@ -15,18 +16,15 @@ Loading an export takes onnxruntime, tokenizers and numpy: about 0.2 s, against 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import os
-import shutil
-import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-from lucida.errors import LucidaError
+from lucida.models.onnx_export import META, ExportFailed, load_or_export, session, weights_apart
+from lucida.models.onnx_export import export_folder as _export_folder
 
 log = logging.getLogger(__name__)
 
@@ -51,41 +49,12 @@ SOURCE_FILES = (
     "model.safetensors", "pytorch_model.bin", "config.json", "tokenizer.json", "tokenizer_config.json",
     "modules.json", "sentence_bert_config.json", "1_Pooling/config.json",
 )
-META = "lucida-export.json"
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
-class ExportFailed(LucidaError):
-    """The model could not be exported, or its export does not give sentence-transformers' vectors."""
-
-
-def exports_root() -> Path:
-    """Where exports are kept: $LUCIDA_CACHE/onnx, else the user cache folder's."""
-    from lucida.models.packaged import cache_root
-
-    return cache_root() / "onnx"
-
-
 def export_folder(name: str, weights: str | Path) -> Path:
-    """The folder this model's export has (or will have): named after the model, keyed by the
-    export format and its weights folder's files (path, size, modification time), so changed or
-    moved weights are exported again."""
-    weights = Path(weights).resolve()
-    stamp = [EXPORT_FORMAT, str(weights)]
-    for relative in SOURCE_FILES:
-        path = weights / relative
-        if path.is_file():
-            info = path.stat()
-            stamp.append([relative, info.st_size, info.st_mtime_ns])
-    key = hashlib.sha256(json.dumps(stamp).encode()).hexdigest()[:16]
-    safe_name = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
-    return exports_root() / f"{safe_name}-{key}"
-
-
-def exported(name: str, weights: str | Path) -> Path | None:
-    """The folder of a complete export of this model's weights, or None."""
-    folder = export_folder(name, weights)
-    return folder if (folder / META).is_file() else None
+    """The folder this model's export has (or will have) in the cache."""
+    return _export_folder(name, weights, SOURCE_FILES, EXPORT_FORMAT)
 
 
 class OnnxTextEmbedder:
@@ -93,7 +62,6 @@ class OnnxTextEmbedder:
     wants on queries and passages (lucida.models.sentence.Convention)."""
 
     def __init__(self, name: str, folder: str | Path, convention, weights: str | Path | None = None, batch_size: int = 16):
-        import onnxruntime
         from tokenizers import Tokenizer
 
         self.name = name
@@ -103,22 +71,16 @@ class OnnxTextEmbedder:
         self.convention = convention
         # Small batches, sorted by length: each batch is padded to its longest text.
         self.batch_size = batch_size
-        meta = json.loads((self.folder / META).read_text())
-        self.inputs: list[str] = meta["inputs"]
-        self.dimensions: int = meta["dimensions"]
-        self.pad_id: int = meta["pad_id"]
-        options = onnxruntime.SessionOptions()
-        # Threads that spin between operations take the CPU from the search, the decoders and
-        # the web server's other requests on a small machine.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.log_severity_level = 3
+        what = f"embedder {name}"
         try:
-            self._session = onnxruntime.InferenceSession(
-                str(self.folder / "model.onnx"), options, providers=["CPUExecutionProvider"]
-            )
+            meta = json.loads((self.folder / META).read_text())
+            self.inputs: list[str] = meta["inputs"]
+            self.dimensions: int = meta["dimensions"]
+            self.pad_id: int = meta["pad_id"]
             self._tokenizer = Tokenizer.from_file(str(self.folder / "tokenizer.json"))
-        except Exception as error:  # a damaged cache: the registry exports again
-            raise ExportFailed(f"embedder {name}: its export in {self.folder} cannot be loaded ({error})") from error
+        except Exception as error:  # a damaged cache: exported again
+            raise ExportFailed(f"{what}: its export in {self.folder} cannot be loaded ({error})") from error
+        self._session = session(self.folder / "model.onnx", what)
 
     def embed_documents(self, texts: list[str]) -> np.ndarray:
         return self._encode([self.convention.passage + t for t in texts])
@@ -153,63 +115,13 @@ _ENCODING_FIELD = {"input_ids": "ids", "attention_mask": "attention_mask", "toke
 
 def onnx_embedder(name: str, weights: str | Path, convention) -> OnnxTextEmbedder | None:
     """The model through ONNX Runtime, exported first when this is its first load; None when it
-    cannot be exported or its export does not match (the caller then uses sentence-transformers).
-    A failed export is remembered, so later loads do not try again."""
-    folder = exported(name, weights)
-    if folder is not None:
-        try:
-            return OnnxTextEmbedder(name, folder, convention, weights)
-        except ExportFailed as error:
-            log.warning("%s; exporting it again", error)
-            shutil.rmtree(folder, ignore_errors=True)
-    failed = _failure_note(name, weights)
-    if failed.is_file():
-        return None
-    # The only time this model's search pays for torch: said, since it takes seconds.
-    log.warning("embedder %s: preparing it for ONNX Runtime, once (10-30 s)", name)
-    try:
-        folder = export_model(name, weights)
-        return OnnxTextEmbedder(name, folder, convention, weights)
-    except ExportFailed as error:
-        log.warning("%s; sentence-transformers embeds instead", error)
-        try:
-            failed.write_text(str(error) + "\n")
-        except OSError:
-            pass
-        return None
-
-
-def _failure_note(name: str, weights: str | Path) -> Path:
-    folder = export_folder(name, weights)
-    return folder.with_name(folder.name + ".failed")
-
-
-def export_model(name: str, weights: str | Path) -> Path:
-    """Export a sentence-transformers folder to ONNX in the cache and check it; its folder.
-    Needs torch, sentence-transformers and onnx (installed with lucida); takes seconds, once.
-    ExportFailed when the export cannot be made or does not match."""
-    target = export_folder(name, weights)
-    if (target / META).is_file():
-        return target
-    work = None
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-        meta = _export_into(name, Path(weights), work)
-        (work / META).write_text(json.dumps(meta, indent=1))
-        try:
-            os.rename(work, target)
-        except OSError:
-            if not (target / META).is_file():  # not another process's export
-                raise
-        return target
-    except ExportFailed:
-        raise
-    except Exception as error:  # a model the exporter cannot trace, a read-only cache: all one line
-        raise ExportFailed(f"embedder {name}: cannot export to ONNX ({type(error).__name__}: {error})") from error
-    finally:
-        if work is not None:
-            shutil.rmtree(work, ignore_errors=True)
+    cannot be exported or its export does not match (the caller then uses sentence-transformers)."""
+    return load_or_export(
+        f"embedder {name}",
+        export_folder(name, weights),
+        lambda work: _export_into(name, Path(weights), work),
+        lambda folder: OnnxTextEmbedder(name, folder, convention, weights),
+    )
 
 
 def _export_into(name: str, weights: Path, work: Path) -> dict:
@@ -256,7 +168,7 @@ def _export_into(name: str, weights: Path, work: Path) -> dict:
     if not fused:
         raw.rename(graph)
     raw.unlink(missing_ok=True)
-    _weights_apart(graph, work / "model.onnx")
+    weights_apart(graph, work / "model.onnx")
     graph.unlink()
 
     tokenizer = model.tokenizer.backend_tokenizer
@@ -289,19 +201,6 @@ def _export_into(name: str, weights: Path, work: Path) -> dict:
         )
     meta["probe_cosine_min"] = round(cosine, 7)
     return meta
-
-
-def _weights_apart(source: Path, target: Path) -> None:
-    """The graph in `target` and its weights raw beside it (`model.weights`): ONNX Runtime then
-    reads them without parsing them out of a 90 MB protobuf, and a session starts in 45 ms
-    instead of 190 (MiniLM, docs/benchmarks.md)."""
-    import onnx
-
-    graph = onnx.load(str(source))
-    onnx.save_model(
-        graph, str(target), save_as_external_data=True, all_tensors_to_one_file=True,
-        location="model.weights", size_threshold=1024,
-    )  # fmt: skip
 
 
 def _fuse(raw: Path, out: Path, model) -> bool:

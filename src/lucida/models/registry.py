@@ -38,9 +38,6 @@ DESCRIBER, CAPTIONER, EMBEDDER = "describer", "captioner", "embedder"
 IMAGE_KINDS = (DESCRIBER, CAPTIONER)
 
 HUB, PACKAGE, API = "hub", "package", "api"  # where a family's weights come from
-# "torch" runs sentence-transformers models through sentence-transformers itself rather than
-# their ONNX export (lucida.models.onnx_text); for comparing the two, or where ONNX Runtime fails.
-EMBEDDER_RUNTIME_VARIABLE = "LUCIDA_EMBEDDER_RUNTIME"
 
 
 @dataclass(frozen=True)
@@ -93,8 +90,10 @@ def _build_imagenet(entry: ModelEntry, folder: str | None, options: LoadOptions)
 def _build_sentence_transformer(entry: ModelEntry, folder: str | None, options: LoadOptions) -> Embedder:
     from lucida.models.sentence import SentenceTransformerEmbedder, convention_for
 
+    from lucida.models.onnx_export import onnx_wanted
+
     weights = folder or entry.source
-    if os.environ.get(EMBEDDER_RUNTIME_VARIABLE, "onnx") != "torch":
+    if onnx_wanted():
         from lucida.models.onnx_text import onnx_embedder
 
         # The same vectors without importing torch: what makes a CLI search take a second, not 15.
