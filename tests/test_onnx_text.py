@@ -112,3 +112,18 @@ def test_a_model_that_cannot_be_exported_runs_through_sentence_transformers(tiny
 def test_the_torch_runtime_can_be_chosen(runtime, monkeypatch):
     monkeypatch.setenv("LUCIDA_RUNTIME", runtime)
     assert isinstance(load_embedder("all-minilm-l6-v2"), SentenceTransformerEmbedder)
+
+
+def test_where_nothing_can_be_kept_no_export_is_tried(tiny_embedder_folder, monkeypatch, tmp_path):
+    # A cache that cannot be written (here a file stands where its folder goes): exporting on
+    # every load would cost each command seconds and keep nothing.
+    blocked = tmp_path / "cache"
+    blocked.write_text("not a folder")
+    monkeypatch.setenv("LUCIDA_CACHE", str(blocked))
+
+    def no_export(*args):
+        raise AssertionError("tried to export")
+
+    monkeypatch.setattr(onnx_text, "_export_into", no_export)
+    model = load_embedder(f"st:{tiny_embedder_folder}")
+    assert isinstance(model, SentenceTransformerEmbedder) and model.embed_queries(["a cat"]).shape == (1, 32)

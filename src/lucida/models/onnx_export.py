@@ -84,6 +84,11 @@ def load_or_export(
     failed = failure_note(folder)
     if failed.is_file():
         return None
+    if not _writable(folder.parent):
+        # Nowhere to keep an export (a read-only home): exporting on every load would cost each
+        # command 10-30 s and leave nothing behind.
+        log.info("%s: %s cannot be written to; it runs through torch", what, folder.parent)
+        return None
     # The only time this model's use pays for torch: said, since it takes seconds.
     log.warning("%s: preparing it for ONNX Runtime, once (10-30 s)", what)
     try:
@@ -96,6 +101,14 @@ def load_or_export(
         except OSError:
             pass
         return None
+
+
+def _writable(folder: Path) -> bool:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return False
+    return os.access(folder, os.W_OK)
 
 
 def _export(what: str, target: Path, export_into: Callable[[Path], dict]) -> None:
