@@ -133,4 +133,4 @@ def test_words_kept_one_by_one_give_what_fts5_gives_for_the_whole_query(indexed,
             writer.put_description(coffee, "notes", "", "a cup in Zanzibar")
         searcher.search("a cat", k=1)  # a new generation: the words' lists are fetched again
         found = searcher._holding(["zanzibar"], every=False)
-        assert [int(i) for i in searcher._vectors.image_ids[found]] == [coffee]
+        assert [int(i) for i in searcher._index.vectors.image_ids[found]] == [coffee]

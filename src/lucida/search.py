@@ -27,7 +27,7 @@ from lucida.query import parse_query
 from lucida.pairs import PhotoGroups, export_pattern, one_per_photo
 from lucida.ranking import fused_value, matched_fields, query_words, top_k
 from lucida.relevance import EXCLUDED_FROM, Calibration, calibration_for
-from lucida.search_index import ClassTable, SearchIndex, second_files
+from lucida.search_index import SearchIndex, second_files
 
 QUERY_CACHE_SIZE = 1024  # query vectors kept (1.5 KB each at 384 dimensions)
 # Description ids kept for the words searched most recently (8 bytes each: 32 MB).
@@ -138,17 +138,16 @@ class Searcher:
         self.conse = conse
         self.classes = classes
         self.calibration: Calibration = calibration_for(embedder.name)
-        self._class_table: ClassTable | None = None
-        self._index: SearchIndex | None = None
+        # What it ranks with (lucida.search_index), loaded at the first search and again after
+        # every write to the catalog.
+        self._index = SearchIndex.assemble(
+            StoredEmbedding(np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)), None,
+            PhotoGroups({}, {}), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64),
+        )  # fmt: skip
         self.catalog = catalog
         self.embedder = embedder
         export_pattern(exports)  # a LucidaError now for a malformed pattern, not at the first search
         self._exports_text = exports
-        self._vectors: StoredEmbedding | None = None
-        self._groups = PhotoGroups({}, {})
-        self._group_rows = np.zeros(0, dtype=np.int64)  # per stored row: its photo group, or -1
-        self._second_files = 0  # stored rows that are not their photo's first (a pair's other file)
-        self._row_by_id = np.zeros(0, dtype=np.int64)  # image id -> its stored row (-1: none)
         self._version: int | None = None
         self.recent_queries = RecentQueryVectors()
         # word -> the ids (sorted) of the descriptions holding it, for the index's generation.
@@ -162,19 +161,12 @@ class Searcher:
     def _current(self) -> StoredEmbedding:
         # Any write to what the index holds advances the generation, by this connection or another.
         version = self.catalog.search_generation()
-        if self._vectors is None or version != self._version:
-            index = SearchIndex.load(self.catalog, self.embedder, self.conse, self._exports_text)
-            self._index = index
-            self._vectors = index.vectors
-            self._class_table = index.class_table
-            self._groups = index.groups
-            self._group_rows = index.group_rows
-            self._second_files = index.second_files
-            self._row_by_id = index.row_by_id
+        if version != self._version:
+            self._index = SearchIndex.load(self.catalog, self.embedder, self.conse, self._exports_text)
             self._holders.clear()
             self._held = 0
             self._version = version
-        return self._vectors
+        return self._index.vectors
 
     def search(
         self, query: str, k: int = 20, offset: int = 0, only: Collection[int] | None = None, weak: bool = True
@@ -230,9 +222,9 @@ class Searcher:
         # One per photo: a pair's second image is never ranked. Counted once per catalog change
         # for the whole catalog, since the web app asks this on every search.
         if only is None:
-            return len(stored.image_ids) - self._second_files
+            return len(stored.image_ids) - self._index.second_files
         shown = _allowed(stored, only)
-        return int(shown.sum()) - second_files(self._group_rows[shown])
+        return int(shown.sum()) - second_files(self._index.group_rows[shown])
 
     def similar(self, image_id: int, k: int = 20, offset: int = 0) -> list[SearchResult] | None:
         """"More like this": the photos nearest this one's stored vector, itself excluded.
@@ -244,8 +236,8 @@ class Searcher:
             return None
         scores = self._scores(stored.vectors[row : row + 1], stored)[0]
         scores[row] = -np.inf  # itself is always its own nearest neighbour
-        if self._group_rows[row] >= 0:  # and so is the other file of its pair
-            scores[self._group_rows == self._group_rows[row]] = -np.inf
+        if self._index.group_rows[row] >= 0:  # and so is the other file of its pair
+            scores[self._index.group_rows == self._index.group_rows[row]] = -np.inf
         return self._ranked(scores, stored, k, offset)
 
     def score_vector(self, vector: np.ndarray, image_id: int) -> float | None:
@@ -259,9 +251,9 @@ class Searcher:
 
     def _row(self, image_id: int) -> int | None:
         """The stored row of an image's vector (after _current()); None when it has none."""
-        if not 0 <= image_id < len(self._row_by_id) or self._row_by_id[image_id] < 0:
+        if not 0 <= image_id < len(self._index.row_by_id) or self._index.row_by_id[image_id] < 0:
             return None
-        return int(self._row_by_id[image_id])
+        return int(self._index.row_by_id[image_id])
 
     def _embed(self, queries: list[str], stored: StoredEmbedding) -> np.ndarray:
         known = {q: self.recent_queries.get(q) for q in dict.fromkeys(queries)}
@@ -331,14 +323,14 @@ class Searcher:
         shown = scores if only is None else np.where(_allowed(stored, only), scores, -np.inf)
         if excluded:
             shown = np.where(self._having(excluded, stored), -np.inf, shown)
-        shown = one_per_photo(shown, self._group_rows)
+        shown = one_per_photo(shown, self._index.group_rows)
         showable = np.isfinite(shown)
         # The evidence, over every photo: similarity; holding every word of the query, or any
         # (FTS5, any of a photo's descriptions); the probability of the classes the query names.
         by_vector = top_k(shown, min(depth, int(showable.sum())))
         every = self._holding(words, every=True) & showable
         some = self._holding(words, every=False) & showable
-        class_score = self._class_table.scores(vector) if self._class_table is not None else None
+        class_score = self._index.class_table.scores(vector) if self._index.class_table is not None else None
         relevance = self._relevance(vector, scores, every, some, class_score)
         threshold = self.calibration.threshold
         is_answer = (relevance >= threshold) & showable
@@ -355,7 +347,7 @@ class Searcher:
             # "Issue 12"), so scores fall down the page. Ties: the more similar first.
             by_classes = np.zeros(0, dtype=np.int64)
             if class_score is not None and self.classes > 0:
-                by_classes = self._class_table.ranking(np.where(showable, class_score, 0), depth)  # type: ignore[union-attr]
+                by_classes = self._index.class_table.ranking(np.where(showable, class_score, 0), depth)  # type: ignore[union-attr]
             pointed = some | is_answer
             pointed[by_vector] = True
             pointed[by_classes] = True
@@ -413,7 +405,6 @@ class Searcher:
         generation: a common word's list takes 2-15 ms to fetch at 100,000 photos."""
         lists = [self._descriptions_holding(word) for word in words]
         index = self._index
-        assert index is not None  # after _current()
         if not lists:
             return np.zeros(len(index.vectors.image_ids), dtype=bool)
         if every:
@@ -442,7 +433,7 @@ class Searcher:
         for term, vector, scores in zip(terms, vectors, self._scores(vectors, stored)):
             holding = self._holding(query_words(term), every=True)
             having |= holding
-            class_score = self._class_table.scores(vector) if self._class_table is not None else None
+            class_score = self._index.class_table.scores(vector) if self._index.class_table is not None else None
             cutoff = max(self.calibration.threshold, EXCLUDED_FROM)
             having |= self._relevance(vector, scores, holding, holding, class_score) >= cutoff
         return having
@@ -457,7 +448,7 @@ class Searcher:
     ) -> np.ndarray:
         """Every stored row's calibrated relevance to a query (lucida.relevance); `every` and
         `some` are masks over the rows."""
-        table = self._class_table
+        table = self._index.class_table
         class_similarity = table.class_matrix @ vector if table is not None else None
         if class_score is None:
             class_score = np.zeros(len(scores), dtype=np.float32)
@@ -511,7 +502,7 @@ class Searcher:
         default), counting only the images in `only` when it is given."""
         if only is not None:
             scores = np.where(_allowed(stored, only), scores, -np.inf)
-        scores = one_per_photo(scores, self._group_rows)
+        scores = one_per_photo(scores, self._index.group_rows)
         # -inf marks what may not be shown: filtered out, the other file of a pair, itself.
         shown = int(np.isfinite(scores).sum())
         count = shown if count is None else min(count, shown)
@@ -528,8 +519,8 @@ class Searcher:
         ]
 
     def _files_of(self, image_id: int, path: str) -> tuple[str, ...]:
-        group = self._groups.group_of.get(image_id)
-        return self._groups.files[group] if group is not None else (path,)
+        group = self._index.groups.group_of.get(image_id)
+        return self._index.groups.files[group] if group is not None else (path,)
 
 
 _RANK_NAMES = ("vector_rank", "word_rank", "class_rank")
