@@ -483,8 +483,7 @@ class Catalog:
         Raises KeyError for a description the embedder has not embedded.
         """
         found: dict[int, bytes] = {}
-        for start in range(0, len(description_ids), 500):  # SQLite's limit on bound parameters
-            part = description_ids[start : start + 500]
+        for part in _chunks(description_ids):
             found.update(
                 self._db.execute(
                     f"SELECT description_id, vector FROM embeddings WHERE embedder = ? "
@@ -649,8 +648,7 @@ class Catalog:
     def text_vectors(self, embedder: str, texts: list[str]) -> dict[str, np.ndarray]:
         """The stored vectors an embedder made of these texts (those it has made)."""
         found: dict[str, np.ndarray] = {}
-        for start in range(0, len(texts), 500):  # SQLite's limit on bound parameters
-            part = texts[start : start + 500]
+        for part in _chunks(texts):
             for text, blob in self._db.execute(
                 f"SELECT text, vector FROM text_vectors WHERE embedder = ? AND text IN ({','.join('?' * len(part))})",
                 (embedder, *part),

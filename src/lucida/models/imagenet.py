@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import sys
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -84,8 +85,6 @@ def _gpu_in_use() -> bool:
     """Whether torch would run the classifier on a GPU, where it is faster than ONNX Runtime on
     the CPU. Asked only when torch is already loaded: importing it to find out would cost the
     2-3 s the export saves."""
-    import sys
-
     if "torch" not in sys.modules:
         return False
     return pick_device() != "cpu"
