@@ -8,12 +8,14 @@ import shutil
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from lucida.catalog import Catalog
 from lucida.concepts import class_vectors, query_class_weights
 from lucida.indexer import index_paths
 from lucida.library import Library
 from lucida.search import CONSE_WEIGHT, Searcher
+from lucida import search_index
 from lucida.search_index import ClassTable, SearchIndex, index_folder
 
 
@@ -46,7 +48,7 @@ def test_a_new_searcher_reads_the_copy_instead_of_rebuilding(indexed, embedder, 
     assert first[0][0].endswith("coffee.jpg")
 
 
-def test_a_write_to_the_catalog_makes_the_copy_stale(indexed, embedder, monkeypatch):
+def test_a_write_to_the_catalog_makes_the_copy_stale_and_only_the_change_is_read(indexed, embedder, monkeypatch):
     before = _hits(indexed, embedder)
     coffee = before[0][0]
     with Catalog.open(indexed, create=False) as catalog:
@@ -60,9 +62,72 @@ def test_a_write_to_the_catalog_makes_the_copy_stale(indexed, embedder, monkeypa
 
     monkeypatch.setattr(SearchIndex, "build", classmethod(counted))
     after = _hits(indexed, embedder)
-    assert builds == [1] and coffee not in [path for path, _ in after]
+    assert builds == [] and coffee not in [path for path, _ in after]
+    assert json.loads((_folder(indexed, embedder) / "meta.json").read_text())["generation"] == _generation(indexed)
+
+
+def _generation(db):
+    with Catalog.open(db, create=False) as catalog:
+        return catalog.search_generation()
+
+
+def _arrays(index: SearchIndex) -> dict:
+    table = index.class_table
+    return {
+        "image_ids": np.asarray(index.vectors.image_ids), "vectors": np.asarray(index.vectors.vectors),
+        "group_rows": index.group_rows, "description_rows": index.description_rows,
+        "offsets": np.asarray(table.offsets), "rows": np.asarray(table.rows),
+        "probabilities": np.asarray(table.probabilities), "second_files": np.array([index.second_files]),
+    }  # fmt: skip
+
+
+def test_a_copy_brought_up_to_date_equals_a_full_build(indexed, embedder, photo_folder, describer, monkeypatch):
+    """Removed, added and re-described photos: the caught-up copy holds what a build from SQL
+    holds, array for array."""
     _hits(indexed, embedder)
-    assert builds == [1]  # and the rebuilt copy serves the next one
+    with Image.open(photo_folder / "chelsea.jpg") as image:
+        image.crop((10, 10, image.width - 10, image.height - 10)).save(photo_folder / "chelsea_crop.jpg")
+    with Catalog.open(indexed, create=False) as catalog:
+        catalog.remove_paths([p for _, p in catalog.image_files() if p.endswith(("coffee.jpg", "coins.jpg"))])
+        catalog.prune_orphan_images()
+        index_paths(catalog, [str(photo_folder / "chelsea_crop.jpg")], describer, embedder)
+        camera = next(i for i, p in catalog.image_files() if p.endswith("camera.jpg"))
+        with catalog.transaction():  # a caption now stands for the camera photo
+            caption = catalog.put_description(camera, "a captioner", "", "a man with a film camera", kind="captioner")
+            catalog.put_embedding(caption, embedder.name, embedder.embed_documents(["a man with a film camera"])[0])
+    builds = []
+    real_build = SearchIndex.build.__func__
+    monkeypatch.setattr(SearchIndex, "build", classmethod(lambda cls, *a, **k: builds.append(1) or real_build(cls, *a, **k)))
+    with Catalog.open(indexed, create=False) as catalog:
+        caught_up = SearchIndex.load(catalog, embedder, CONSE_WEIGHT, None)
+        assert builds == []
+        built = real_build(SearchIndex, catalog, embedder, CONSE_WEIGHT, None)
+        assert catalog.result_rows([camera])[camera].caption == "a man with a film camera"
+    mine, theirs = _arrays(caught_up), _arrays(built)
+    assert len(mine["image_ids"]) == 17 - 2 + 1
+    for name in theirs:
+        assert np.array_equal(mine[name], theirs[name]), name
+    assert caught_up.groups == built.groups
+
+
+def test_changed_class_text_vectors_force_a_full_build(indexed, embedder, monkeypatch):
+    _hits(indexed, embedder)
+    with Catalog.open(indexed, create=False) as catalog:
+        catalog.remove_paths([next(p for _, p in catalog.image_files() if p.endswith("coins.jpg"))])
+    real_vectors = search_index.class_vectors
+
+    def other_vectors(catalog, embedder):  # as if the class texts had been embedded again, differently
+        vectors = dict(real_vectors(catalog, embedder))
+        first = next(iter(vectors))
+        vectors[first] = -vectors[first]
+        return vectors
+
+    monkeypatch.setattr(search_index, "class_vectors", other_vectors)
+    builds = []
+    real_build = SearchIndex.build.__func__
+    monkeypatch.setattr(SearchIndex, "build", classmethod(lambda cls, *a, **k: builds.append(1) or real_build(cls, *a, **k)))
+    _hits(indexed, embedder)
+    assert builds == [1]
 
 
 def test_a_damaged_or_unwritable_copy_only_costs_a_rebuild(indexed, embedder, tmp_path, sample_photos, describer):

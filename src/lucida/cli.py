@@ -185,10 +185,15 @@ def watch(db: Path, folders: tuple[str, ...], poll: bool, poll_interval: float, 
     "--conse", type=click.FloatRange(min=0), default=None,
     help="Weight of the photos' class-embedding vectors (ConSE) in their search vectors; 0 turns them off.",
 )
+@click.option(
+    "--exact", is_flag=True,
+    help="Score every photo instead of going through the nearest-neighbour index large catalogs use.",
+)
 @click.pass_obj
 def search(
     db: Path, query: str | None, k: int, as_json: bool, weak: bool, queries, embedder: str | None,
-    api_base: str | None, sort: str, export_pattern: str | None, ranking: str, conse: float | None, **filters,
+    api_base: str | None, sort: str, export_pattern: str | None, ranking: str, conse: float | None, exact: bool,
+    **filters,
 ) -> None:
     """Find photos matching QUERY, best first; the filters narrow the photos ranked.
 
@@ -208,7 +213,7 @@ def search(
     else:
         texts = [query]
     with Library.open(db, exports=export_pattern) as library:
-        searcher = library.searcher(embedder, api_base, ranking, conse)
+        searcher = library.searcher(embedder, api_base, ranking, conse, exact=True if exact else None)
         if searcher.size == 0 and not as_json:
             click.echo("the catalog has no indexed photos yet; run `lucida index PATH`", err=True)
         # One query at a time, so JSON Lines stream out as each is answered.

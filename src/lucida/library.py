@@ -292,10 +292,11 @@ class Library:
         return summary
 
     def prepare_search(self, progress: Progress | None = None) -> None:
-        """Bring the search index's copy beside the catalog up to date (lucida.search_index), so
-        that the next search, usually a new process, finds it ready: building it takes seconds
-        from 10,000 photos on (15 s at 100,000), better paid at the end of an index run than by
-        the first search after it."""
+        """Bring the search index's copy beside the catalog up to date (lucida.search_index), and
+        the nearest-neighbour index where the catalog is searched through one (lucida.ann_index),
+        so that the next search, usually a new process, finds them ready: building them takes
+        seconds from 10,000 photos on (15 s at 100,000), better paid at the end of an index run
+        than by the first search after it."""
         try:
             searcher = self.searcher()
         except LucidaError:  # nothing searchable yet
@@ -304,6 +305,7 @@ class Library:
             progress.start("preparing search", 1)
         try:
             searcher.size  # noqa: B018 - loads, or builds and writes, the index
+            searcher.update_nearest_index()
         finally:
             if progress is not None:
                 progress.advance(1)
@@ -347,25 +349,34 @@ class Library:
             batch_size = 16 if FAMILIES[model.entry.family].weights == API else 4  # type: ignore[attr-defined]
         embedder = self.models.embedder(embedder_choice)
         summary = caption_photos(self.catalog, model, embedder, progress, batch_size=batch_size, limit=limit)
+        if summary.captioned:
+            self.prepare_search(progress)
         return model, summary
 
     # -- search --------------------------------------------------------------------------------
 
     def searcher(
-        self, embedder: str | None = None, api_base: str | None = None, ranking: str = "hybrid", conse: float | None = None
+        self,
+        embedder: str | None = None,
+        api_base: str | None = None,
+        ranking: str = "hybrid",
+        conse: float | None = None,
+        exact: bool | None = None,
     ) -> Searcher:
         """The search engine over this catalog with the chosen embedder, kept between searches
-        (it holds the vectors in memory). A LucidaError when nothing was ever indexed."""
+        (it holds the vectors in memory). `exact`: see Searcher. A LucidaError when nothing was
+        ever indexed."""
         from lucida.search import CONSE_WEIGHT, Searcher
 
-        key = (embedder, api_base, ranking, conse)
+        key = (embedder, api_base, ranking, conse, exact)
         if key not in self._searchers:
             model = self.search_embedder(embedder, api_base)
             if model is None:
                 raise self._nothing_indexed()
             self._searchers[key] = Searcher(
-                self.catalog, model, self.exports, ranking=ranking, conse=CONSE_WEIGHT if conse is None else conse
-            )
+                self.catalog, model, self.exports, ranking=ranking, conse=CONSE_WEIGHT if conse is None else conse,
+                exact=exact,
+            )  # fmt: skip
         return self._searchers[key]
 
     def search(

@@ -9,6 +9,7 @@ and beside the catalog (lucida.search_index).
 
 from __future__ import annotations
 
+import logging
 import os
 import unicodedata
 from collections import OrderedDict
@@ -19,6 +20,8 @@ from functools import cache, reduce
 
 import numpy as np
 
+from lucida import ann_index
+from lucida.ann_index import AnnIndex
 from lucida.catalog import CatalogStore
 from lucida.catalog.store import StoredEmbedding
 from lucida.errors import LucidaError
@@ -40,10 +43,25 @@ CONSE_WEIGHT = 0.5
 CLASS_WEIGHT = 1.0
 # From this many photos on, a query's vector is scored against them on every core.
 PARALLEL_SCORING_FROM = 50_000
+log = logging.getLogger(__name__)
 _CORES = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1), 8)
 # How deep the rankings by similarity and by classes go into the candidates a search orders by
 # relevance (with every photo holding a query word and every answer): deeper than any page.
 CANDIDATE_DEPTH = 1000
+# From this many photos on, a search finds the most similar photos through the nearest-neighbour
+# index beside the catalog (lucida.ann_index) once one has been built, instead of scoring every
+# vector: exact scoring costs about 1 ms per 10,000 photos on 2 cores.
+ANN_FROM = 50_000
+# How many nearest neighbours a search asks of that index and scores again exactly (recall@10
+# against exact search, docs/benchmarks.md "Issue 15"); deeper when a page needs more.
+ANN_DEPTH = 200
+# A filtered search whose filter lets through at most this many photos scores them all exactly,
+# so it returns exactly what exact search would; a broader filter asks the index for more
+# neighbours in proportion and keeps those that pass.
+FILTER_EXACT_UP_TO = 100_000
+# The index is trusted while at most this many photos changed since it was written (they are
+# scored exactly beside it); past that, search is exact until an index run updates it.
+ANN_CHANGES_UP_TO = 100_000
 
 
 class RecentQueryVectors:
@@ -126,10 +144,14 @@ class Searcher:
         ranking: str = "hybrid",
         conse: float = CONSE_WEIGHT,
         classes: float = CLASS_WEIGHT,
+        exact: bool | None = None,
     ):
         """`ranking`: "hybrid" (vectors, words and classes, fused) or "vector" (cosine only);
         `conse`: the weight of class-embedding vectors mixed into photos' vectors (0: none);
-        `classes`: the fusion weight of the ranking by the classes a query names (0: none)."""
+        `classes`: the fusion weight of the ranking by the classes a query names (0: none);
+        `exact`: True scores every photo; False goes through the nearest-neighbour index,
+        building it when there is none; None (default) uses the index from ANN_FROM photos on
+        when one has been built (lucida.ann_index)."""
         if ranking not in RANKINGS:
             raise LucidaError(f"unknown ranking {ranking!r}; known: {', '.join(RANKINGS)}")
         if conse < 0:
@@ -150,6 +172,11 @@ class Searcher:
         self._exports_text = exports
         self._version: int | None = None
         self.recent_queries = RecentQueryVectors()
+        self.exact = exact
+        # The nearest-neighbour index in use (None: exact search), and the rows of the photos
+        # changed since it was written, which are scored exactly beside it.
+        self._ann: AnnIndex | None = None
+        self._changed_rows = np.zeros(0, dtype=np.int64)
         # word -> the ids (sorted) of the descriptions holding it, for the index's generation.
         self._holders: OrderedDict[str, np.ndarray] = OrderedDict()
         self._held = 0  # ids in _holders
@@ -166,7 +193,43 @@ class Searcher:
             self._holders.clear()
             self._held = 0
             self._version = version
+            self._open_ann(build=self.exact is False)
         return self._index.vectors
+
+    def _open_ann(self, build: bool) -> None:
+        """Use the nearest-neighbour index beside the catalog when it applies (see __init__'s
+        `exact`); with `build`, build or update it first."""
+        self._ann, self._changed_rows = None, np.zeros(0, dtype=np.int64)
+        stored = self._index.vectors
+        wanted = self.exact is False or (self.exact is None and len(stored.image_ids) >= ANN_FROM)
+        folder = ann_index.folder_for(self.catalog.path, self.embedder.name, self.conse)
+        if not wanted or folder is None or len(stored.image_ids) == 0:
+            return
+        ann = ann_index.AnnIndex.open(folder)
+        if build and (ann is None or ann.generation < self._version):
+            changed = self.catalog.changed_since(ann.generation) if ann is not None else stored.image_ids
+            try:
+                ann = ann_index.update(folder, stored.image_ids, stored.vectors, self._version, changed)
+            except OSError as error:  # a read-only folder, a full disk: search stays exact
+                log.info("nearest-neighbour index not saved beside the catalog: %s", error)
+                return
+        if ann is None or (ann.size and ann.index.ndim != stored.vectors.shape[1]):
+            return
+        changed = self.catalog.changed_since(ann.generation)
+        if len(changed) > ANN_CHANGES_UP_TO:
+            return
+        changed = changed[changed < len(self._index.row_by_id)]
+        rows = self._index.row_by_id[changed]
+        self._ann, self._changed_rows = ann, rows[rows >= 0]
+
+    def update_nearest_index(self) -> bool:
+        """Build or catch up the nearest-neighbour index beside the catalog when this catalog
+        is searched through one (ANN_FROM photos or more, or `exact=False`); True when it did."""
+        self._current()
+        if self.exact is True or (self.exact is None and len(self._index.vectors.image_ids) < ANN_FROM):
+            return False
+        self._open_ann(build=True)
+        return self._ann is not None
 
     def search(
         self, query: str, k: int = 20, offset: int = 0, only: Collection[int] | None = None, weak: bool = True
@@ -200,9 +263,12 @@ class Searcher:
             query_vectors = self._embed([p.text for p in parsed], stored)
         else:
             query_vectors = np.stack([self._query_vector(v, stored)[0] for v in vectors])
+        # Exact search scores every photo for all the queries at once; through the index, each
+        # query finds its own candidates.
+        all_scores = self._scores(query_vectors, stored) if self._ann is None else [None] * len(parsed)
         return [
             self._ranked_for_query(p.text, vector, scores, stored, k, offset, only, weak, p.excluded)
-            for p, vector, scores in zip(parsed, query_vectors, self._scores(query_vectors, stored))
+            for p, vector, scores in zip(parsed, query_vectors, all_scores)
         ]
 
     def search_vector(
@@ -213,8 +279,7 @@ class Searcher:
         stored = self._current()
         if len(stored.image_ids) == 0:
             return []
-        query = self._query_vector(vector, stored)
-        return self._ranked(self._scores(query, stored)[0], stored, k, offset, only=only)
+        return self._ranked(self._query_vector(vector, stored)[0], stored, k, offset, only=only)
 
     def candidates(self, only: Collection[int] | None = None) -> int:
         """How many photos a search ranks: all with a vector, or those of them in `only`."""
@@ -223,7 +288,7 @@ class Searcher:
         # for the whole catalog, since the web app asks this on every search.
         if only is None:
             return len(stored.image_ids) - self._index.second_files
-        shown = _allowed(stored, only)
+        shown = self._allowed(only)
         return int(shown.sum()) - second_files(self._index.group_rows[shown])
 
     def similar(self, image_id: int, k: int = 20, offset: int = 0) -> list[SearchResult] | None:
@@ -234,11 +299,10 @@ class Searcher:
         row = self._row(image_id)
         if row is None:
             return None
-        scores = self._scores(stored.vectors[row : row + 1], stored)[0]
-        scores[row] = -np.inf  # itself is always its own nearest neighbour
-        if self._index.group_rows[row] >= 0:  # and so is the other file of its pair
-            scores[self._index.group_rows == self._index.group_rows[row]] = -np.inf
-        return self._ranked(scores, stored, k, offset)
+        # Itself is always its own nearest neighbour, and so is the other file of its pair.
+        group = self._index.group_rows[row]
+        itself = np.flatnonzero(self._index.group_rows == group) if group >= 0 else np.array([row])
+        return self._ranked(np.asarray(stored.vectors[row], dtype=np.float32), stored, k, offset, without=itself)
 
     def score_vector(self, vector: np.ndarray, image_id: int) -> float | None:
         """How well one photo matches a query vector: the score a search would give it.
@@ -319,19 +383,33 @@ class Searcher:
         order."""
         words = query_words(query)
         depth = max(offset + k, CANDIDATE_DEPTH)
-        # -inf marks what may not be shown: filtered out, excluded, or the other file of a pair.
-        shown = scores if only is None else np.where(_allowed(stored, only), scores, -np.inf)
+        index = self._index
+        allowed = self._allowed(only) if only is not None else None
+        # The evidence, over every photo: holding every word of the query, or any (FTS5, any of
+        # a photo's descriptions); the probability of the classes the query names.
+        every_photo = self._holding(words, every=True)
+        some_photo = self._holding(words, every=False)
+        class_photo = index.class_table.scores(vector) if index.class_table is not None else None
+        by_class_photo = np.zeros(0, dtype=np.int64)
+        if class_photo is not None and self.classes > 0 and self.ranking == "hybrid":
+            passing = class_photo if allowed is None else np.where(allowed, class_photo, 0)
+            by_class_photo = index.class_table.ranking(passing, depth)  # type: ignore[union-attr]
+        # The rows this ranking considers (every photo in exact search) and their similarity.
+        rows, similarity = self._universe(vector, scores, allowed, np.union1d(np.flatnonzero(every_photo), by_class_photo), offset + k)
+        everything = len(rows) == len(stored.image_ids)
+        at = (lambda values: values) if everything else (lambda values: values[rows])
+        # From here on, positions in `rows`. -inf marks what may not be shown: filtered out,
+        # excluded, or the other file of a pair.
+        shown = similarity if allowed is None else np.where(at(allowed), similarity, -np.inf)
         if excluded:
-            shown = np.where(self._having(excluded, stored), -np.inf, shown)
-        shown = one_per_photo(shown, self._index.group_rows)
+            shown = np.where(self._having(excluded, rows, everything), -np.inf, shown)
+        shown = one_per_photo(shown, at(index.group_rows))
         showable = np.isfinite(shown)
-        # The evidence, over every photo: similarity; holding every word of the query, or any
-        # (FTS5, any of a photo's descriptions); the probability of the classes the query names.
         by_vector = top_k(shown, min(depth, int(showable.sum())))
-        every = self._holding(words, every=True) & showable
-        some = self._holding(words, every=False) & showable
-        class_score = self._index.class_table.scores(vector) if self._index.class_table is not None else None
-        relevance = self._relevance(vector, scores, every, some, class_score)
+        every = at(every_photo) & showable
+        some = at(some_photo) & showable
+        class_score = at(class_photo) if class_photo is not None else None
+        relevance = self._relevance(vector, similarity, every, some, class_score)
         threshold = self.calibration.threshold
         is_answer = (relevance >= threshold) & showable
         if self.ranking == "vector":
@@ -345,9 +423,8 @@ class Searcher:
             # word, the likeliest to show its classes) and every answer, by calibrated relevance,
             # which ranks as well as rank fusion or better on lucida-offline (docs/benchmarks.md,
             # "Issue 12"), so scores fall down the page. Ties: the more similar first.
-            by_classes = np.zeros(0, dtype=np.int64)
-            if class_score is not None and self.classes > 0:
-                by_classes = self._index.class_table.ranking(np.where(showable, class_score, 0), depth)  # type: ignore[union-attr]
+            by_classes = _positions_of(by_class_photo, rows, everything)
+            by_classes = by_classes[showable[by_classes]]
             pointed = some | is_answer
             pointed[by_vector] = True
             pointed[by_classes] = True
@@ -358,16 +435,17 @@ class Searcher:
         # Answers come first in either order; without `weak` only they are listed.
         listing = ranked if weak else ranked[is_answer[ranked]]
         page = listing[offset : offset + k]
-        ids = [int(stored.image_ids[row]) for row in page]
-        rows = self.catalog.result_rows(ids)
+        image_of = stored.image_ids[rows]
+        ids = [int(image_of[position]) for position in page]
+        found = self.catalog.result_rows(ids)
         results = [
             SearchResult(
-                rows[i].path, float(relevance[row]), rows[i].caption, i, rows[i].describer,
-                rows[i].width, rows[i].height, rows[i].taken_at, self._files_of(i, rows[i].path),
-                answer=bool(is_answer[row]),
+                found[i].path, float(relevance[position]), found[i].caption, i, found[i].describer,
+                found[i].width, found[i].height, found[i].taken_at, self._files_of(i, found[i].path),
+                answer=bool(is_answer[position]),
             )
-            for i, row in zip(ids, page)
-            if i in rows
+            for i, position in zip(ids, page)
+            if i in found
         ]
         ranks = {
             name: _positions(ranking, page)
@@ -377,15 +455,71 @@ class Searcher:
         if self.ranking == "hybrid":
             every_rank = _positions(by_words[: min(int(every.sum()), len(by_words))], page)
             fused = {
-                int(stored.image_ids[row]): fused_value(
+                int(image_of[row]): fused_value(
                     [ranks["vector_rank"].get(row), every_rank.get(row), ranks["word_rank"].get(row), ranks["class_rank"].get(row)],
                     [1.0, 1.0, 1.0, self.classes],
                 )
                 for row in page
             }
-        searched = {i: row.search_text for i, row in rows.items()}
-        by_id = {name: {int(stored.image_ids[row]): r for row, r in found.items()} for name, found in ranks.items()}
-        return RankedPage(self._explained(results, words, scores, stored, by_id, fused, searched), answers, len(ranked))
+        searched = {i: row.search_text for i, row in found.items()}
+        by_id = {name: {int(image_of[row]): r for row, r in at_rank.items()} for name, at_rank in ranks.items()}
+        similarities = {int(image_of[position]): float(similarity[position]) for position in page}
+        return RankedPage(
+            self._explained(results, words, similarities, by_id, fused, searched), answers, len(ranked)
+        )
+
+    def _universe(
+        self,
+        vector: np.ndarray,
+        scores: np.ndarray | None,
+        allowed: np.ndarray | None,
+        also: np.ndarray,
+        needed: int,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The rows (sorted) a ranking for this query vector considers, and their similarity to
+        it. Exact search: every row (`scores`, when already computed, are theirs). Through the
+        nearest-neighbour index: its nearest neighbours, the photos changed since it was written,
+        and the rows in `also` (other evidence); only those `allowed` when a filter is given,
+        all of them scored exactly when the filter lets few through. `needed`: how many results
+        the page reaches down to."""
+        stored = self._index.vectors
+        if self._ann is None:
+            if scores is None:
+                scores = self._scores(vector.reshape(1, -1), stored)[0]
+            return np.arange(len(stored.image_ids)), scores
+        n = len(stored.image_ids)
+        depth = max(needed, ANN_DEPTH)
+        passing = int(allowed.sum()) if allowed is not None else n
+        if allowed is not None and passing <= FILTER_EXACT_UP_TO:
+            rows = np.flatnonzero(allowed)
+            return rows, self._similarity(vector, rows)
+        # A filter lets through a share of the photos: ask for proportionally more neighbours.
+        wanted = -(-depth * n // max(passing, 1))
+        if wanted >= n:  # as many as there are photos: score them all
+            rows = np.flatnonzero(allowed) if allowed is not None else np.arange(n)
+            return rows, self._similarity(vector, rows)
+        ids = self._ann.nearest(vector, wanted)
+        ids = ids[ids < len(self._index.row_by_id)]
+        found = self._index.row_by_id[ids]
+        rows = np.unique(np.concatenate([found[found >= 0], self._changed_rows, also]))
+        if allowed is not None:
+            rows = rows[allowed[rows]]
+            if len(rows) < needed:  # too few passed: every photo that passes, exactly
+                rows = np.flatnonzero(allowed)
+        return rows, self._similarity(vector, rows)
+
+    def _similarity(self, vector: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """The cosine similarity of these rows' vectors to a unit query vector."""
+        return np.einsum("nd,d->n", self._index.vectors.vectors[rows], vector.astype(np.float32, copy=False))
+
+    def _allowed(self, only: Collection[int]) -> np.ndarray:
+        """A mask over the rows: True for the images in `only`."""
+        ids = np.fromiter(only, dtype=np.int64, count=len(only))
+        row_by_id = self._index.row_by_id
+        rows = row_by_id[ids[(ids >= 0) & (ids < len(row_by_id))]]
+        mask = np.zeros(len(self._index.vectors.image_ids), dtype=bool)
+        mask[rows[rows >= 0]] = True
+        return mask
 
     def _word_ranking(self, every: np.ndarray, some: np.ndarray, relevance: np.ndarray, depth: int) -> np.ndarray:
         """The rows of the photos holding the query's words, best first: those holding every word,
@@ -424,18 +558,22 @@ class Searcher:
             self._held -= len(dropped)
         return found
 
-    def _having(self, terms: tuple[str, ...], stored: StoredEmbedding) -> np.ndarray:
-        """A mask over the stored rows: the photos that have any of these terms, either in their
+    def _having(self, terms: tuple[str, ...], rows: np.ndarray, everything: bool) -> np.ndarray:
+        """A mask over these rows: the photos that have any of these terms, either in their
         words (description, metadata: every word of the term) or clearly by meaning (calibrated
         relevance to the term on its own of at least EXCLUDED_FROM)."""
-        having = np.zeros(len(stored.image_ids), dtype=bool)
+        stored = self._index.vectors
+        at = (lambda values: values) if everything else (lambda values: values[rows])
+        having = np.zeros(len(rows), dtype=bool)
         vectors = self._embed(list(terms), stored)
-        for term, vector, scores in zip(terms, vectors, self._scores(vectors, stored)):
-            holding = self._holding(query_words(term), every=True)
+        for term, vector in zip(terms, vectors):
+            similarity = self._scores(vector.reshape(1, -1), stored)[0] if everything else self._similarity(vector, rows)
+            holding = at(self._holding(query_words(term), every=True))
             having |= holding
-            class_score = self._index.class_table.scores(vector) if self._index.class_table is not None else None
+            class_table = self._index.class_table
+            class_score = at(class_table.scores(vector)) if class_table is not None else None
             cutoff = max(self.calibration.threshold, EXCLUDED_FROM)
-            having |= self._relevance(vector, scores, holding, holding, class_score) >= cutoff
+            having |= self._relevance(vector, similarity, holding, holding, class_score) >= cutoff
         return having
 
     def _relevance(
@@ -458,8 +596,7 @@ class Searcher:
         self,
         results: list[SearchResult],
         words: list[str],
-        scores: np.ndarray,
-        stored: StoredEmbedding,
+        similarities: dict[int, float],
         ranks: dict[str, dict[int, int]],
         fused: dict[int, float] | None = None,
         searched: dict[int, str] | None = None,
@@ -467,7 +604,6 @@ class Searcher:
         """The results with `why`: similarity, their rank in each ranking fused (None where a
         ranking did not hold them or was not used) and the fused value, matched words by field,
         likeliest classes, and the text that was searched."""
-        rows = {r.image_id: self._row(r.image_id) for r in results}
         classes_of = self.catalog.photo_classes([r.image_id for r in results])
         matches = self.catalog.matched_words([r.image_id for r in results], words)
         explained = []
@@ -479,7 +615,7 @@ class Searcher:
                 found_words = matched_fields(fields, matched)
             classes = classes_of.get(result.image_id, [])
             why = {
-                "similarity": round(float(scores[rows[result.image_id]]), 6),
+                "similarity": round(similarities[result.image_id], 6),
                 **{name: ranks.get(name, {}).get(result.image_id) for name in _RANK_NAMES},
                 "fused": round(fused[result.image_id], 6) if fused and result.image_id in fused else None,
                 "words": found_words,
@@ -491,31 +627,35 @@ class Searcher:
 
     def _ranked(
         self,
-        scores: np.ndarray,
+        vector: np.ndarray,
         stored: StoredEmbedding,
         k: int,
         offset: int,
-        count: int | None = None,
         only: Collection[int] | None = None,
+        without: np.ndarray | None = None,
     ) -> list[SearchResult]:
-        """Results ranked offset+1 .. offset+k among the first `count` scores' order (all by
-        default), counting only the images in `only` when it is given."""
-        if only is not None:
-            scores = np.where(_allowed(stored, only), scores, -np.inf)
-        scores = one_per_photo(scores, self._index.group_rows)
+        """The photos nearest a unit vector ranked offset+1 .. offset+k by cosine similarity,
+        counting only the images in `only` when it is given and never the rows in `without`."""
+        allowed = self._allowed(only) if only is not None else None
+        extra = 0 if without is None else len(without)
+        rows, similarity = self._universe(vector, None, allowed, np.zeros(0, dtype=np.int64), offset + k + extra)
+        everything = len(rows) == len(stored.image_ids)
+        scores = similarity if allowed is None else np.where(allowed if everything else allowed[rows], similarity, -np.inf)
+        if without is not None:
+            scores = np.where(np.isin(rows, without), -np.inf, scores)
+        scores = one_per_photo(scores, self._index.group_rows if everything else self._index.group_rows[rows])
         # -inf marks what may not be shown: filtered out, the other file of a pair, itself.
         shown = int(np.isfinite(scores).sum())
-        count = shown if count is None else min(count, shown)
-        best = top_k(scores, min(offset + k, count))[offset:]
-        ids = [int(stored.image_ids[i]) for i in best]
-        rows = self.catalog.result_rows(ids)
+        best = top_k(scores, min(offset + k, shown))[offset:]
+        ids = [int(stored.image_ids[rows[j]]) for j in best]
+        found = self.catalog.result_rows(ids)
         return [
             SearchResult(
-                rows[i].path, float(scores[j]), rows[i].caption, i, rows[i].describer,
-                rows[i].width, rows[i].height, rows[i].taken_at, self._files_of(i, rows[i].path),
+                found[i].path, float(scores[j]), found[i].caption, i, found[i].describer,
+                found[i].width, found[i].height, found[i].taken_at, self._files_of(i, found[i].path),
             )
             for i, j in zip(ids, best)
-            if i in rows
+            if i in found
         ]
 
     def _files_of(self, image_id: int, path: str) -> tuple[str, ...]:
@@ -544,6 +684,11 @@ def _positions(ranking: np.ndarray, rows: np.ndarray) -> dict[int, int]:
     return {int(row): position for position, row in enumerate(ranking.tolist(), 1) if row in wanted}
 
 
-def _allowed(stored: StoredEmbedding, only: Collection[int]) -> np.ndarray:
-    """A boolean mask over the stored rows: True where the image id is in `only`."""
-    return np.isin(stored.image_ids, np.fromiter(only, dtype=np.int64, count=len(only)))
+def _positions_of(wanted: np.ndarray, rows: np.ndarray, everything: bool) -> np.ndarray:
+    """The positions in `rows` (sorted) of the wanted rows it holds, in the wanted order."""
+    if everything:
+        return wanted
+    positions = np.searchsorted(rows, wanted)
+    positions = np.minimum(positions, max(len(rows) - 1, 0))
+    held = (rows[positions] == wanted) if len(rows) else np.zeros(len(wanted), dtype=bool)
+    return positions[held]

@@ -211,6 +211,47 @@ MIGRATIONS: list[Migration] = [
         CREATE TRIGGER text_vectors_delete_search AFTER DELETE ON text_vectors BEGIN UPDATE search_generation SET value = value + 1; END;
         """,
     ),
+    Migration(
+        version=7,
+        why="A large catalog is searched through a nearest-neighbour index beside it "
+        "(lucida.ann_index) that is updated, not rebuilt, when photos come and go. It needs to "
+        "know which photos changed since the generation it reflects: every write that advances "
+        "the search generation now also records the photo it touched, with that generation "
+        "(one row per photo, the latest change). An upsert, not INSERT OR REPLACE: inside a trigger "
+        "the outer statement's conflict handling wins, and put_description's own upsert would make "
+        "a REPLACE fail.",
+        sql="""
+        CREATE TABLE search_changes (
+            image_id   INTEGER PRIMARY KEY,
+            generation INTEGER NOT NULL
+        );
+        CREATE INDEX search_changes_by_generation ON search_changes(generation);
+        DROP TRIGGER files_insert_search;
+        CREATE TRIGGER files_insert_search AFTER INSERT ON files BEGIN UPDATE search_generation SET value = value + 1; INSERT INTO search_changes (image_id, generation) SELECT NEW.image_id, value FROM search_generation WHERE true ON CONFLICT (image_id) DO UPDATE SET generation = excluded.generation; END;
+        DROP TRIGGER files_update_search;
+        CREATE TRIGGER files_update_search AFTER UPDATE ON files BEGIN UPDATE search_generation SET value = value + 1; INSERT INTO search_changes (image_id, generation) SELECT OLD.image_id, value FROM search_generation WHERE true ON CONFLICT (image_id) DO UPDATE SET generation = excluded.generation; INSERT INTO search_changes (image_id, generation) SELECT NEW.image_id, value FROM search_generation WHERE true ON CONFLICT (image_id) DO UPDATE SET generation = excluded.generation; END;
+        DROP TRIGGER files_delete_search;
+        CREATE TRIGGER files_delete_search AFTER DELETE ON files BEGIN UPDATE search_generation SET value = value + 1; INSERT INTO search_changes (image_id, generation) SELECT OLD.image_id, value FROM search_generation WHERE true ON CONFLICT (image_id) DO UPDATE SET generation = excluded.generation; END;
+        DROP TRIGGER descriptions_insert_search;
+        CREATE TRIGGER descriptions_insert_search AFTER INSERT ON descriptions BEGIN UPDATE search_generation SET value = value + 1; INSERT INTO search_changes (image_id, generation) SELECT NEW.image_id, value FROM search_generation WHERE true ON CONFLICT (image_id) DO UPDATE SET generation = excluded.generation; END;
+        DROP TRIGGER descriptions_update_search;
+        CREATE TRIGGER descriptions_update_search AFTER UPDATE ON descriptions BEGIN UPDATE search_generation SET value = value + 1; INSERT INTO search_changes (image_id, generation) SELECT NEW.image_id, value FROM search_generation WHERE true ON CONFLICT (image_id) DO UPDATE SET generation = excluded.generation; END;
+        DROP TRIGGER descriptions_delete_search;
+        CREATE TRIGGER descriptions_delete_search AFTER DELETE ON descriptions BEGIN UPDATE search_generation SET value = value + 1; INSERT INTO search_changes (image_id, generation) SELECT OLD.image_id, value FROM search_generation WHERE true ON CONFLICT (image_id) DO UPDATE SET generation = excluded.generation; END;
+        DROP TRIGGER embeddings_insert_search;
+        CREATE TRIGGER embeddings_insert_search AFTER INSERT ON embeddings BEGIN UPDATE search_generation SET value = value + 1; INSERT INTO search_changes (image_id, generation) SELECT d.image_id, g.value FROM descriptions d, search_generation g WHERE d.id = NEW.description_id ON CONFLICT (image_id) DO UPDATE SET generation = excluded.generation; END;
+        DROP TRIGGER embeddings_update_search;
+        CREATE TRIGGER embeddings_update_search AFTER UPDATE ON embeddings BEGIN UPDATE search_generation SET value = value + 1; INSERT INTO search_changes (image_id, generation) SELECT d.image_id, g.value FROM descriptions d, search_generation g WHERE d.id = NEW.description_id ON CONFLICT (image_id) DO UPDATE SET generation = excluded.generation; END;
+        DROP TRIGGER embeddings_delete_search;
+        CREATE TRIGGER embeddings_delete_search AFTER DELETE ON embeddings BEGIN UPDATE search_generation SET value = value + 1; INSERT INTO search_changes (image_id, generation) SELECT d.image_id, g.value FROM descriptions d, search_generation g WHERE d.id = OLD.description_id ON CONFLICT (image_id) DO UPDATE SET generation = excluded.generation; END;
+        DROP TRIGGER class_mixtures_insert_search;
+        CREATE TRIGGER class_mixtures_insert_search AFTER INSERT ON class_mixtures BEGIN UPDATE search_generation SET value = value + 1; INSERT INTO search_changes (image_id, generation) SELECT d.image_id, g.value FROM descriptions d, search_generation g WHERE d.id = NEW.description_id ON CONFLICT (image_id) DO UPDATE SET generation = excluded.generation; END;
+        DROP TRIGGER class_mixtures_update_search;
+        CREATE TRIGGER class_mixtures_update_search AFTER UPDATE ON class_mixtures BEGIN UPDATE search_generation SET value = value + 1; INSERT INTO search_changes (image_id, generation) SELECT d.image_id, g.value FROM descriptions d, search_generation g WHERE d.id = NEW.description_id ON CONFLICT (image_id) DO UPDATE SET generation = excluded.generation; END;
+        DROP TRIGGER class_mixtures_delete_search;
+        CREATE TRIGGER class_mixtures_delete_search AFTER DELETE ON class_mixtures BEGIN UPDATE search_generation SET value = value + 1; INSERT INTO search_changes (image_id, generation) SELECT d.image_id, g.value FROM descriptions d, search_generation g WHERE d.id = OLD.description_id ON CONFLICT (image_id) DO UPDATE SET generation = excluded.generation; END;
+        """,
+    ),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1].version

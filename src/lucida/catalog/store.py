@@ -245,6 +245,15 @@ class Catalog:
         search index's copy on disk (lucida.search_index)."""
         return self._db.execute("SELECT value FROM search_generation").fetchone()[0]
 
+    def changed_since(self, generation: int) -> np.ndarray:
+        """The ids of the images whose search data changed after this search generation (added,
+        re-described, re-embedded, moved or removed), sorted: what an index built at that
+        generation must catch up on (lucida.ann_index)."""
+        rows = self._db.execute(
+            "SELECT image_id FROM search_changes WHERE generation > ? ORDER BY image_id", (generation,)
+        ).fetchall()
+        return np.fromiter((i for (i,) in rows), dtype=np.int64, count=len(rows))
+
     def file_size_bytes(self) -> int:
         return sum(
             p.stat().st_size
@@ -446,18 +455,22 @@ class Catalog:
             f"SELECT d.id, d.text {_UNEMBEDDED_DESCRIPTIONS} ORDER BY d.id", (embedder,)
         ).fetchall()
 
-    def search_vectors(self, embedder: str, table: str = "embeddings") -> StoredEmbedding:
+    def search_vectors(
+        self, embedder: str, table: str = "embeddings", image_ids: np.ndarray | None = None
+    ) -> StoredEmbedding:
         """One vector per image with a file: its preferred description's, or where that has none
         from `embedder` yet, the next description's in the same order. `table`: "embeddings", or
-        "class_mixtures" for the descriptions' ConSE vectors."""
+        "class_mixtures" for the descriptions' ConSE vectors. `image_ids`: only these images."""
         if table not in ("embeddings", "class_mixtures"):
             raise ValueError(table)
         has_vector = f"EXISTS (SELECT 1 FROM {table} x WHERE x.description_id = d.id AND x.embedder = ?1)"
+        only = "" if image_ids is None else "AND o.image_id IN (SELECT value FROM json_each(?2)) "
+        parameters = (embedder,) if image_ids is None else (embedder, json.dumps(np.asarray(image_ids).tolist()))
         rows = self._db.execute(
             f"SELECT o.image_id, e.vector FROM descriptions o JOIN {table} e ON e.description_id = o.id "
-            f"AND e.embedder = ?1 WHERE o.id = {_preferred_id(among=has_vector)} "
+            f"AND e.embedder = ?1 WHERE o.id = {_preferred_id(among=has_vector)} {only}"
             "AND EXISTS (SELECT 1 FROM files f WHERE f.image_id = o.image_id) ORDER BY o.image_id",
-            (embedder,),
+            parameters,
         ).fetchall()
         if not rows:
             return StoredEmbedding(np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32))

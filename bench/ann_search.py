@@ -1,0 +1,150 @@
+"""Search through the nearest-neighbour index (lucida.ann_index) against exact search, on a large
+catalog made by bench/synthetic_catalog.py (vectors shaped like real embeddings).
+
+Reports, with the real query embedder loaded:
+- the one-time costs: the search index's copy built from SQL, the nearest-neighbour index built
+  from scratch, and a new process's open of both;
+- vector-only search: p50/p95 end to end (query embedding included) through the index and
+  exactly, and recall@10 of the index's results against exact search on the same queries;
+- hybrid search through the index and exactly;
+- a filtered search (FUJIFILM X100V, 1% of the photos): latency, and whether it returns the same
+  photos as exact filtered search;
+- an update of the index after 10,000 photos changed (removed and added again), and the
+  search process's peak RSS.
+
+    HF_HUB_OFFLINE=1 python bench/ann_search.py --catalog /tmp/syn1m.db --out /tmp/ann1m.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+
+import numpy as np
+
+from _common import load_average, machine, percentile, print_machine, write_out
+from search_latency import WARMUP, make_queries
+
+
+def timed(function, *args, **kwargs):
+    began = time.perf_counter()
+    result = function(*args, **kwargs)
+    return result, (time.perf_counter() - began) * 1000
+
+
+def stats(values: list[float]) -> dict:
+    ordered = sorted(values)
+    return {"p50": percentile(ordered, 50), "p95": percentile(ordered, 95), "mean": float(np.mean(ordered))}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--catalog", required=True, help="a catalog from bench/synthetic_catalog.py")
+    parser.add_argument("-q", "--queries", type=int, default=200)
+    parser.add_argument("-k", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--changes", type=int, default=10_000, help="photos changed before the timed update")
+    parser.add_argument("--out")
+    args = parser.parse_args()
+
+    from lucida import ann_index
+    from lucida.catalog import Catalog
+    from lucida.filters import parse_filter
+    from lucida.models import DEFAULT_EMBEDDER, load_embedder
+    from lucida.search import Searcher
+
+    facts = machine()
+    print_machine(facts)
+    embedder = load_embedder(DEFAULT_EMBEDDER)
+    result: dict = {"benchmark": "ann_search", "machine": facts, "catalog": args.catalog, "k": args.k}
+    with Catalog.open(args.catalog, create=False) as catalog:
+        exact = Searcher(catalog, embedder, ranking="vector", exact=True)
+        size, result["search_index_load_ms"] = timed(lambda: exact.size)
+        print(f"{size} photos; the search index's copy loaded (or built from SQL) in {result['search_index_load_ms'] / 1000:.1f} s")
+        folder = ann_index.folder_for(catalog.path, embedder.name, exact.conse)
+        near = Searcher(catalog, embedder, ranking="vector", exact=False)
+        fresh = ann_index.AnnIndex.open(folder) is None
+        _, result["ann_open_or_build_ms"] = timed(lambda: near.size)
+        print(f"nearest-neighbour index {'built from scratch' if fresh else 'opened'} in {result['ann_open_or_build_ms'] / 1000:.1f} s")
+        result["ann_built_from_scratch"] = fresh
+        reopened = Searcher(catalog, embedder, ranking="vector", exact=False)
+        _, result["reopen_ms"] = timed(lambda: reopened.size)
+        print(f"a new searcher opens both in {result['reopen_ms']:.0f} ms")
+
+        queries = make_queries(args.queries + WARMUP, args.seed)
+        for query in queries[:WARMUP]:
+            near.search(query, args.k)
+            exact.search(query, args.k)
+        result["load_average_before"] = load_average()
+        near_ms, exact_ms, recalls, found_near = [], [], [], {}
+        for query in queries[WARMUP:]:
+            near.recent_queries = type(near.recent_queries)()  # embedding included in every timing
+            exact.recent_queries = type(exact.recent_queries)()
+            got, ms = timed(near.search, query, args.k)
+            near_ms.append(ms)
+            truth, ms = timed(exact.search, query, args.k)
+            exact_ms.append(ms)
+            recalls.append(len({r.image_id for r in got} & {r.image_id for r in truth}) / max(len(truth), 1))
+            found_near[query] = got
+        result["vector"] = {"ann_ms": stats(near_ms), "exact_ms": stats(exact_ms), "recall_at_k": float(np.mean(recalls)),
+                            "recall_min": float(np.min(recalls))}  # fmt: skip
+        print(f"vector search, k={args.k}: index p50 {result['vector']['ann_ms']['p50']:.1f} ms p95 "
+              f"{result['vector']['ann_ms']['p95']:.1f} ms; exact p50 {result['vector']['exact_ms']['p50']:.1f} ms p95 "
+              f"{result['vector']['exact_ms']['p95']:.1f} ms; recall@{args.k} {result['vector']['recall_at_k']:.3f} "
+              f"(lowest {result['vector']['recall_min']:.1f})")  # fmt: skip
+
+        hybrid_near = Searcher(catalog, embedder, exact=False)
+        hybrid_exact = Searcher(catalog, embedder, exact=True)
+        for query in queries[:WARMUP]:
+            hybrid_near.search(query, args.k, weak=False)
+            hybrid_exact.search(query, args.k, weak=False)
+        near_ms, exact_ms, same = [], [], []
+        for query in queries[WARMUP:]:
+            hybrid_near.recent_queries = type(hybrid_near.recent_queries)()
+            hybrid_exact.recent_queries = type(hybrid_exact.recent_queries)()
+            got, ms = timed(hybrid_near.search, query, args.k, weak=False)
+            near_ms.append(ms)
+            truth, ms = timed(hybrid_exact.search, query, args.k, weak=False)
+            exact_ms.append(ms)
+            same.append(len({r.image_id for r in got} & {r.image_id for r in truth}) / max(len(truth), 1) if truth else float(not got))
+        result["hybrid"] = {"ann_ms": stats(near_ms), "exact_ms": stats(exact_ms), "answers_recall": float(np.mean(same))}
+        print(f"hybrid search (answers), k={args.k}: index p50 {result['hybrid']['ann_ms']['p50']:.1f} ms p95 "
+              f"{result['hybrid']['ann_ms']['p95']:.1f} ms; exact p50 {result['hybrid']['exact_ms']['p50']:.1f} ms; "
+              f"share of exact's answers found {result['hybrid']['answers_recall']:.3f}")  # fmt: skip
+
+        only, filter_ms = timed(catalog.filtered_image_ids, parse_filter(camera="fujifilm x100v"))
+        only = set(only)
+        near_ms, equal = [], 0
+        for query in queries[WARMUP : WARMUP + 50]:
+            got, ms = timed(near.search, query, args.k, only=only)
+            near_ms.append(ms)
+            truth = exact.search(query, args.k, only=only)
+            equal += [r.image_id for r in got] == [r.image_id for r in truth]
+        result["filtered"] = {"passing": len(only), "share": len(only) / size, "ann_ms": stats(near_ms),
+                              "identical_to_exact": equal, "queries": len(near_ms), "filter_sql_ms": filter_ms}  # fmt: skip
+        print(f"filtered search ({len(only)} photos pass, {100 * len(only) / size:.2f}%): p50 "
+              f"{result['filtered']['ann_ms']['p50']:.1f} ms p95 {result['filtered']['ann_ms']['p95']:.1f} ms, "
+              f"identical to exact for {equal}/{len(near_ms)} queries (the filter's SQL: {filter_ms:.0f} ms, apart)")
+
+        # An update after `changes` photos changed: their vectors removed and added again, as
+        # when 10,000 new photos arrive (the same work for the graph).
+        stored = near._index.vectors
+        rng = np.random.default_rng(args.seed)
+        changed = np.sort(rng.choice(stored.image_ids, size=min(args.changes, len(stored.image_ids)), replace=False))
+        current = ann_index.AnnIndex.open(folder)
+        _, result["update_ms"] = timed(
+            ann_index.update, folder, stored.image_ids, stored.vectors, current.generation + 1, changed
+        )
+        print(f"update after {len(changed)} changed photos: {result['update_ms'] / 1000:.1f} s")
+        # Back to the catalog's own generation, so that later runs see a current index.
+        latest = ann_index.AnnIndex.open(folder)
+        latest.path.rename(latest.path.with_name(f"{current.generation:020d}.usearch"))
+        result["index_file_mb"] = sum(p.stat().st_size for p in folder.glob("*.usearch")) / 1e6
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"index file {result['index_file_mb']:.0f} MB; peak RSS of this process {result['peak_rss_mb']:.0f} MB")
+    write_out(args.out, result)
+
+
+if __name__ == "__main__":
+    main()

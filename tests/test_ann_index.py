@@ -1,0 +1,254 @@
+"""The nearest-neighbour index beside the catalog (lucida.ann_index) on a real catalog of real
+photos: it agrees with exact search, never shows a photo the catalog no longer has, survives
+kill -9 in every phase of an update and catches up, and deleting it only costs a rebuild."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import make_photo_variants
+from lucida import ann_index, search
+from lucida.ann_index import AnnIndex
+from lucida.catalog import Catalog
+from lucida.indexer import index_paths
+from lucida.library import Library
+from lucida.search import CONSE_WEIGHT, Searcher
+
+QUERIES = ["a cup of coffee", "an astronaut", "a cat", "coins", "a rocket launch", "a horse", "a man with a camera"]
+
+
+@pytest.fixture(scope="module")
+def indexed_master(tmp_path_factory, sample_photos, describer, embedder):
+    """A catalog of 68 real photos (four crops of each sample photo, so near-duplicates too)."""
+    folder = tmp_path_factory.mktemp("ann")
+    make_photo_variants(sample_photos, folder / "photos", per_photo=4)
+    db = folder / "catalog.db"
+    with Catalog.open(db) as catalog:
+        index_paths(catalog, [str(folder / "photos")], describer, embedder)
+    return db
+
+
+@pytest.fixture(autouse=True)
+def shallow_index_search(monkeypatch):
+    """Ask the index for 30 neighbours of the 68 photos, so that searches go through it (asked
+    for as many as there are photos, a search scores them all)."""
+    monkeypatch.setattr(search, "ANN_DEPTH", 30)
+
+
+@pytest.fixture
+def indexed(tmp_path, indexed_master):
+    db = tmp_path / "catalog.db"
+    shutil.copy(indexed_master, db)
+    return db
+
+
+def _ranking(db, embedder, exact, query, k=10, ranking="hybrid", only=None, weak=False):
+    """The answers (with `weak`, the whole ranking) as (image id, score)."""
+    with Catalog.open(db, create=False) as catalog:
+        searcher = Searcher(catalog, embedder, ranking=ranking, exact=exact)
+        return [(r.image_id, round(r.score, 5)) for r in searcher.search(query, k=k, only=only, weak=weak)]
+
+
+def _folder(db, embedder):
+    return ann_index.folder_for(db, embedder.name, CONSE_WEIGHT)
+
+
+@pytest.mark.parametrize("ranking", ["hybrid", "vector"])
+def test_the_index_and_exact_search_agree_on_a_real_catalog(indexed, embedder, ranking):
+    answered = 0
+    for query in QUERIES:
+        answers = _ranking(indexed, embedder, True, query, ranking=ranking)
+        assert _ranking(indexed, embedder, False, query, ranking=ranking) == answers, query
+        answered += len(answers) > 0
+        if ranking == "vector":  # the nearest ten, answers or not
+            nearest = _ranking(indexed, embedder, True, query, ranking=ranking, weak=True)
+            assert _ranking(indexed, embedder, False, query, ranking=ranking, weak=True) == nearest, query
+    assert answered >= 4  # the cup, the astronaut, the cat and the coins are in the photos
+    index = AnnIndex.open(_folder(indexed, embedder))
+    assert index is not None and index.size == 68
+
+
+def test_more_like_this_and_search_by_vector_agree_with_exact(indexed, embedder):
+    with Catalog.open(indexed, create=False) as catalog:
+        exact, near = Searcher(catalog, embedder, exact=True), Searcher(catalog, embedder, exact=False)
+        some = exact.search("an astronaut", k=1)[0].image_id
+        assert near.size == exact.size == 68  # loads them
+        assert near._ann is not None and exact._ann is None
+        assert [r.image_id for r in near.similar(some, k=8)] == [r.image_id for r in exact.similar(some, k=8)]
+        assert some not in [r.image_id for r in near.similar(some, k=8)]
+        vector = embedder.embed_queries(["a rocket"])[0]
+        assert [r.image_id for r in near.search_vector(vector, k=5)] == [r.image_id for r in exact.search_vector(vector, k=5)]
+
+
+def test_a_filtered_search_returns_what_exact_filtered_search_returns(indexed, embedder, monkeypatch):
+    with Catalog.open(indexed, create=False) as catalog:
+        only = {image_id for image_id, _ in catalog.image_files()[::5]}  # a fifth of the photos
+    for ranking in ("hybrid", "vector"):
+        expected = _ranking(indexed, embedder, True, "a cat", k=8, only=only, ranking=ranking, weak=True)
+        assert {i for i, _ in expected} <= only and len(expected) == 8
+        # Narrow: every passing photo scored exactly.
+        assert _ranking(indexed, embedder, False, "a cat", k=8, only=only, ranking=ranking, weak=True) == expected
+    # Broad (forced here): the index asked for proportionally more neighbours (5 × 68 / 14 = 25 of
+    # the 68), then those that pass.
+    monkeypatch.setattr(search, "FILTER_EXACT_UP_TO", 0)
+    monkeypatch.setattr(search, "ANN_DEPTH", 5)
+    nearest = _ranking(indexed, embedder, True, "a cat", k=3, only=only, ranking="vector", weak=True)
+    assert _ranking(indexed, embedder, False, "a cat", k=3, only=only, ranking="vector", weak=True) == nearest
+
+
+def test_a_removed_photo_never_appears_even_before_the_index_catches_up(indexed, embedder, monkeypatch):
+    coffee = _ranking(indexed, embedder, False, "a cup of coffee", k=5)[0][0]
+    written = AnnIndex.open(_folder(indexed, embedder))
+    with Catalog.open(indexed, create=False) as catalog:
+        catalog.remove_paths([path for image_id, path in catalog.image_files() if image_id == coffee])
+        catalog.prune_orphan_images()
+        # A search of a large catalog uses the file as it is, which still holds the photo.
+        monkeypatch.setattr(search, "ANN_FROM", 0)
+        stale = Searcher(catalog, embedder)
+        assert stale.size == 67 and stale._ann is not None and stale._ann.generation == written.generation
+        assert written.index.contains(np.array([coffee]))[0]
+        assert coffee not in [r.image_id for r in stale.search("a cup of coffee", k=20, weak=True)]
+        other = stale.search("a cup of coffee", k=1)[0].image_id
+        assert coffee not in [r.image_id for r in stale.similar(other, k=66)]
+    # An update tombstones it.
+    assert coffee not in [i for i, _ in _ranking(indexed, embedder, False, "a cup of coffee", k=20)]
+    updated = AnnIndex.open(_folder(indexed, embedder))
+    assert updated.generation > written.generation and updated.size == 67
+    assert not updated.index.contains(np.array([coffee]))[0]
+
+
+def test_a_stale_index_is_trusted_only_for_unchanged_photos(indexed, embedder, photo_folder, describer, monkeypatch):
+    """A photo added after the file was written is found (scored exactly beside it) before any update."""
+    _ranking(indexed, embedder, False, "a cat")  # writes the index
+    written = AnnIndex.open(_folder(indexed, embedder))
+    monkeypatch.setattr(search, "ANN_FROM", 0)  # as a search of a large catalog would: use the file as it is
+    with Catalog.open(indexed, create=False) as catalog:
+        index_paths(catalog, [str(photo_folder / "chelsea.jpg")], describer, embedder)
+        added = max(image_id for image_id, _ in catalog.image_files())
+        stale, exact = Searcher(catalog, embedder, ranking="vector"), Searcher(catalog, embedder, exact=True, ranking="vector")
+        assert stale.size == 69
+        assert stale._ann is not None and stale._ann.generation == written.generation
+        assert not written.index.contains(np.array([added]))[0]
+        assert stale._index.vectors.image_ids[stale._changed_rows].tolist() == [added]
+        found = [r.image_id for r in stale.search("a cat", k=10)]
+        assert added in found and found == [r.image_id for r in exact.search("a cat", k=10)]
+
+
+def test_deleting_the_index_only_costs_a_rebuild(indexed, embedder):
+    first = _ranking(indexed, embedder, False, "an astronaut")
+    shutil.rmtree(_folder(indexed, embedder))
+    assert _ranking(indexed, embedder, False, "an astronaut") == first
+    assert AnnIndex.open(_folder(indexed, embedder)) is not None
+
+
+def test_a_damaged_index_file_is_rebuilt(indexed, embedder):
+    first = _ranking(indexed, embedder, False, "a horse")
+    index = AnnIndex.open(_folder(indexed, embedder))
+    path, generation = index.path, index.generation
+    del index
+    path.write_bytes(b"not an index")
+    assert AnnIndex.open(_folder(indexed, embedder)) is None
+    with Catalog.open(indexed, create=False) as catalog:
+        assert len(catalog.changed_since(generation)) == 0  # the rebuild comes from the bad file alone
+    assert _ranking(indexed, embedder, False, "a horse") == first
+
+
+# Runs an update of the index in a child process and kills it with SIGKILL at one point:
+# argv: catalog, phase ("append", "compact", "rebuild"), point ("add", "fsync", "replace").
+_KILLED_UPDATE = """
+import os, signal, sys, shutil
+import usearch.index
+from lucida import ann_index
+from lucida.catalog import Catalog
+from lucida.models import DEFAULT_EMBEDDER, load_embedder
+from lucida.search import CONSE_WEIGHT, Searcher
+
+db, phase, point = sys.argv[1:4]
+die = lambda *args, **kwargs: os.kill(os.getpid(), signal.SIGKILL)
+if phase == "compact":
+    ann_index.REBUILD_AT_TOMBSTONES = 0.0
+if phase == "rebuild":
+    shutil.rmtree(ann_index.folder_for(db, DEFAULT_EMBEDDER, CONSE_WEIGHT))
+if point == "add":
+    usearch.index.Index.add = die
+elif point == "fsync":
+    os.fsync = die
+else:
+    os.replace = die
+with Catalog.open(db, create=False) as catalog:
+    Searcher(catalog, load_embedder(DEFAULT_EMBEDDER), exact=False).update_nearest_index()
+raise SystemExit("not killed")
+"""
+
+
+@pytest.mark.parametrize("phase", ["append", "compact", "rebuild"])
+def test_the_index_survives_kill_9_in_every_phase_and_catches_up(indexed, embedder, phase, photo_folder, describer):
+    _ranking(indexed, embedder, False, "a cat")  # the index, written
+    written = AnnIndex.open(_folder(indexed, embedder))
+    with Catalog.open(indexed, create=False) as catalog:  # changes for the update to apply
+        removed, path = catalog.image_files()[0]
+        catalog.remove_paths([path])
+        catalog.prune_orphan_images()
+        index_paths(catalog, [str(photo_folder / "chelsea.jpg")], describer, embedder)
+    for point in ("add", "fsync", "replace"):
+        killed = subprocess.run([sys.executable, "-c", _KILLED_UPDATE, str(indexed), phase, point], timeout=300)
+        assert killed.returncode == -signal.SIGKILL, point
+        # Whatever the kill left, a search reads only a whole file, agrees with exact search and
+        # never returns the removed photo.
+        left = AnnIndex.open(_folder(indexed, embedder))
+        assert left is None or left.generation == written.generation, point
+        for query in ("a cat", "a cup of coffee", "an astronaut"):
+            found = _ranking(indexed, embedder, False, query, k=20)
+            assert found == _ranking(indexed, embedder, True, query, k=20), (point, query)
+            assert removed not in [i for i, _ in found]
+        caught_up = AnnIndex.open(_folder(indexed, embedder))
+        assert caught_up.generation > written.generation and caught_up.size == 68
+        assert not caught_up.index.contains(np.array([removed]))[0]
+        if phase != "rebuild":  # the index as it was before the changes, for the next kill
+            _write_old_index(indexed, embedder, written.generation)
+
+
+def _write_old_index(db, embedder, generation):
+    """An index file of an older generation (the catalog's changes since are then applied again)."""
+    folder = _folder(db, embedder)
+    with Catalog.open(db, create=False) as catalog:
+        searcher = Searcher(catalog, embedder, exact=True)
+        searcher.size  # noqa: B018
+        stored = searcher._index.vectors
+    shutil.rmtree(folder, ignore_errors=True)
+    ann_index.update(folder, stored.image_ids, stored.vectors, generation, stored.image_ids)
+
+
+def test_an_index_run_keeps_the_index_of_a_large_catalog_current(indexed, embedder, photo_folder, monkeypatch):
+    monkeypatch.setattr(search, "ANN_FROM", 10)  # this catalog stands for a large one
+    with Library.open(indexed) as library:
+        library.prepare_search()
+        first = AnnIndex.open(_folder(indexed, embedder))
+        assert first is not None and first.size == 68
+        library.index([str(photo_folder / "chelsea.jpg")])
+    after = AnnIndex.open(_folder(indexed, embedder))
+    assert after.generation > first.generation and after.size == 69
+
+
+def test_changes_record_the_photos_they_touch(indexed, embedder):
+    with Catalog.open(indexed, create=False) as catalog:
+        generation = catalog.search_generation()
+        assert len(catalog.changed_since(generation)) == 0
+        image_id, path = catalog.image_files()[3]
+        catalog.remove_paths([path])
+        assert catalog.changed_since(generation).tolist() == [image_id]
+        assert catalog.search_generation() > generation
+        assert len(catalog.changed_since(0)) >= 68
+
+
+def test_the_index_library_and_onnx_runtime_load_in_either_order():
+    """usearch 2.26.6 crashed the process when imported before onnxruntime (pyproject pins below it)."""
+    for first, second in (("usearch.index", "onnxruntime"), ("onnxruntime", "usearch.index")):
+        loaded = subprocess.run([sys.executable, "-c", f"import {first}, {second}"], timeout=120)
+        assert loaded.returncode == 0, (first, second)
