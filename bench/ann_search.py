@@ -45,10 +45,11 @@ def main() -> None:
     parser.add_argument("-k", type=int, default=10)
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--changes", type=int, default=10_000, help="photos changed before the timed update")
+    parser.add_argument("--depths", default="", help="also measure vector search asking the index for these many neighbours, e.g. 500,1000")
     parser.add_argument("--out")
     args = parser.parse_args()
 
-    from lucida import ann_index
+    from lucida import ann_index, search
     from lucida.catalog import Catalog
     from lucida.filters import parse_filter
     from lucida.models import DEFAULT_EMBEDDER, load_embedder
@@ -93,6 +94,37 @@ def main() -> None:
               f"{result['vector']['ann_ms']['p95']:.1f} ms; exact p50 {result['vector']['exact_ms']['p50']:.1f} ms p95 "
               f"{result['vector']['exact_ms']['p95']:.1f} ms; recall@{args.k} {result['vector']['recall_at_k']:.3f} "
               f"(lowest {result['vector']['recall_min']:.1f})")  # fmt: skip
+
+        # The index alone: the nearest photos by cosine it finds (asked for ANN_DEPTH, scored
+        # again exactly), against the exact nearest, without the answers-first order a search
+        # adds (lucida.relevance).
+        index, vectors = near._ann, near._index.vectors.vectors
+        recalls = {}
+        for depth in sorted({search.ANN_DEPTH, 10, 50} | {int(d) for d in args.depths.split(",") if d}):
+            found_share = []
+            for vector in embedder.embed_queries(queries[WARMUP:]):
+                truth = np.argpartition(-np.einsum("nd,d->n", vectors, vector), args.k)[: args.k]
+                rows = near._index.row_by_id[index.nearest(vector, depth)]
+                rows = rows[rows >= 0]
+                best = rows[np.argsort(-(vectors[rows] @ vector))[: args.k]]
+                found_share.append(len(set(best.tolist()) & set(truth.tolist())) / args.k)
+            recalls[depth] = float(np.mean(found_share))
+            print(f"  the index alone, asked for {depth} neighbours: recall@{args.k} {recalls[depth]:.3f}")
+        result["index_recall_by_depth"] = recalls
+
+        for depth in [int(d) for d in args.depths.split(",") if d]:
+            default, search.ANN_DEPTH = search.ANN_DEPTH, depth
+            near_ms, recalls = [], []
+            for query in queries[WARMUP:]:
+                near.recent_queries = type(near.recent_queries)()
+                got, ms = timed(near.search, query, args.k)
+                near_ms.append(ms)
+                truth = exact.search(query, args.k)
+                recalls.append(len({r.image_id for r in got} & {r.image_id for r in truth}) / max(len(truth), 1))
+            search.ANN_DEPTH = default
+            result.setdefault("vector_by_depth", {})[depth] = {"ann_ms": stats(near_ms), "recall_at_k": float(np.mean(recalls))}
+            print(f"  asking the index for {depth} neighbours: p50 {stats(near_ms)['p50']:.1f} ms p95 "
+                  f"{stats(near_ms)['p95']:.1f} ms, recall@{args.k} {np.mean(recalls):.3f}")
 
         hybrid_near = Searcher(catalog, embedder, exact=False)
         hybrid_exact = Searcher(catalog, embedder, exact=True)

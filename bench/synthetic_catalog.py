@@ -29,6 +29,7 @@ a description on 2 cores (they are long: 580 characters), so the pool is 2,500 d
 
     HF_HUB_OFFLINE=1 python bench/synthetic_catalog.py --out /tmp/syn1m.db              # 1,000,000 photos
     HF_HUB_OFFLINE=1 python bench/synthetic_catalog.py --photos 20000 --out /tmp/syn20k.db
+    HF_HUB_OFFLINE=1 python bench/synthetic_catalog.py --add --photos 10000 --pool 200 --seed 4 --out /tmp/syn1m.db
 
 The query set for benchmarks over it is bench/search_latency.make_queries.
 """
@@ -344,9 +345,11 @@ def make_pool(catalog, embedder, size: int, rng: np.random.Generator) -> Pool:
     return Pool(descriptions, shapes, vectors, mixtures)
 
 
-def write_photos(catalog, pool: Pool, plan: Plan, seed: int, rng: np.random.Generator) -> tuple[int, np.ndarray, np.ndarray]:
-    """Every photo of the plan into the catalog, BATCH photos a transaction. Returns the images
-    written and the cosines of their vectors and class mixtures to their pool entry's."""
+def write_photos(
+    catalog, pool: Pool, plan: Plan, seed: int, rng: np.random.Generator, root: str = "/photos"
+) -> tuple[int, np.ndarray, np.ndarray]:
+    """Every photo of the plan into the catalog under `root`, BATCH photos a transaction. Returns
+    the images written and the cosines of their vectors and class mixtures to their pool entry's."""
     from lucida.catalog.store import METADATA_DESCRIBER
     from lucida.metadata import sidecar_signature
     from lucida.metadata_text import Gazetteer, metadata_fields, metadata_text
@@ -388,7 +391,7 @@ def write_photos(catalog, pool: Pool, plan: Plan, seed: int, rng: np.random.Gene
                 metadata = photo_metadata(plan, i, str(taken[i]), portrait)
                 fields = metadata_fields(metadata, places.get((metadata.latitude, metadata.longitude)))
                 metadata_details = {"fields": fields, "metadata": hashlib.sha256(repr(metadata).encode("utf-8")).hexdigest()}
-                folder = f"/photos/{taken[i][:4]}/{taken[i][5:7]}"
+                folder = f"{root}/{taken[i][:4]}/{taken[i][5:7]}"
                 for vector_row, extension in files:
                     content_hash = hashlib.sha256(f"synthetic {seed} {i}{extension}".encode()).hexdigest()
                     image_id = catalog.add_image(content_hash, width, height, metadata.taken_at)
@@ -451,13 +454,34 @@ def build(out: Path, photos: int, pool_size: int, seed: int) -> None:
     )
 
 
+def add(out: Path, photos: int, pool_size: int, seed: int) -> None:
+    """`photos` new photos into an existing catalog, under /photos-added/ (new content hashes
+    from `seed`), as a later index run would add them."""
+    from lucida.catalog import Catalog
+    from lucida.models import DEFAULT_EMBEDDER, load_embedder
+
+    rng = np.random.default_rng(seed)
+    with Catalog.open(out, create=False) as catalog:
+        pool = make_pool(catalog, load_embedder(DEFAULT_EMBEDDER), pool_size, rng)
+        began = time.perf_counter()
+        images, _, _ = write_photos(catalog, pool, plan_photos(photos, len(pool.descriptions), rng), seed, rng, "/photos-added")
+    print(f"added {photos:,} photos ({images:,} images) in {time.perf_counter() - began:.1f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--photos", type=int, default=1_000_000, help="photos in the catalog (2%% more images: pairs)")
     parser.add_argument("--out", required=True, help="the catalog file to create (never overwritten)")
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--pool", type=int, default=POOL, help="distinct descriptions, each embedded once")
+    parser.add_argument(
+        "--add", action="store_true",
+        help="add --photos new photos (new content, under /photos-added/) to the existing catalog --out; use another --seed",
+    )
     args = parser.parse_args()
+    if args.add:
+        add(Path(args.out), args.photos, args.pool, args.seed)
+        return
 
     out = Path(args.out).expanduser().absolute()
     taken = [p for p in (out, Path(f"{out}-wal"), Path(f"{out}-shm")) if p.exists()]

@@ -314,11 +314,22 @@ class Library:
     def watch(self, folders: list[str], progress: Progress | None = None, **options: Any) -> None:
         """Index `folders`, then keep the catalog current with them (see lucida.watch), with the
         models `lucida index` would use, their API base included."""
-        from lucida.watch import watch_folders, watch_roots
+        from lucida.watch import WatchPass, watch_folders, watch_roots
 
         watch_roots(folders)  # a mistyped path fails before a model loads
         describer_model, embedder_model = self.index_models()
-        watch_folders(self.catalog, folders, describer_model, embedder_model, progress, **options)
+        on_pass = options.pop("on_pass", None)
+
+        def after_pass(done: WatchPass) -> None:
+            # As after `lucida index`: the search index's copy and the nearest-neighbour index
+            # catch up with what the pass changed, so the next search need not.
+            s = done.summary
+            if s.described or s.reused or s.removed or s.embedded:
+                self.prepare_search()
+            if on_pass is not None:
+                on_pass(done)
+
+        watch_folders(self.catalog, folders, describer_model, embedder_model, progress, on_pass=after_pass, **options)
 
     def caption(
         self,

@@ -213,7 +213,7 @@ class Searcher:
             except OSError as error:  # a read-only folder, a full disk: search stays exact
                 log.info("nearest-neighbour index not saved beside the catalog: %s", error)
                 return
-        if ann is None or (ann.size and ann.index.ndim != stored.vectors.shape[1]):
+        if ann is None or ann.dimensions != stored.vectors.shape[1]:
             return
         changed = self.catalog.changed_since(ann.generation)
         if len(changed) > ANN_CHANGES_UP_TO:
@@ -550,7 +550,7 @@ class Searcher:
         if found is not None:
             self._holders.move_to_end(word)
             return found
-        found = np.unique(self.catalog.descriptions_holding([word], every=False))
+        found = self.catalog.descriptions_holding([word], every=False)  # sorted and distinct
         self._holders[word] = found
         self._held += len(found)
         while self._held > WORD_CACHE_SIZE and len(self._holders) > 1:

@@ -75,7 +75,7 @@ class ClassTable:
     def from_postings(
         cls, image_ids: np.ndarray, class_matrix: np.ndarray, classes: np.ndarray, rows: np.ndarray, probabilities: np.ndarray
     ) -> ClassTable:
-        order = np.lexsort((rows, classes))
+        order = np.argsort(classes * (len(image_ids) + 1) + rows, kind="stable")  # by class, then row
         offsets = np.searchsorted(classes[order], np.arange(len(class_matrix) + 1))
         return cls(image_ids, class_matrix, offsets.astype(np.int64), rows[order], probabilities[order].astype(np.float32))
 
@@ -121,23 +121,24 @@ class SearchIndex:
         vectors = _search_vectors(catalog, embedder, conse)
         # Relevance weighs the classes in every ranking mode.
         class_table = ClassTable.load(catalog, embedder, vectors) if len(vectors.image_ids) else None
-        return cls._with_groups(catalog, vectors, class_table, exports)
+        row_by_id = _rows_by_id(vectors.image_ids)
+        return cls._with_groups(catalog, vectors, class_table, exports, _description_rows(catalog, row_by_id))
 
     @classmethod
     def _with_groups(
-        cls, catalog: CatalogStore, vectors: StoredEmbedding, class_table: ClassTable | None, exports: str | None
+        cls,
+        catalog: CatalogStore,
+        vectors: StoredEmbedding,
+        class_table: ClassTable | None,
+        exports: str | None,
+        description_rows: np.ndarray,
     ) -> SearchIndex:
-        """The index of these vectors and classes, with the photo groups and description rows
-        read from the catalog (a few seconds at 1M photos, against minutes for the classes)."""
+        """The index of these vectors, classes and description rows, with the photo groups read
+        from the catalog (3 s at 1M photos)."""
         groups = group_photos(catalog.image_files(), export_pattern(exports))
         group_rows = np.fromiter(
             (groups.group_of.get(int(i), -1) for i in vectors.image_ids), dtype=np.int64, count=len(vectors.image_ids)
         )
-        row_by_id = _rows_by_id(vectors.image_ids)
-        description_ids, image_ids = catalog.description_images()
-        description_rows = np.full(int(description_ids.max()) + 1 if len(description_ids) else 0, -1, dtype=np.int64)
-        known = image_ids < len(row_by_id)
-        description_rows[description_ids[known]] = row_by_id[image_ids[known]]
         return cls.assemble(vectors, class_table, groups, group_rows, description_rows)
 
     def caught_up(
@@ -157,6 +158,8 @@ class SearchIndex:
         position = np.empty(len(order), dtype=np.int64)
         position[order] = np.arange(len(order))
         vectors = StoredEmbedding(image_ids[order], np.concatenate(parts)[order].astype(np.float32, copy=False))
+        moved = np.full(len(old.image_ids), -1, dtype=np.int64)  # old row -> new row (-1: changed)
+        moved[keep] = position[: len(keep)]
         class_table = None
         if len(vectors.image_ids):
             found = catalog.photo_classes(fresh.image_ids.tolist())
@@ -169,8 +172,6 @@ class SearchIndex:
                 if class_matrix.shape != table.class_matrix.shape or not np.array_equal(class_matrix, table.class_matrix):
                     return None
                 # The kept photos' postings at their new rows, then the changed photos'.
-                moved = np.full(len(old.image_ids), -1, dtype=np.int64)
-                moved[keep] = position[: len(keep)]
                 rows = moved[table.rows]
                 kept = rows >= 0
                 new_classes, new_rows, new_probabilities = _postings(
@@ -182,7 +183,19 @@ class SearchIndex:
                     np.concatenate([rows[kept], new_rows]),
                     np.concatenate([np.asarray(table.probabilities)[kept], new_probabilities]),
                 )  # fmt: skip
-        return self._with_groups(catalog, vectors, class_table, exports)
+        # Descriptions: the kept photos' at their new rows (a photo's descriptions change only
+        # with the photo), then the changed photos'.
+        old_rows = np.asarray(self.description_rows)
+        description_rows = np.where(old_rows >= 0, moved[np.maximum(old_rows, 0)], -1) if len(moved) else old_rows.copy()
+        description_ids, their_images = catalog.description_images(changed)
+        row_by_id = _rows_by_id(vectors.image_ids)
+        if len(description_ids) and description_ids.max() >= len(description_rows):
+            grown = np.full(int(description_ids.max()) + 1, -1, dtype=np.int64)
+            grown[: len(description_rows)] = description_rows
+            description_rows = grown
+        known = their_images < len(row_by_id)
+        description_rows[description_ids[known]] = row_by_id[their_images[known]]
+        return self._with_groups(catalog, vectors, class_table, exports, description_rows)
 
     @classmethod
     def assemble(
@@ -261,6 +274,15 @@ def _postings(
     return (
         np.asarray(classes, dtype=np.int64), np.asarray(at, dtype=np.int64), np.asarray(probabilities, dtype=np.float32)
     )  # fmt: skip
+
+
+def _description_rows(catalog: CatalogStore, row_by_id: np.ndarray) -> np.ndarray:
+    """description id -> the row of its photo (-1: none), for every description of a photo with a file."""
+    description_ids, image_ids = catalog.description_images()
+    description_rows = np.full(int(description_ids.max()) + 1 if len(description_ids) else 0, -1, dtype=np.int64)
+    known = image_ids < len(row_by_id)
+    description_rows[description_ids[known]] = row_by_id[image_ids[known]]
+    return description_rows
 
 
 def _rows_by_id(image_ids: np.ndarray) -> np.ndarray:

@@ -464,14 +464,22 @@ class Catalog:
         if table not in ("embeddings", "class_mixtures"):
             raise ValueError(table)
         has_vector = f"EXISTS (SELECT 1 FROM {table} x WHERE x.description_id = d.id AND x.embedder = ?1)"
-        only = "" if image_ids is None else "AND o.image_id IN (SELECT value FROM json_each(?2)) "
-        parameters = (embedder,) if image_ids is None else (embedder, json.dumps(np.asarray(image_ids).tolist()))
-        rows = self._db.execute(
-            f"SELECT o.image_id, e.vector FROM descriptions o JOIN {table} e ON e.description_id = o.id "
-            f"AND e.embedder = ?1 WHERE o.id = {_preferred_id(among=has_vector)} {only}"
-            "AND EXISTS (SELECT 1 FROM files f WHERE f.image_id = o.image_id) ORDER BY o.image_id",
-            parameters,
-        ).fetchall()
+        if image_ids is None:
+            rows = self._db.execute(
+                f"SELECT o.image_id, e.vector FROM descriptions o JOIN {table} e ON e.description_id = o.id "
+                f"AND e.embedder = ?1 WHERE o.id = {_preferred_id(among=has_vector)} "
+                "AND EXISTS (SELECT 1 FROM files f WHERE f.image_id = o.image_id) ORDER BY o.image_id",
+                (embedder,),
+            ).fetchall()
+        else:
+            # The wanted images drive the query: each one's preferred description, then its
+            # vector (testing every description against the list took 2.7 s at 1M photos).
+            rows = self._db.execute(
+                f"SELECT w.id, e.vector FROM (SELECT DISTINCT value AS id FROM json_each(?2)) w "
+                f"JOIN {table} e ON e.description_id = {_preferred_id(image_id='w.id', among=has_vector)} "
+                "AND e.embedder = ?1 WHERE EXISTS (SELECT 1 FROM files f WHERE f.image_id = w.id) ORDER BY w.id",
+                (embedder, json.dumps(np.asarray(image_ids).tolist())),
+            ).fetchall()
         if not rows:
             return StoredEmbedding(np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32))
         image_ids = np.fromiter((i for i, _ in rows), dtype=np.int64, count=len(rows))
@@ -563,23 +571,40 @@ class Catalog:
 
     def descriptions_holding(self, words: list[str], every: bool) -> np.ndarray:
         """The ids of the descriptions that hold any of `words` (with `every`, all of them),
-        unranked. Without BM25 scores FTS5 only merges its lists: about 1.5 ms for the 2,500
-        descriptions a common word holds at 100,000 photos, against 12 ms ranked."""
+        unranked, ascending and distinct. Without BM25 scores FTS5 only merges its lists: about
+        1.5 ms for the 2,500 descriptions a common word holds at 100,000 photos, against 12 ms
+        ranked."""
         if not words:
             return np.zeros(0, dtype=np.int64)
         try:
-            rows = self._db.execute(
-                "SELECT rowid FROM description_words WHERE description_words MATCH ?", (_fts5_match(words, every),)
-            ).fetchall()
+            # One string, parsed by numpy, rather than a Python tuple a row: a third of the time
+            # for the 450,000 descriptions a common word holds at 1M photos (130 ms, not 390).
+            (joined,) = self._db.execute(
+                "SELECT group_concat(rowid) FROM (SELECT rowid FROM description_words "
+                "WHERE description_words MATCH ? ORDER BY rowid)",
+                (_fts5_match(words, every),),
+            ).fetchone()
         except sqlite3.OperationalError as error:
             raise LucidaError(f"cannot search for {' '.join(words)!r}: {error}") from error
-        return np.fromiter((r for (r,) in rows), dtype=np.int64, count=len(rows))
+        if not joined:
+            return np.zeros(0, dtype=np.int64)
+        return np.fromstring(joined, dtype=np.int64, sep=",")
 
-    def description_images(self) -> tuple[np.ndarray, np.ndarray]:
-        """(description ids, their image ids) of every description of an image with a file."""
-        rows = self._db.execute(
-            "SELECT d.id, d.image_id FROM descriptions d WHERE EXISTS (SELECT 1 FROM files f WHERE f.image_id = d.image_id)"
-        ).fetchall()
+    def description_images(self, image_ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(description ids, their image ids) of every description of an image with a file (of
+        these images only, when given)."""
+        if image_ids is None:
+            rows = self._db.execute(
+                "SELECT d.id, d.image_id FROM descriptions d "
+                "WHERE EXISTS (SELECT 1 FROM files f WHERE f.image_id = d.image_id)"
+            ).fetchall()
+        else:
+            rows = self._db.execute(
+                "SELECT d.id, d.image_id FROM (SELECT DISTINCT value AS id FROM json_each(?)) w "
+                "CROSS JOIN descriptions d WHERE d.image_id = w.id "
+                "AND EXISTS (SELECT 1 FROM files f WHERE f.image_id = d.image_id)",
+                (json.dumps(np.asarray(image_ids).tolist()),),
+            ).fetchall()
         ids = np.array(rows, dtype=np.int64).reshape(-1, 2)
         return ids[:, 0].copy(), ids[:, 1].copy()
 
