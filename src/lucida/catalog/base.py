@@ -47,6 +47,11 @@ class CatalogStore(Protocol):
         descriptions, their vectors and class mixtures, class texts' vectors)."""
         ...
 
+    def changed_since(self, generation: int) -> np.ndarray:
+        """The ids of the images whose search data changed after this search generation (added,
+        re-described, re-embedded, moved or removed), sorted."""
+        ...
+
     def file_size_bytes(self) -> int:
         ...
 
@@ -141,10 +146,12 @@ class CatalogStore(Protocol):
         """(description id, text) of every description of a filed image not yet embedded."""
         ...
 
-    def search_vectors(self, embedder: str, table: str = "embeddings") -> StoredEmbedding:
+    def search_vectors(
+        self, embedder: str, table: str = "embeddings", image_ids: np.ndarray | None = None
+    ) -> StoredEmbedding:
         """One vector per image with a file: its preferred description's, or where that has none
         from `embedder` yet, the next description's in the same order. `table`: "embeddings", or
-        "class_mixtures" for the descriptions' ConSE vectors."""
+        "class_mixtures" for the descriptions' ConSE vectors. `image_ids`: only these images."""
         ...
 
     def descriptions_by(self, describer: str, prompt: str = "") -> dict[str, tuple[int, str, dict | None]]:
@@ -170,8 +177,9 @@ class CatalogStore(Protocol):
         unranked: which, not how well (int64, in no particular order)."""
         ...
 
-    def description_images(self) -> tuple[np.ndarray, np.ndarray]:
-        """(description ids, their image ids) of every description of an image with a file."""
+    def description_images(self, image_ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(description ids, their image ids) of every description of an image with a file (of
+        these images only, when given)."""
         ...
 
     def matched_words(self, image_ids: list[int], words: list[str]) -> dict[int, tuple[list[str], dict | None]]:
