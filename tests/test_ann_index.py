@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -250,6 +251,23 @@ def test_an_index_run_keeps_the_index_of_a_large_catalog_current(indexed, embedd
         library.index([str(photo_folder / "chelsea.jpg")])
     after = AnnIndex.open(_folder(indexed, embedder))
     assert after.generation > first.generation and after.size == 69
+
+
+def test_a_watch_pass_keeps_the_index_of_a_large_catalog_current(indexed, embedder, photo_folder, monkeypatch):
+    monkeypatch.setattr(search, "ANN_FROM", 10)  # this catalog stands for a large one
+    with Library.open(indexed) as library:
+        library.prepare_search()
+        first = AnnIndex.open(_folder(indexed, embedder))
+        stop, passes = threading.Event(), []
+
+        def on_pass(done) -> None:
+            passes.append(done)
+            stop.set()
+
+        library.watch([str(photo_folder)], on_pass=on_pass, stop=stop, poll=True)
+    assert [(p.reason, p.summary.described) for p in passes] == [("start", 17)]
+    after = AnnIndex.open(_folder(indexed, embedder))
+    assert after.generation > first.generation and after.size == 68 + 17
 
 
 def test_changes_record_the_photos_they_touch(indexed, embedder):
