@@ -159,8 +159,9 @@ def main() -> None:
     parser.add_argument("-q", "--queries", type=int, default=200)
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument(
-        "--engines", default="faiss-ivf-sq8,faiss-ivf-flat,usearch-i8,faiss-hnsw-flat",
-        help="comma-separated: faiss-hnsw-flat, faiss-hnsw-sq8, faiss-ivf-flat, faiss-ivf-sq8, usearch-i8, usearch-f16",
+        "--engines", default="faiss-ivf-sq8,faiss-ivf-flat,faiss-hnsw-flat",
+        help="comma-separated: faiss-hnsw-flat, faiss-hnsw-sq8, faiss-ivf-flat, faiss-ivf-sq8, usearch-i8, "
+        "usearch-f16 (usearch: pip install usearch first)",
     )
     parser.add_argument("--out")
     args = parser.parse_args()
