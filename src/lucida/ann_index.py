@@ -28,8 +28,6 @@ The catalog stays the truth; the index is derived and can be deleted at any time
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import math
 import os
@@ -39,6 +37,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from lucida.search_index import folder_beside
 
 log = logging.getLogger(__name__)
 
@@ -182,9 +182,4 @@ def folder_for(catalog_path: Path | str, embedder: str, conse: float) -> Path | 
     """Where the index of this catalog's vectors for an embedder and ConSE weight (what the
     searched vectors are made of) lives: `<catalog>-search/<embedder>-<key>.ann/`. None for a
     catalog that is not a file."""
-    catalog_path = str(catalog_path)
-    if not catalog_path or catalog_path == ":memory:":
-        return None
-    key = hashlib.sha256(json.dumps([embedder, conse]).encode()).hexdigest()[:12]
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in embedder)
-    return Path(f"{catalog_path}-search") / f"{safe}-{key}.ann"
+    return folder_beside(catalog_path, embedder, [embedder, conse], ".ann")

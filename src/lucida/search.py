@@ -13,7 +13,7 @@ import logging
 import os
 import unicodedata
 from collections import OrderedDict
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache, reduce
@@ -201,9 +201,8 @@ class Searcher:
         `exact`); with `build`, build or update it first."""
         self._ann, self._changed_rows = None, np.zeros(0, dtype=np.int64)
         stored = self._index.vectors
-        wanted = self.exact is False or (self.exact is None and len(stored.image_ids) >= ANN_FROM)
         folder = ann_index.folder_for(self.catalog.path, self.embedder.name, self.conse)
-        if not wanted or folder is None or len(stored.image_ids) == 0:
+        if not self._through_index() or folder is None or len(stored.image_ids) == 0:
             return
         ann = ann_index.AnnIndex.open(folder)
         if build and (ann is None or ann.generation < self._version):
@@ -226,10 +225,14 @@ class Searcher:
         """Build or catch up the nearest-neighbour index beside the catalog when this catalog
         is searched through one (ANN_FROM photos or more, or `exact=False`); True when it did."""
         self._current()
-        if self.exact is True or (self.exact is None and len(self._index.vectors.image_ids) < ANN_FROM):
+        if not self._through_index():
             return False
         self._open_ann(build=True)
         return self._ann is not None
+
+    def _through_index(self) -> bool:
+        """Whether this catalog is searched through the nearest-neighbour index (see `exact`)."""
+        return self.exact is False or (self.exact is None and len(self._index.vectors.image_ids) >= ANN_FROM)
 
     def search(
         self, query: str, k: int = 20, offset: int = 0, only: Collection[int] | None = None, weak: bool = True
@@ -397,7 +400,7 @@ class Searcher:
         # The rows this ranking considers (every photo in exact search) and their similarity.
         rows, similarity = self._universe(vector, scores, allowed, np.union1d(np.flatnonzero(every_photo), by_class_photo), offset + k)
         everything = len(rows) == len(stored.image_ids)
-        at = (lambda values: values) if everything else (lambda values: values[rows])
+        at = _at_rows(rows, everything)
         # From here on, positions in `rows`. -inf marks what may not be shown: filtered out,
         # excluded, or the other file of a pair.
         shown = similarity if allowed is None else np.where(at(allowed), similarity, -np.inf)
@@ -563,11 +566,12 @@ class Searcher:
         words (description, metadata: every word of the term) or clearly by meaning (calibrated
         relevance to the term on its own of at least EXCLUDED_FROM)."""
         stored = self._index.vectors
-        at = (lambda values: values) if everything else (lambda values: values[rows])
+        at = _at_rows(rows, everything)
         having = np.zeros(len(rows), dtype=bool)
         vectors = self._embed(list(terms), stored)
-        for term, vector in zip(terms, vectors):
-            similarity = self._scores(vector.reshape(1, -1), stored)[0] if everything else self._similarity(vector, rows)
+        # Exact search scores every photo for all the terms at once.
+        similarities = self._scores(vectors, stored) if everything else [self._similarity(v, rows) for v in vectors]
+        for term, vector, similarity in zip(terms, vectors, similarities):
             holding = at(self._holding(query_words(term), every=True))
             having |= holding
             class_table = self._index.class_table
@@ -639,11 +643,11 @@ class Searcher:
         allowed = self._allowed(only) if only is not None else None
         extra = 0 if without is None else len(without)
         rows, similarity = self._universe(vector, None, allowed, np.zeros(0, dtype=np.int64), offset + k + extra)
-        everything = len(rows) == len(stored.image_ids)
-        scores = similarity if allowed is None else np.where(allowed if everything else allowed[rows], similarity, -np.inf)
+        at = _at_rows(rows, len(rows) == len(stored.image_ids))
+        scores = similarity if allowed is None else np.where(at(allowed), similarity, -np.inf)
         if without is not None:
             scores = np.where(np.isin(rows, without), -np.inf, scores)
-        scores = one_per_photo(scores, self._index.group_rows if everything else self._index.group_rows[rows])
+        scores = one_per_photo(scores, at(self._index.group_rows))
         # -inf marks what may not be shown: filtered out, the other file of a pair, itself.
         shown = int(np.isfinite(scores).sum())
         best = top_k(scores, min(offset + k, shown))[offset:]
@@ -682,6 +686,11 @@ def _positions(ranking: np.ndarray, rows: np.ndarray) -> dict[int, int]:
     """row -> its 1-based position in a ranking of rows, for those of `rows` it holds."""
     wanted = set(rows.tolist())
     return {int(row): position for position, row in enumerate(ranking.tolist(), 1) if row in wanted}
+
+
+def _at_rows(rows: np.ndarray, everything: bool) -> Callable[[np.ndarray], np.ndarray]:
+    """Selects these rows of an array over every row; the array itself when `rows` are all rows."""
+    return (lambda values: values) if everything else (lambda values: values[rows])
 
 
 def _positions_of(wanted: np.ndarray, rows: np.ndarray, everything: bool) -> np.ndarray:

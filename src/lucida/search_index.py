@@ -187,14 +187,7 @@ class SearchIndex:
         # with the photo), then the changed photos'.
         old_rows = np.asarray(self.description_rows)
         description_rows = np.where(old_rows >= 0, moved[np.maximum(old_rows, 0)], -1) if len(moved) else old_rows.copy()
-        description_ids, their_images = catalog.description_images(changed)
-        row_by_id = _rows_by_id(vectors.image_ids)
-        if len(description_ids) and description_ids.max() >= len(description_rows):
-            grown = np.full(int(description_ids.max()) + 1, -1, dtype=np.int64)
-            grown[: len(description_rows)] = description_rows
-            description_rows = grown
-        known = their_images < len(row_by_id)
-        description_rows[description_ids[known]] = row_by_id[their_images[known]]
+        description_rows = _placed(description_rows, *catalog.description_images(changed), _rows_by_id(vectors.image_ids))
         return self._with_groups(catalog, vectors, class_table, exports, description_rows)
 
     @classmethod
@@ -278,8 +271,18 @@ def _postings(
 
 def _description_rows(catalog: CatalogStore, row_by_id: np.ndarray) -> np.ndarray:
     """description id -> the row of its photo (-1: none), for every description of a photo with a file."""
-    description_ids, image_ids = catalog.description_images()
-    description_rows = np.full(int(description_ids.max()) + 1 if len(description_ids) else 0, -1, dtype=np.int64)
+    return _placed(np.zeros(0, dtype=np.int64), *catalog.description_images(), row_by_id)
+
+
+def _placed(
+    description_rows: np.ndarray, description_ids: np.ndarray, image_ids: np.ndarray, row_by_id: np.ndarray
+) -> np.ndarray:
+    """`description_rows` (grown with -1 where these descriptions' ids pass its end) with each of
+    these descriptions mapped to its image's row."""
+    if len(description_ids) and description_ids.max() >= len(description_rows):
+        grown = np.full(int(description_ids.max()) + 1, -1, dtype=np.int64)
+        grown[: len(description_rows)] = description_rows
+        description_rows = grown
     known = image_ids < len(row_by_id)
     description_rows[description_ids[known]] = row_by_id[image_ids[known]]
     return description_rows
@@ -294,12 +297,18 @@ def _rows_by_id(image_ids: np.ndarray) -> np.ndarray:
 def index_folder(catalog_path: Path | str, embedder: str, conse: float, exports: str | None) -> Path | None:
     """Where the copy of this catalog's index for these settings lives: `<catalog>-search/`,
     one folder per embedder and settings. None for a catalog that is not a file."""
+    return folder_beside(catalog_path, embedder, [INDEX_FORMAT, embedder, conse, exports])
+
+
+def folder_beside(catalog_path: Path | str, embedder: str, settings: list, suffix: str = "") -> Path | None:
+    """`<catalog>-search/<embedder>-<key><suffix>`: a folder of what is derived from the catalog
+    for an embedder, one per `settings` (hashed into the key). None for a catalog that is not a file."""
     catalog_path = str(catalog_path)
     if not catalog_path or catalog_path == ":memory:":
         return None
-    key = hashlib.sha256(json.dumps([INDEX_FORMAT, embedder, conse, exports]).encode()).hexdigest()[:12]
+    key = hashlib.sha256(json.dumps(settings).encode()).hexdigest()[:12]
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in embedder)
-    return Path(f"{catalog_path}-search") / f"{safe}-{key}"
+    return Path(f"{catalog_path}-search") / f"{safe}-{key}{suffix}"
 
 
 def _read(folder: Path) -> tuple[SearchIndex, int] | None:
