@@ -107,6 +107,8 @@ def index(
         + (f"; metadata read for {summary.metadata_read} unchanged photos (new or edited sidecars)" if summary.metadata_read else "")
         + (". `lucida status` lists skipped files." if summary.skipped or summary.skipped_before else ".")
     )
+    if summary.faces is not None:
+        click.echo(f"faces: {summary.faces.photos} photos read, {summary.faces.faces} faces found (`lucida people` lists them)")
 
 
 class _Terminated(Exception):
@@ -173,6 +175,10 @@ def watch(db: Path, folders: tuple[str, ...], poll: bool, poll_interval: float, 
 @click.option("--type", "types", metavar="TYPES", help="File types, comma-separated: raw, jpeg, heic, tiff, png, nef, ...")
 @click.option("--has-gps", is_flag=True, help="Only photos with a GPS position.")
 @click.option(
+    "--person", "people", multiple=True, metavar="NAME",
+    help="Only photos of this named person (repeat for several); a name in QUERY works too.",
+)
+@click.option(
     "--sort", type=click.Choice(["relevance", "date"]), default="relevance", show_default=True,
     help="Order of the k results; without a QUERY, date order and filters alone.",
 )
@@ -223,6 +229,7 @@ def search(
             if as_json:
                 payload = {
                     "query": text,
+                    "people": list(page.people),  # named people every result shows
                     "total": page.total,  # answers (without a QUERY: the photos that pass)
                     "weaker": page.weaker,  # matches below the cutoff, listed after the answers with --all
                     "results": [
@@ -236,12 +243,15 @@ def search(
                 continue
             if len(texts) > 1:
                 click.echo(f"# {text}")
+            if page.people:
+                click.echo(f"photos of {' and '.join(page.people)}")
             if not results and searcher.size:
                 click.echo(_nothing_found(library, searcher, text, photo_filter, page.weaker))
             for rank, r in enumerate(results, 1):
                 if r.answer is False and (rank == 1 or results[rank - 2].answer):
                     click.echo("    — weaker matches —")
-                shown = f"{r.score:.2f}" if text is not None else (r.taken_at or "no date")[:19]
+                # A ranked result has a relevance; a listing (filters or a name alone) a date.
+                shown = f"{r.score:.2f}" if r.answer is not None else (r.taken_at or "no date")[:19]
                 click.echo(f"{rank:>3}  {shown}  {r.path}")
                 for other in (f for f in r.files if f != r.path):
                     click.echo(f"      + {other}")
@@ -273,6 +283,9 @@ def status(db: Path, as_json: bool) -> None:
         "models": st.models,
         "descriptions_by_describer": st.descriptions_by_describer,
         "vectors_by_embedder": st.vectors_by_embedder,
+        "faces": {"photos_read": st.faces.scanned, "faces": st.faces.faces, "named_people": st.faces.people,
+                  "unnamed_groups": st.faces.clusters},
+        "face_failures": [{"path": p, "error": e} for p, e in st.face_failures],
     }
     if as_json:
         click.echo(json.dumps(payload, ensure_ascii=False))
@@ -296,6 +309,11 @@ def status(db: Path, as_json: bool) -> None:
         click.echo(f"caption failures {len(payload['caption_failures'])} (`lucida caption` tries them again)")
         for failure in payload["caption_failures"]:
             click.echo(f"  {failure['path']}: {failure['captioner']}: {failure['error']}")
+    if st.faces.scanned or st.face_failures:
+        click.echo(f"faces      {st.faces.faces} in {st.faces.scanned} photos read: {st.faces.people} named people, "
+                   f"{st.faces.clusters} unnamed groups")  # fmt: skip
+    for path, error in st.face_failures:
+        click.echo(f"  faces not read from {path}: {error} (`lucida faces` tries again)")
 
 
 @cli.command()
@@ -432,9 +450,12 @@ def _shorten(text: str, width: int) -> str:
 
 
 from lucida.cli_models import caption, models  # noqa: E402 - they attach to `cli` above
+from lucida.cli_people import faces, people  # noqa: E402
 
 cli.add_command(models)
 cli.add_command(caption)
+cli.add_command(faces)
+cli.add_command(people)
 
 
 def main() -> None:

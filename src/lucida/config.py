@@ -4,6 +4,7 @@
     [index]                       # lucida index: the pass over every photo
     captioner = "efficientnet-lite0-imagenet"
     embedder = "all-mpnet-base-v2"
+    faces = true                  # also find faces and group them into people (lucida.faces)
 
     [caption]                     # lucida caption: detailed captions filled in afterwards
     captioner = "gpt-4o-mini"
@@ -26,10 +27,14 @@ from lucida.errors import LucidaError
 
 # The tables and keys the file may hold; anything else is a typo worth reporting.
 KEYS: dict[str, set[str]] = {
-    "index": {"captioner", "prompt", "embedder", "api_base"},
+    "index": {"captioner", "prompt", "embedder", "api_base", "faces"},
     "caption": {"captioner", "prompt", "api_base"},
     "search": {"embedder", "api_base"},
 }
+
+
+# Keys that switch something on or off: true or false, not a string.
+SWITCHES = {("index", "faces")}
 
 
 def config_path() -> Path:
@@ -61,6 +66,9 @@ class Config:
     def get(self, table: str, key: str) -> str | None:
         return self.tables.get(table, {}).get(key)
 
+    def flag(self, table: str, key: str) -> bool:
+        return self.tables.get(table, {}).get(key) is True
+
     def pick(self, given: str | None, table: str, key: str) -> str | None:
         """The command line's value when given, else the file's."""
         return given if given is not None else self.get(table, key)
@@ -78,6 +86,9 @@ def _checked(data: dict, path: Path) -> dict[str, dict[str, str]]:
                 )
             if key not in KEYS[table]:
                 raise LucidaError(f"config file {path}: unknown key {key} in [{table}]; known: {', '.join(sorted(KEYS[table]))}")
-            if not isinstance(value, str) or not value:
+            if (table, key) in SWITCHES:
+                if not isinstance(value, bool):
+                    raise LucidaError(f"config file {path}: [{table}] {key} must be true or false")
+            elif not isinstance(value, str) or not value:
                 raise LucidaError(f"config file {path}: [{table}] {key} must be a non-empty string")
     return data

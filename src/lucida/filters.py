@@ -46,12 +46,14 @@ def parse_filter(
     folder: str | None = None,
     types: str | None = None,
     has_gps: bool = False,
+    people: tuple[str, ...] | list[str] = (),
 ) -> PhotoFilter:
     """A PhotoFilter from the words a user typed (CLI options, API query parameters).
 
     Dates are YYYY, YYYY-MM or YYYY-MM-DD, and both ends are inclusive: `--to 2021-06` includes
     all of June. Focal is "MIN-MAX", "MIN-" or "-MAX" in mm, or one number for exactly that.
     Types are comma-separated: raw, jpeg, heic, tiff or any extension lucida reads (nef, png).
+    People are names the user gave (lucida.people); each must be in the photo.
     """
     start = _period(taken_from, "--from")[0] if taken_from else None
     end = _period(taken_to, "--to")[1] if taken_to else None
@@ -72,6 +74,7 @@ def parse_filter(
         folder=os.path.abspath(os.path.expanduser(folder)).rstrip(os.sep) or os.sep if folder else None,
         extensions=_extensions(types) if types else frozenset(),
         has_gps=has_gps,
+        people=tuple(dict.fromkeys(n for n in (" ".join(p.split()) for p in people) if n)),
     )
 
 

@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -30,6 +31,9 @@ from lucida.models.base import Describer, Embedder
 from lucida.models.registry import load_now, provenance
 from lucida.progress import Progress, SilentProgress
 from lucida.scan import FoundFile, ScanProblem, disk_path, scan, under_any
+
+if TYPE_CHECKING:
+    from lucida.faces import FaceSummary
 
 
 # Texts whose vectors one run keeps for reuse (1.5 KB each at 384 dimensions).
@@ -52,6 +56,7 @@ class IndexSummary:
     metadata_read: int = 0  # unchanged files whose metadata was read again (e.g. a sidecar was edited)
     seconds: float = 0.0
     embedder: str = ""  # the embedder the run used
+    faces: FaceSummary | None = None  # what the faces tier did, when the config turns it on (lucida.faces)
 
 
 @dataclass

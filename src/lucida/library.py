@@ -38,6 +38,8 @@ from lucida.progress import Progress
 # so that `lucida status` or `export-xmp` start without them.
 if TYPE_CHECKING:
     from lucida.caption import CaptionSummary
+    from lucida.catalog.faces import FaceCounts, PersonGroup, StoredFace
+    from lucida.faces import FaceSummary
     from lucida.filters import Sort
     from lucida.indexer import IndexSummary
     from lucida.search import Searcher, SearchResult
@@ -141,6 +143,8 @@ class SearchPage:
     total: int
     query: str | None = None  # for a search by photo: the description searched for
     weaker: int = 0  # photos ranked below the cutoff: what `weak=True` ("--all") adds after the answers
+    # The named people the results must show: those the query mentioned and those asked for.
+    people: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -165,6 +169,8 @@ class LibraryStatus:
     descriptions_by_describer: dict[str, int]
     vectors_by_embedder: dict[str, int]
     roots: list[str]
+    faces: FaceCounts
+    face_failures: list[tuple[str, str]]  # (a path, why) of photos the face finder could not read
 
 
 class Library:
@@ -289,6 +295,8 @@ class Library:
         summary = index_paths(self.catalog, roots, describer_model, embedder_model, progress, batch_size=batch_size)
         if summary.described or summary.reused or summary.removed or summary.embedded:
             self.prepare_search(progress)
+        if self.faces_on_index:
+            summary.faces = self.find_faces(progress)
         return summary
 
     def prepare_search(self, progress: Progress | None = None) -> None:
@@ -326,6 +334,8 @@ class Library:
             s = done.summary
             if s.described or s.reused or s.removed or s.embedded:
                 self.prepare_search()
+            if self.faces_on_index and s.described:
+                s.faces = self.find_faces()
             if on_pass is not None:
                 on_pass(done)
 
@@ -409,9 +419,32 @@ class Library:
         from lucida.filters import passing_ids, rank_page
 
         searcher = searcher or self.searcher()
-        only = passing_ids(self.catalog, photo_filter or PhotoFilter())
+        photo_filter, query, vector = self._with_people(photo_filter or PhotoFilter(), query, vector)
+        only = passing_ids(self.catalog, photo_filter)
         page = rank_page(searcher, query, only, k, offset, sort, vector, weak)
-        return SearchPage(page.results, page.answers, weaker=page.ranked - page.answers)
+        return SearchPage(page.results, page.answers, weaker=page.ranked - page.answers, people=photo_filter.people)
+
+    def _with_people(
+        self, photo_filter: PhotoFilter, query: str | None, vector: np.ndarray | None
+    ) -> tuple[PhotoFilter, str | None, np.ndarray | None]:
+        """The filter with the named people the query mentions added (lucida.people), the rest
+        of the query to rank them by, and its vector (None once the query changed). Every name
+        asked for must be a person's."""
+        from dataclasses import replace
+
+        from lucida.people import people_in_query
+
+        for name in photo_filter.people:
+            if self.catalog.person_id(name) is None:
+                raise LucidaError(f"nobody is named {name!r}; `lucida people` lists the people")
+        if not query:
+            return photo_filter, query, vector
+        names = self.catalog.person_names()
+        found, rest = people_in_query(query, names) if names else ((), query)
+        if not found:
+            return photo_filter, query, vector
+        asked = tuple(dict.fromkeys((*photo_filter.people, *found)))
+        return replace(photo_filter, people=asked), rest, None
 
     def similar(self, image_id: int, k: int = 20, offset: int = 0) -> SearchPage | None:
         """"More like this": the photos nearest one photo; None when it is not in the catalog."""
@@ -461,6 +494,100 @@ class Library:
         classes = self.catalog.photo_classes([image_id]).get(image_id, [])
         return PhotoDetails(record, record.preferred.display if record.preferred else None, score, classes)
 
+    # -- people --------------------------------------------------------------------------------
+
+    def find_faces(self, progress: Progress | None = None, limit: int | None = None) -> FaceSummary:
+        """Find, describe and group the faces of every photo not read for faces yet (lucida.faces)."""
+        from lucida.faces import find_faces
+        from lucida.models.faces import load_face_model
+
+        if not self.catalog.status().images:
+            raise self._nothing_indexed()
+        return find_faces(self.catalog, load_face_model(), progress, limit=limit)
+
+    @property
+    def faces_on_index(self) -> bool:
+        """Whether `lucida index` (and watch) also finds faces: `[index] faces = true` in the config."""
+        return self.config.flag("index", "faces")
+
+    def people(self) -> list[PersonGroup]:
+        """Named people, then unnamed groups of faces, largest first."""
+        return self.catalog.person_groups()
+
+    def group_faces(self, reference: str) -> list[StoredFace]:
+        """The faces of a person (by name) or of an unnamed group (by number)."""
+        from lucida.people import find_group
+
+        group = find_group(self.catalog, reference)
+        return [f for f in (self.catalog.face(i) for i in group.faces(self.catalog)) if f is not None]
+
+    def name_person(self, reference: str, name: str) -> int:
+        """Name a group of faces (or rename a person); the number of faces named."""
+        from lucida.people import find_group, name_group
+
+        return name_group(self.catalog, find_group(self.catalog, reference), name)
+
+    def merge_people(self, into: str, other: str) -> int:
+        from lucida.people import find_group, merge_groups
+
+        first, second = find_group(self.catalog, into), find_group(self.catalog, other)
+        if first == second:
+            raise LucidaError(f"{into} and {other} are the same group")
+        return merge_groups(self.catalog, first, second)
+
+    def split_face(self, face_id: int) -> int:
+        """A wrongly grouped face to a group of its own; the new group's number."""
+        from lucida.people import split_face
+
+        return split_face(self.catalog, face_id)
+
+    def not_a_person(self, reference: str | None = None, face_id: int | None = None) -> int:
+        """Mark a group's faces, or one face, as not a person; the number of faces marked."""
+        from lucida.people import find_group, not_a_person
+
+        if face_id is not None:
+            if self.catalog.face(face_id) is None:
+                raise LucidaError(f"there is no face {face_id}")
+            return not_a_person(self.catalog, [face_id])
+        if reference is None:
+            raise LucidaError("name a group or a person, or give a face's number")
+        return not_a_person(self.catalog, find_group(self.catalog, reference).faces(self.catalog))
+
+    def forget_person(self, name: str) -> int:
+        """Delete a person's faces and name from the catalog; the number of faces deleted."""
+        from lucida.people import forget_person
+
+        return forget_person(self.catalog, name)
+
+    def recluster(self) -> int:
+        """Group every face again from scratch (names stay); the number of groups."""
+        from lucida.people import recluster
+
+        return recluster(self.catalog)
+
+    def faces_in(self, image_id: int) -> list[StoredFace]:
+        return self.catalog.faces_in(image_id)
+
+    def face(self, face_id: int) -> StoredFace | None:
+        return self.catalog.face(face_id)
+
+    def face_counts(self) -> FaceCounts:
+        return self.catalog.face_counts()
+
+    def similar_faces(self, face_id: int, k: int = 20, offset: int = 0) -> SearchPage | None:
+        """"More like this face": the photos whose nearest face is nearest this one, best first,
+        the photo itself included; None when there is no such face. A result's score is the face
+        similarity 1 - distance, where two faces of one person are at 0.5 (lucida.people) or more."""
+        from lucida.people import face_neighbours
+
+        face = self.catalog.face(face_id)
+        if face is None:
+            return None
+        ranked = face_neighbours(self.catalog, face_id)
+        page = ranked[offset : offset + k]
+        results = self.searcher().results_for([i for i, _ in page], [s for _, s in page])
+        return SearchPage(results, len(ranked), face.person or f"face {face_id}")
+
     # -- status and export ----------------------------------------------------------------------
 
     def status(self) -> LibraryStatus:
@@ -478,6 +605,8 @@ class Library:
             descriptions_by_describer=st.describers,
             vectors_by_embedder=st.embedders,
             roots=self.catalog.roots(),
+            faces=self.catalog.face_counts(),
+            face_failures=self.catalog.face_scan_failures(),
         )
 
     def export_xmp(self, roots: list[str] | None, options: ExportOptions) -> list[Change]:

@@ -652,13 +652,18 @@ class Searcher:
         shown = int(np.isfinite(scores).sum())
         best = top_k(scores, min(offset + k, shown))[offset:]
         ids = [int(stored.image_ids[rows[j]]) for j in best]
-        found = self.catalog.result_rows(ids)
+        return self.results_for(ids, [float(scores[j]) for j in best])
+
+    def results_for(self, image_ids: list[int], scores: list[float]) -> list[SearchResult]:
+        """Results for photos ranked elsewhere (by their faces, lucida.people), with their scores;
+        a photo no file shows any more is left out."""
+        found = self.catalog.result_rows(image_ids)
         return [
             SearchResult(
-                found[i].path, float(scores[j]), found[i].caption, i, found[i].describer,
+                found[i].path, float(score), found[i].caption, i, found[i].describer,
                 found[i].width, found[i].height, found[i].taken_at, self._files_of(i, found[i].path),
             )
-            for i, j in zip(ids, best)
+            for i, score in zip(image_ids, scores)
             if i in found
         ]
 

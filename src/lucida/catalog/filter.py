@@ -25,6 +25,8 @@ class PhotoFilter:
     folder: str | None = None  # absolute folder; files anywhere under it
     extensions: frozenset[str] = frozenset()  # lower-case, with the dot
     has_gps: bool = False
+    people: tuple[str, ...] = ()  # named people who must all be in the photo (lucida.people)
+    cluster: int | None = None  # an unnamed group of faces one of which must be in the photo
 
     @property
     def active(self) -> bool:

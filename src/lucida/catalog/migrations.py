@@ -252,6 +252,58 @@ MIGRATIONS: list[Migration] = [
         CREATE TRIGGER class_mixtures_delete_search AFTER DELETE ON class_mixtures BEGIN UPDATE search_generation SET value = value + 1; INSERT INTO search_changes (image_id, generation) SELECT d.image_id, g.value FROM descriptions d, search_generation g WHERE d.id = OLD.description_id ON CONFLICT (image_id) DO UPDATE SET generation = excluded.generation; END;
         """,
     ),
+    Migration(
+        version=8,
+        why="People (lucida.people): the faces found in each photo, with box, detector score and "
+        "descriptor, keyed by the image (its content hash), so a moved photo keeps its faces. Faces "
+        "are grouped into clusters automatically; a name is the user's data and is stored on the "
+        "faces it was given to, so re-clustering never loses it. A cluster takes the name most of "
+        "its named faces carry, and face_people is the one place that rule is written. face_scans "
+        "records the photos the face finder read, so a run resumes and a photo without faces is "
+        "not read again. Names already in a photo's MWG regions (Lightroom's) are read with its "
+        "metadata to seed the people; export-xmp records the names it wrote, for --undo.",
+        sql="""
+        CREATE TABLE people (
+            id         INTEGER PRIMARY KEY,
+            name       TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            created_at REAL NOT NULL
+        );
+        CREATE TABLE clusters (
+            id        INTEGER PRIMARY KEY,
+            person_id INTEGER REFERENCES people(id) ON DELETE SET NULL  -- most of its named faces' person
+        );
+        CREATE TABLE faces (
+            id         INTEGER PRIMARY KEY,
+            image_id   INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+            finder     TEXT NOT NULL,        -- the face model that found it, or 'metadata' (a named region)
+            x REAL NOT NULL, y REAL NOT NULL, w REAL NOT NULL, h REAL NOT NULL,  -- left, top, width, height: fractions of the photo as displayed
+            score      REAL NOT NULL,        -- the detector's confidence
+            descriptor BLOB NOT NULL,        -- float32, little-endian
+            cluster    INTEGER REFERENCES clusters(id) ON DELETE SET NULL,  -- NULL: not clustered yet
+            person_id  INTEGER REFERENCES people(id) ON DELETE SET NULL,    -- the name given to this face
+            named_by   TEXT,                 -- 'user' or 'metadata'
+            pinned     INTEGER NOT NULL DEFAULT 0,  -- split off by the user: only its own name counts
+            ignored    INTEGER NOT NULL DEFAULT 0   -- the user said it is not a person
+        );
+        CREATE INDEX faces_by_image ON faces(image_id);
+        CREATE INDEX faces_by_cluster ON faces(cluster);
+        CREATE INDEX faces_by_person ON faces(person_id);
+        CREATE TABLE face_scans (
+            image_id INTEGER PRIMARY KEY REFERENCES images(id) ON DELETE CASCADE,
+            finder   TEXT NOT NULL,
+            faces    INTEGER NOT NULL,
+            error    TEXT,                  -- why the photo could not be read; the next run retries it
+            at       REAL NOT NULL
+        );
+        CREATE VIEW face_people AS
+            SELECT f.id AS face_id, f.image_id, f.cluster,
+                   CASE WHEN f.pinned THEN f.person_id ELSE coalesce(f.person_id, c.person_id) END AS person_id
+            FROM faces f LEFT JOIN clusters c ON c.id = f.cluster
+            WHERE NOT f.ignored;
+        ALTER TABLE file_metadata ADD COLUMN face_regions TEXT NOT NULL DEFAULT '[]';  -- JSON: named MWG face regions
+        ALTER TABLE xmp_writes ADD COLUMN people TEXT NOT NULL DEFAULT '[]';  -- JSON: names lucida added
+        """,
+    ),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from lucida.catalog.faces import FaceStore
 from lucida.catalog.migrations import LATEST_VERSION, MIGRATIONS
 from lucida.display import display_caption
 from lucida.errors import LucidaError
@@ -169,7 +170,7 @@ class XmpWrite:
     hierarchical_keywords: tuple[str, ...]  # lr:hierarchicalSubject entries lucida added
 
 
-class Catalog:
+class Catalog(FaceStore):
     """One catalog file. Not shared between threads: open one per thread or process."""
 
     def __init__(self, path: Path, connection: sqlite3.Connection):
@@ -887,6 +888,14 @@ def _filter_sql(f: PhotoFilter) -> tuple[list[str], list]:
         add("(" + " OR ".join("f.path LIKE ?" for _ in ends) + ")", *(f"%{e}" for e in ends))
     if f.has_gps:
         add("m.latitude IS NOT NULL AND m.longitude IS NOT NULL")
+    for name in f.people:  # a photo of each person named (face_people says who a face shows)
+        add(
+            "EXISTS (SELECT 1 FROM face_people fp JOIN people p ON p.id = fp.person_id "
+            "WHERE fp.image_id = f.image_id AND p.name = ?)",
+            name,
+        )
+    if f.cluster is not None:
+        add("EXISTS (SELECT 1 FROM face_people fp WHERE fp.image_id = f.image_id AND fp.cluster = ?)", f.cluster)
     return conditions, values
 
 
