@@ -67,7 +67,9 @@ def test_search_json_contract_is_exact(indexed_db, sample_photos):
     lines = done.stdout.splitlines()
     assert len(lines) == 1, "exactly one JSON object"
     payload = json.loads(lines[0])
-    assert set(payload) == {"query", "total", "weaker", "results"} and payload["query"] == "a cat"  # issue 12: counts
+    # issue 12: counts; issue 16: the named people every result shows
+    assert set(payload) == {"query", "people", "total", "weaker", "results"} and payload["query"] == "a cat"
+    assert payload["people"] == []
     assert payload["total"] >= 1 and payload["total"] + payload["weaker"] == 17
     results = payload["results"]
     assert len(results) == 5
