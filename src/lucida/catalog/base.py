@@ -6,6 +6,9 @@ receives plain values (words, a PhotoFilter, numpy vectors) and returns the data
 lucida.catalog.store. The rule for which description stands for a photo is part of this
 contract: `result_rows`, `image_record(...).preferred`, `search_vectors` and `photo_classes` all
 answer with it (the SQLite backend writes it once, as _PREFERENCE_ORDER).
+
+Faces and people are part of the contract too: the methods of lucida.catalog.faces.FaceStore,
+with its rule for who a face shows (the SQLite backend's view face_people).
 """
 
 from __future__ import annotations
