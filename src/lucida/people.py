@@ -2,7 +2,7 @@
 
 - Clustering. A new face joins the cluster of its nearest clustered face when that face is within
   SAME_PERSON (Euclidean distance between dlib descriptors), else it starts a cluster of its own,
-  so a new photo never re-clusters the library. `recluster` groups every face again with dlib's
+  so a new photo never re-clusters the library (a library's first faces are grouped as a whole). `recluster` groups every face again with dlib's
   Chinese whispers at the same threshold (pairwise precision and recall on a labelled set:
   docs/benchmarks.md, issue 16). Faces the user split off keep clusters of their own.
 - Names. A name is stored on the faces it was given to (lucida.catalog.faces), so no clustering
@@ -34,30 +34,35 @@ _JOINING = {"and", "with", "&", "+", ",", "or", "of", "photos", "photo", "pictur
 def assign_new_faces(catalog: Catalog, threshold: float = SAME_PERSON) -> int:
     """Put every face without a cluster into the cluster of its nearest clustered face within
     `threshold`, else into a cluster of its own (faces of one new run join each other too);
-    the number of faces placed. Call inside a transaction."""
+    the number of faces placed. When no face is clustered yet (a library's first run), the new
+    faces are grouped as `recluster` would, by Chinese whispers. Call inside a transaction."""
     new_ids, _, new = catalog.face_descriptors("unclustered")
     if not len(new_ids):
         return 0
-    _, clusters, known = catalog.face_descriptors("clustered")
-    clusters = list(clusters)
-    placed_vectors: list[np.ndarray] = []
-    placed_clusters: list[int] = []
+    _, known_clusters, known = catalog.face_descriptors("clustered")
+    if not len(known):
+        labels = cluster_labels(new, threshold)
+        cluster_of_label = {int(label): catalog.new_cluster() for label in np.unique(labels)}
+        catalog.put_clusters(new_ids.tolist(), [cluster_of_label[int(label)] for label in labels])
+        catalog.settle_cluster_people()
+        return len(new_ids)
     nearest_known, distance_known = _nearest(new, known)
-    assigned = []
-    for j, vector in enumerate(new):
-        best_cluster, best = None, threshold
+    # The faces placed in this call, which `known` does not hold, in a matrix filled as they are.
+    placed = np.empty_like(new, dtype=np.float32)
+    placed_norms = np.empty(len(new), dtype=np.float32)
+    assigned: list[int] = []
+    for j, vector in enumerate(new.astype(np.float32)):
+        cluster, best = None, threshold
         if nearest_known is not None and distance_known[j] <= best:
-            best_cluster, best = clusters[nearest_known[j]], distance_known[j]
-        if placed_vectors:  # the faces placed in this call, which `known` does not hold
-            distances = np.linalg.norm(np.asarray(placed_vectors) - vector, axis=1)
-            i = int(np.argmin(distances))
-            if distances[i] <= best:
-                best_cluster = placed_clusters[i]
-        if best_cluster is None:
-            best_cluster = catalog.new_cluster()
-        placed_vectors.append(vector)
-        placed_clusters.append(int(best_cluster))
-        assigned.append(int(best_cluster))
+            cluster, best = int(known_clusters[nearest_known[j]]), distance_known[j]
+        norm = float(vector @ vector)
+        if j:
+            squared = placed_norms[:j] + norm - 2.0 * (placed[:j] @ vector)
+            i = int(np.argmin(squared))
+            if np.sqrt(max(float(squared[i]), 0.0)) <= best:
+                cluster = assigned[i]
+        placed[j], placed_norms[j] = vector, norm
+        assigned.append(cluster if cluster is not None else catalog.new_cluster())
     catalog.put_clusters(new_ids.tolist(), assigned)
     catalog.settle_cluster_people()
     return len(new_ids)
@@ -81,17 +86,26 @@ def _nearest(queries: np.ndarray, known: np.ndarray, block: int = 4096) -> tuple
     return where, np.sqrt(np.maximum(best, 0.0))
 
 
-def cluster_labels(descriptors: np.ndarray, threshold: float = SAME_PERSON) -> np.ndarray:
+def cluster_labels(descriptors: np.ndarray, threshold: float = SAME_PERSON, block: int = 2048) -> np.ndarray:
     """A cluster label per descriptor: dlib's Chinese whispers over the graph of pairs closer
-    than `threshold`."""
-    if len(descriptors) == 0:
-        return np.zeros(0, dtype=np.int64)
-    if len(descriptors) == 1:
-        return np.zeros(1, dtype=np.int64)
+    than `threshold`. The pairs are found here, by blocks of matrix products (dlib's own
+    chinese_whispers_clustering compares them one by one: 30 s for 10,000 faces)."""
+    if len(descriptors) < 2:
+        return np.zeros(len(descriptors), dtype=np.int64)
     import dlib
 
-    vectors = [dlib.vector(row.astype(np.float64).tolist()) for row in descriptors]
-    return np.asarray(dlib.chinese_whispers_clustering(vectors, float(threshold)), dtype=np.int64)
+    vectors = descriptors.astype(np.float32)
+    norms = (vectors * vectors).sum(axis=1)
+    limit = threshold * threshold
+    edges: list[tuple[int, int]] = [(i, i) for i in range(len(vectors))]  # as dlib's own: every face a vertex
+    for start in range(0, len(vectors), block):
+        part = vectors[start : start + block]
+        squared = norms[start : start + block, None] + norms[None, :] - 2.0 * (part @ vectors.T)
+        rows, columns = np.nonzero(squared < limit)
+        rows += start
+        keep = columns > rows
+        edges.extend(zip(rows[keep].tolist(), columns[keep].tolist()))
+    return np.asarray(dlib.chinese_whispers(edges), dtype=np.int64)
 
 
 def recluster(catalog: Catalog, threshold: float = SAME_PERSON) -> int:

@@ -238,19 +238,30 @@ class FaceStore:
 
     def person_groups(self) -> list[PersonGroup]:
         """Every named person, then every unnamed cluster, largest first."""
-        rows = self._db.execute(
-            "WITH g AS (SELECT fp.face_id, fp.image_id, fp.cluster, fp.person_id, f.score, "
-            "  CASE WHEN fp.person_id IS NOT NULL THEN 'p' || fp.person_id ELSE 'c' || fp.cluster END AS key "
-            "  FROM face_people fp JOIN faces f ON f.id = fp.face_id WHERE fp.person_id IS NOT NULL OR fp.cluster IS NOT NULL) "
-            "SELECT p.name, "
-            "  (SELECT g2.cluster FROM g g2 WHERE g2.key = g.key GROUP BY g2.cluster ORDER BY count(*) DESC, g2.cluster LIMIT 1), "
-            "  count(*), count(DISTINCT g.image_id), "
-            "  (SELECT g3.face_id FROM g g3 WHERE g3.key = g.key ORDER BY g3.score DESC, g3.face_id LIMIT 1) "
-            "FROM g LEFT JOIN people p ON p.id = g.person_id GROUP BY g.key "
-            "ORDER BY p.name IS NULL, count(*) DESC, p.name, 2"
-        ).fetchall()
-        images = dict(self._db.execute("SELECT id, image_id FROM faces WHERE id IN (%s)" % ",".join(str(r[4]) for r in rows))) if rows else {}
-        return [PersonGroup(name, cluster, faces, photos, sample, images[sample]) for name, cluster, faces, photos, sample in rows]
+        groups: dict[tuple, dict] = {}
+        for face_id, image_id, cluster, name, score in self._db.execute(
+            "SELECT fp.face_id, fp.image_id, fp.cluster, p.name, f.score FROM face_people fp "
+            "JOIN faces f ON f.id = fp.face_id LEFT JOIN people p ON p.id = fp.person_id "
+            "WHERE fp.person_id IS NOT NULL OR fp.cluster IS NOT NULL ORDER BY fp.face_id"
+        ):
+            group = groups.setdefault((name, None) if name is not None else (None, cluster), {
+                "faces": 0, "images": set(), "clusters": {}, "sample": (-np.inf, 0, 0),
+            })  # fmt: skip
+            group["faces"] += 1
+            group["images"].add(image_id)
+            if cluster is not None:
+                group["clusters"][cluster] = group["clusters"].get(cluster, 0) + 1
+            if score > group["sample"][0]:
+                group["sample"] = (score, face_id, image_id)
+        found = [
+            PersonGroup(
+                name,
+                max(g["clusters"], key=lambda c: (g["clusters"][c], -c)) if g["clusters"] else None,
+                g["faces"], len(g["images"]), g["sample"][1], g["sample"][2],
+            )
+            for (name, _), g in groups.items()
+        ]  # fmt: skip
+        return sorted(found, key=lambda g: (g.name is None, -g.faces, g.name or "", g.cluster or 0))
 
     def images_with_person(self, person_id: int) -> list[int]:
         return [i for (i,) in self._db.execute("SELECT DISTINCT image_id FROM face_people WHERE person_id = ? ORDER BY image_id", (person_id,))]
