@@ -40,7 +40,7 @@ from lucida.web import create_app
 
 from conftest import make_photo_variants, png_bomb
 
-SEARCH_KEYS = {"query", "took_ms", "total", "weaker", "results"}
+SEARCH_KEYS = {"query", "took_ms", "total", "weaker", "people", "results"}
 RESULT_KEYS = {"id", "path", "score", "caption", "thumbnail_url", "taken_at", "width", "height", "files", "why", "answer"}
 ABSENT = "a zebra"  # no sample photo shows one, and the classifier knows zebras (an ImageNet class)
 TOKEN = "s3cret-token"
@@ -664,7 +664,7 @@ def test_no_request_makes_a_server_error(server):
     schemathesis.pytest.from_fixture does not work with this pytest.)"""
     schema = schemathesis.openapi.from_url(f"{server}/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 8
+    assert len(operations) == 16
     for operation in operations:
         takes_input = operation.definition.raw.get("parameters") or "requestBody" in operation.definition.raw
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE) if takes_input else (GenerationMode.POSITIVE,):

@@ -18,19 +18,29 @@ from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from lucida.catalog import ImageRecord
+from lucida.catalog.faces import PersonGroup, StoredFace
 from lucida.errors import LucidaError
 from lucida.filters import Sort, parse_filter
-from lucida.library import UnreadableUpload, describe_upload
+from lucida.library import Library, UnreadableUpload, describe_upload
 from lucida.library import SearchPage as LibraryPage
 from lucida.media import SUPPORTED_EXTENSIONS, upload_problem
 from lucida.scan import under_any
 from lucida.search import SearchResult
 from lucida.web.jobs import IndexJob
-from lucida.web.renditions import DEFAULT_THUMBNAIL_SIDE, PREVIEW_SIDE, RENDITION_TYPES, THUMBNAIL_SIDES, render, rendition_path
+from lucida.web.renditions import (
+    DEFAULT_THUMBNAIL_SIDE,
+    PREVIEW_SIDE,
+    RENDITION_TYPES,
+    THUMBNAIL_SIDES,
+    face_rendition_path,
+    render,
+    render_face,
+    rendition_path,
+)
 from lucida.web.runtime import LibraryThread, QueryEmbedder
 
 MAX_UPLOAD_BYTES = 30 * 1024 * 1024
@@ -45,6 +55,7 @@ _CLI_OPTION = re.compile(r"--(min-rating|from|to|focal|type)\b( (?=['\d]))?")  #
 
 # Catalog ids are SQLite integers: positive and 64-bit. Anything else is refused before a query.
 ImageId = Annotated[int, PathParam(ge=1, le=2**63 - 1, description="The photo's catalog id")]
+FaceId = Annotated[int, PathParam(ge=1, le=2**63 - 1, description="The face's catalog id")]
 PageSize = Annotated[int, Query(ge=1, le=500, description="How many results")]
 Offset = Annotated[int, Query(ge=0, le=1_000_000, description="How many best results to skip (paging)")]
 Format = Annotated[Literal["jpeg", "webp"] | None, Query(description="Image format; else by Accept, else JPEG")]
@@ -63,10 +74,17 @@ class WebContext:
     decodes: anyio.CapacityLimiter | None = field(default=None, repr=False)  # see _decodes
 
     def image_url(self, image_id: int, kind: str, **params: Any) -> str:
+        return self._url(f"/api/images/{image_id}/{kind}", params)
+
+    def face_url(self, face_id: int) -> str:
+        return self._url(f"/api/faces/{face_id}/thumbnail", {})
+
+    def _url(self, path: str, params: dict[str, Any]) -> str:
+        # <img> cannot send a header: the token rides in the URL.
         if self.token:
             params["token"] = self.token
         query = f"?{urlencode(params)}" if params else ""
-        return f"/api/images/{image_id}/{kind}{query}"
+        return f"{path}{query}"
 
 
 def context(request: Request) -> WebContext:
@@ -102,11 +120,49 @@ class SearchPage(BaseModel):
     # ranked. A RAW+JPEG pair counts once.
     total: int
     weaker: int  # a text query's matches below the cutoff: what all=true lists after the answers
+    # The named people every result shows: those asked for with person= and those the query named.
+    people: list[str] = []
     results: list[SearchHit]
 
 
 class IndexRequest(BaseModel):
     path: str
+
+
+# A group of faces is named as the library names it: its number ("12") or the person's name.
+Reference = Annotated[
+    str, Field(min_length=1, max_length=1000, description='A group\'s number ("12") or a person\'s name')
+]
+
+
+class NameRequest(BaseModel):
+    person: Reference
+    name: str = Field(max_length=1000, description="The person's name; a name another group has joins them")
+
+
+class MergeRequest(BaseModel):
+    into: Reference
+    other: Reference = Field(description="The group or person whose faces join `into`")
+
+
+class GroupRequest(BaseModel):
+    person: Reference
+
+
+class Person(BaseModel):
+    name: str | None  # None: an unnamed group of faces
+    group: int | None  # the group's number; for a person, the group holding most of their faces
+    reference: str  # what the naming routes take to address this row: the name, else the number
+    faces: int
+    photos: int
+    sample_face: int  # the face shown for the group
+    sample_image: int
+    thumbnail_url: str  # a square crop of the sample face
+
+
+class People(BaseModel):
+    total: int  # named people and unnamed groups, however many `k` lists
+    people: list[Person]
 
 
 router = APIRouter(prefix="/api")
@@ -126,7 +182,8 @@ def _hits(web: WebContext, results: list[SearchResult]) -> list[SearchHit]:
 
 def _page(web: WebContext, query: str, started: float, page: LibraryPage) -> SearchPage:
     return SearchPage(
-        query=query, took_ms=_ms_since(started), total=page.total, weaker=page.weaker, results=_hits(web, page.results)
+        query=query, took_ms=_ms_since(started), total=page.total, weaker=page.weaker, people=list(page.people),
+        results=_hits(web, page.results),
     )
 
 
@@ -139,11 +196,19 @@ def _page(web: WebContext, query: str, started: float, page: LibraryPage) -> Sea
     summary="Photos matching words, best first",
     description="The answers: photos whose relevance (`score`, 0..1 on the same scale for every query) reaches "
     "the cutoff; `total` counts them. With `all=true` the `weaker` matches below the cutoff follow them, and "
-    "`offset` and `k` page through answers and weaker matches together.",
+    "`offset` and `k` page through answers and weaker matches together. A named person in `q` (\"Grace Hopper "
+    "in uniform\") or in `person` restricts the results to photos of them (`people` says who); with `person` "
+    "and no `q`, their photos come oldest first.",
 )
 async def search(
     web: Context,
-    q: Annotated[str, Query(min_length=1, max_length=1000, description="What the photo shows")],
+    q: Annotated[
+        str | None, Query(min_length=1, max_length=1000, description="What the photo shows; optional with `person`")
+    ] = None,
+    person: Annotated[
+        list[str] | None,
+        Query(max_length=20, description="A named person who must be in the photo (see /api/people); repeatable"),
+    ] = None,
     k: PageSize = 20,
     offset: Offset = 0,
     weak: Annotated[bool, Query(alias="all", description="After the answers, the weaker matches too")] = False,
@@ -161,12 +226,16 @@ async def search(
 ) -> SearchPage:
     started = time.perf_counter()
     try:
-        photo_filter = parse_filter(taken_from, taken_to, camera, lens, focal, min_rating, label, folder, types, has_gps)
+        photo_filter = parse_filter(
+            taken_from, taken_to, camera, lens, focal, min_rating, label, folder, types, has_gps, person or ()
+        )
     except LucidaError as problem:
         raise HTTPException(400, _in_query_words(problem)) from None
-    vector = await web.query_embedder.vector(q)
+    if q is None and not photo_filter.people:
+        raise HTTPException(422, "query q: Field required, unless a person is given")
+    vector = None if q is None else await web.query_embedder.vector(q)
     page = await web.library.run(lambda library: library.search(q, photo_filter, k, offset, sort, vector, weak=weak))
-    return _page(web, q, started, page)
+    return _page(web, q or "", started, page)
 
 
 @router.get("/similar/{image_id}", response_model=SearchPage, summary="More like this photo")
@@ -237,7 +306,9 @@ async def image(
     # Through the query embedder, not the library's searcher: the page has just searched these
     # words, so their vector is cached there, and no model runs on the catalog thread.
     vector = await web.query_embedder.vector(q) if q and q.strip() else None
-    details = await web.library.run(lambda library: library.photo(image_id, vector))
+    details, faces = await web.library.run(
+        lambda library: (library.photo(image_id, vector), library.faces_in(image_id))
+    )
     if details is None:
         raise _no_photo(image_id)
     record = details.record
@@ -260,6 +331,10 @@ async def image(
             {"describer": d.describer, "prompt": d.prompt, "caption": d.display, "text": d.text,
              "details": d.details, "created_at": d.created_at, "used_for_search": d.preferred}
             for d in record.descriptions
+        ],
+        # Left to right; a box is left, top, width, height as fractions of the photo as displayed.
+        "faces": [
+            {"id": f.id, "box": [round(v, 6) for v in f.box], "person": f.person, "group": f.cluster} for f in faces
         ],
     }
     if vector is not None:
@@ -312,6 +387,105 @@ async def _rendition(web: WebContext, request: Request, image_id: int, side: int
         media_type=RENDITION_TYPES[format],
         headers={"Cache-Control": "private, max-age=86400", "Vary": "Accept", "X-Cache": "hit" if cached else "miss"},
     )
+
+
+# -- people ------------------------------------------------------------------------------------
+
+
+@router.get("/people", response_model=People, summary="Named people, then unnamed groups of faces, largest first")
+async def people(
+    web: Context, k: Annotated[int | None, Query(ge=1, le=100_000, description="List at most this many")] = None
+) -> People:
+    groups = await web.library.run(lambda library: library.people())
+    return People(total=len(groups), people=[_person(web, g) for g in groups[:k]])
+
+
+@router.post(
+    "/people/name",
+    summary="Name a group of faces, or rename a person",
+    description="A name another person already has makes the two one person.",
+)
+async def name_person(web: Context, body: NameRequest) -> dict[str, int]:
+    named = await web.library.run(lambda library: library.name_person(body.person, body.name))
+    return {"faces": named}
+
+
+@router.post("/people/merge", summary="One group's or person's faces join another's")
+async def merge_people(web: Context, body: MergeRequest) -> dict[str, int]:
+    moved = await web.library.run(lambda library: library.merge_people(body.into, body.other))
+    return {"faces": moved}
+
+
+@router.post("/people/not-a-person", summary="Mark a group's faces as not a person (a statue, a poster)")
+async def group_not_a_person(web: Context, body: GroupRequest) -> dict[str, int]:
+    marked = await web.library.run(lambda library: library.not_a_person(body.person))
+    return {"faces": marked}
+
+
+@router.post("/faces/{face_id}/split", summary="A wrongly grouped face to a group of its own")
+async def split_face(web: Context, face_id: FaceId) -> dict[str, int]:
+    group = await web.library.run(lambda library: library.split_face(face_id) if library.face(face_id) else None)
+    if group is None:
+        raise _no_face(face_id)
+    return {"group": group}
+
+
+@router.post("/faces/{face_id}/not-a-person", summary="Mark one face as not a person")
+async def face_not_a_person(web: Context, face_id: FaceId) -> dict[str, int]:
+    marked = await web.library.run(
+        lambda library: library.not_a_person(face_id=face_id) if library.face(face_id) else None
+    )
+    if marked is None:
+        raise _no_face(face_id)
+    return {"faces": marked}
+
+
+@router.get(
+    "/faces/{face_id}/thumbnail",
+    response_class=FileResponse,
+    summary="A square crop of a face, with some of the photo around it",
+    responses={200: {"content": {"image/jpeg": {}}}},
+)
+async def face_thumbnail(web: Context, face_id: FaceId) -> FileResponse:
+    face, record = await web.library.run(lambda library: _face_and_photo(library, face_id))
+    if face is None or record is None:
+        raise _no_face(face_id)
+    target = face_rendition_path(web.thumbs_dir, record, face.box)
+    cached = target.exists()
+    if not cached:
+        await anyio.to_thread.run_sync(render_face, record, face.box, target, limiter=_decodes(web))
+    return FileResponse(
+        target, media_type=RENDITION_TYPES["jpeg"],
+        headers={"Cache-Control": "private, max-age=86400", "X-Cache": "hit" if cached else "miss"},
+    )  # fmt: skip
+
+
+@router.get(
+    "/faces/{face_id}/similar",
+    response_model=SearchPage,
+    summary="More like this face: photos by how like it their likeliest face is",
+    description="`score` is the face similarity, 1 - distance: two faces of one person are at 0.5 or more. "
+    "The face's own photo comes first.",
+)
+async def similar_faces(web: Context, face_id: FaceId, k: PageSize = 20, offset: Offset = 0) -> SearchPage:
+    started = time.perf_counter()
+    page = await web.library.run(lambda library: library.similar_faces(face_id, k, offset))
+    if page is None:
+        raise _no_face(face_id)
+    return _page(web, page.query or "", started, page)
+
+
+def _person(web: WebContext, group: PersonGroup) -> Person:
+    return Person(
+        name=group.name, group=group.cluster, reference=group.name or str(group.cluster), faces=group.faces,
+        photos=group.photos, sample_face=group.sample_face, sample_image=group.sample_image,
+        thumbnail_url=web.face_url(group.sample_face),
+    )  # fmt: skip
+
+
+def _face_and_photo(library: Library, face_id: int) -> tuple[StoredFace | None, ImageRecord | None]:
+    face = library.face(face_id)
+    return face, library.record(face.image_id) if face else None
 
 
 # -- status and indexing ---------------------------------------------------------------------
@@ -390,6 +564,10 @@ def _decodes(web: WebContext) -> anyio.CapacityLimiter:
 
 def _no_photo(image_id: int) -> HTTPException:
     return HTTPException(404, f"no photo with id {image_id}")
+
+
+def _no_face(face_id: int) -> HTTPException:
+    return HTTPException(404, f"no face with id {face_id}")
 
 
 def too_big_error() -> HTTPException:

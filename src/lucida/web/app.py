@@ -4,7 +4,7 @@ The catalog's SQLite connection lives on one thread of its own, which runs every
 that touches it (lucida.web.runtime); decoding (thumbnails, uploads) and the models run in the
 worker thread pool, and an index run in a background thread with a connection of its own
 (lucida.web.jobs). This module wires them together and guards access: the Host check, the token,
-upload sizes and error shapes.
+the Origin of changes, upload sizes and error shapes.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import logging
 import re
 from contextlib import asynccontextmanager
 from pathlib import Path
-from urllib.parse import quote, quote_plus, unquote, unquote_plus
+from urllib.parse import quote, quote_plus, unquote, unquote_plus, urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -115,6 +115,10 @@ def create_app(
             # Without a token the server is for this machine only. A web page whose name is made
             # to resolve to 127.0.0.1 (DNS rebinding) would send its own name: refused.
             return JSONResponse({"error": "this server answers only to localhost; serve with --token to share it"}, 403)
+        if not token and request.method not in ("GET", "HEAD") and not _same_origin(request):
+            # Any web site may make the browser send a form or a bodiless POST to 127.0.0.1 (no
+            # preflight); without a token to tell the page from another, its Origin does.
+            return JSONResponse({"error": "this server takes changes only from its own page"}, 403)
         path = request.url.path
         if token and (path == "/api" or path.startswith("/api/")) and not _has_token(request, token):
             return JSONResponse(
@@ -252,6 +256,16 @@ def _host_name(header: str) -> str:
     else:
         return header  # no port; or a bare IPv6 address, which is_loopback judges whole
     return name if port == "" or re.fullmatch(r":[0-9]{1,5}", port) else ""
+
+
+def _same_origin(request: Request) -> bool:
+    """Whether a request came from this server's own page, or from no page at all: browsers send
+    Origin with every POST, other clients none."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    parts = urlsplit(origin)
+    return parts.scheme in ("http", "https") and parts.netloc.lower() == request.headers.get("host", "").lower()
 
 
 def _has_token(request: Request, token: str) -> bool:

@@ -1,4 +1,5 @@
-// lucida's page: search as you type, a grid with infinite scroll, a detail panel, search by photo.
+// lucida's page: search as you type, a grid with infinite scroll, a detail panel, search by photo,
+// and the people found in the photos, named in place.
 // Plain JavaScript against the JSON API in lucida.web.app; no build step, no external assets.
 "use strict";
 
@@ -10,6 +11,8 @@ const ui = {
   q: $("#q"),
   pick: $("#pick"),
   summary: $("#summary"),
+  people: $("#people"),
+  peopleList: $("#people-list"),
   notice: $("#notice"),
   grid: $("#grid"),
   weakerBar: $("#weaker-bar"),
@@ -19,6 +22,7 @@ const ui = {
   detailTitle: $("#detail-title"),
   detailClose: $("#detail-close"),
   preview: $("#detail-preview"),
+  faces: $("#detail-faces"),
   moreLikeThis: $("#more-like-this"),
   path: $("#detail-path"),
   copyPath: $("#copy-path"),
@@ -32,9 +36,14 @@ const ui = {
 // A token given as ?token= in the page's own URL is sent on with every request.
 const token = new URLSearchParams(location.search).get("token");
 
-// What the grid shows: a text query, photos like one photo, or photos like an uploaded file.
+const PEOPLE_SHOWN = 60; // the row of people: the named, then the largest unnamed groups
+
+// What the grid shows: a text query, photos like one photo, photos like an uploaded file, a
+// person's photos, or the photos with a face like one face.
 const state = {
-  source: null, // {kind: "text", query} | {kind: "similar", id, name} | {kind: "image", file}
+  // {kind: "text", query} | {kind: "similar", id, name} | {kind: "image", file}
+  // | {kind: "person", name, reference} | {kind: "face", id, name, reference}
+  source: null,
   results: [],
   total: 0, // a text query's answers (relevance at or above the cutoff); else every photo ranked
   weaker: 0, // a text query's matches below the cutoff
@@ -45,6 +54,9 @@ const state = {
   generation: 0, // bumped on every new search, so late answers to old ones are dropped
   detailId: null,
   status: null, // the last answer of /api/status
+  shownPeople: [], // who the text query's results show (named in it); from the last page
+  people: [], // the row of people, as /api/people lists them
+  peopleTotal: 0,
 };
 
 class ApiError extends Error {}
@@ -166,6 +178,8 @@ function startSearch(source) {
   state.selected = -1;
   state.done = source === null;
   state.loading = false;
+  state.shownPeople = [];
+  markActivePerson();
   ui.grid.replaceChildren();
   ui.weakerBar.hidden = true;
   ui.summary.replaceChildren();
@@ -189,6 +203,10 @@ async function loadMore() {
       page = await api(apiPath("api/search", { q: source.query, k: pageSize(), offset: state.results.length, all }));
     } else if (source.kind === "similar") {
       page = await api(apiPath(`api/similar/${source.id}`, { k: pageSize(), offset: state.results.length }));
+    } else if (source.kind === "person") {
+      page = await api(apiPath("api/search", { person: source.name, k: pageSize(), offset: state.results.length }));
+    } else if (source.kind === "face") {
+      page = await api(apiPath(`api/faces/${source.id}/similar`, { k: pageSize(), offset: state.results.length }));
     } else {
       const form = new FormData();
       form.append("file", source.file);
@@ -200,6 +218,7 @@ async function loadMore() {
     const fresh = page.results.filter((r) => !seen.has(r.id));
     state.total = page.total ?? state.results.length + fresh.length;
     state.weaker = page.weaker ?? 0;
+    state.shownPeople = page.people || [];
     const listed = state.weak ? state.total + state.weaker : state.total;
     state.done = fresh.length === 0 || state.results.length + fresh.length >= listed;
     appendResults(fresh);
@@ -240,9 +259,16 @@ function renderSummary(tookMs) {
   const what =
     source.kind === "text" ? ["for ", el("span", { class: "source" }, `“${source.query}”`)]
     : source.kind === "similar" ? ["like ", el("span", { class: "source" }, source.name)]
+    : source.kind === "person" ? ["of ", el("span", { class: "source" }, source.name)]
+    : source.kind === "face" ? ["with a face like ", el("span", { class: "source" }, source.name)]
     : ["like the photo ", el("span", { class: "source" }, source.file.name || "you dropped")];
+  // A query that names people ("Grace Hopper in uniform") shows only their photos: say so.
+  if (source.kind === "text" && state.shownPeople.length) {
+    what.push(", photos of ", el("span", { class: "source" }, state.shownPeople.join(" and ")), ",");
+  }
   const count =
-    source.kind !== "text" ? plural(state.total, "result", "results")
+    source.kind === "person" || source.kind === "face" ? plural(state.total, "photo", "photos")
+    : source.kind !== "text" ? plural(state.total, "result", "results")
     : state.weak ? `${plural(state.total, "answer", "answers")} and ${plural(state.weaker, "weaker match", "weaker matches")}`
     : plural(state.total, "answer", "answers");
   const ms = tookMs < 10 ? tookMs.toFixed(1) : Math.round(tookMs);
@@ -278,11 +304,13 @@ function renderNoResults() {
 }
 
 // A text query's score is its relevance (0..1, the same scale for every query), shown as a
-// percentage; by photo and "more like this", the similarity.
+// percentage; by photo and "more like this", the similarity; by face, the face similarity. A
+// person's photos come by date, with no score.
 function scoreOf(result) {
-  return typeof result.answer === "boolean"
-    ? { label: "relevance", value: `${Math.round(result.score * 100)}%` }
-    : { label: "similarity", value: result.score.toFixed(3) };
+  const kind = state.source ? state.source.kind : null;
+  if (typeof result.answer === "boolean") return { label: "relevance", value: `${Math.round(result.score * 100)}%` };
+  if (kind === "text" || kind === "person") return null;
+  return { label: kind === "face" ? "face similarity" : "similarity", value: result.score.toFixed(3) };
 }
 
 function appendResults(results) {
@@ -300,12 +328,12 @@ function appendResults(results) {
     nodes.push(el(
       "li",
       { class: weak ? "tile weak" : "tile", role: "option", tabindex: "-1", "aria-selected": "false",
-        title: `${score.label} ${score.value} · ${result.caption}`,
+        title: score ? `${score.label} ${score.value} · ${result.caption}` : result.caption,
         dataset: { index: String(start + i), id: String(result.id), path: result.path } },
       el("img", { src: imageUrl(result.thumbnail_url), alt: result.caption, loading: "lazy", decoding: "async",
                   width: "200", height: "200" }),
       el("div", { class: "info" },
-        el("span", { class: "score" }, score.value),
+        score ? el("span", { class: "score" }, score.value) : null,
         el("div", { class: "caption" }, result.caption)),
     ));
   });
@@ -331,10 +359,13 @@ function onQueryChanged({ immediate = false } = {}) {
   else debounceTimer = setTimeout(run, DEBOUNCE_MS);
 }
 
-function writeUrl(query) {
+// The address keeps what the grid shows: ?q=a+cat, or a person's photos, ?person=Grace+Hopper.
+function writeUrl(query, person = null) {
   const params = new URLSearchParams(location.search);
-  if (query) params.set("q", query);
-  else params.delete("q");
+  for (const [key, value] of [["q", query], ["person", person]]) {
+    if (value) params.set(key, value);
+    else params.delete(key);
+  }
   const search = params.toString();
   const url = location.pathname + (search ? `?${search}` : "");
   if (url !== location.pathname + location.search) history.replaceState(null, "", url);
@@ -386,6 +417,7 @@ async function openDetail(index) {
   ui.detailTitle.textContent = basename(result.path);
   ui.preview.src = imageUrl(`api/images/${result.id}/preview`);
   ui.preview.alt = result.caption;
+  ui.faces.replaceChildren();
   ui.path.textContent = dirname(result.path);
   ui.copyPath.textContent = "Copy";
   ui.captions.replaceChildren(el("p", { class: "muted" }, "Loading…"));
@@ -405,6 +437,7 @@ async function openDetail(index) {
 function renderDetail(image, result) {
   const paths = image.paths && image.paths.length ? image.paths : [result.path];
   ui.path.textContent = dirname(paths[0]);
+  renderFaces(image.faces || []);
 
   const descriptions = image.descriptions || [];
   ui.captions.replaceChildren(
@@ -464,6 +497,30 @@ function renderWhy(why, result) {
   return parts;
 }
 
+// Boxes over the preview, each with its person's name (or "unnamed"). A box is left, top, width,
+// height as fractions of the photo as displayed, so percentages of the frame around the preview.
+// Clicking one shows that person's photos, or for an unnamed face the photos with faces like it.
+function renderFaces(faces) {
+  ui.faces.replaceChildren(...faces.map((face) => {
+    const [left, top, width, height] = face.box;
+    const pct = (fraction) => `${(fraction * 100).toFixed(3)}%`;
+    return el(
+      "button",
+      { class: face.person ? "face-box" : "face-box unnamed", type: "button",
+        style: `left: ${pct(left)}; top: ${pct(top)}; width: ${pct(width)}; height: ${pct(height)}`,
+        title: face.person ? `Photos of ${face.person}` : "Photos with a face like this one",
+        onclick: () => showFace(face) },
+      // Below the face, or above it when the face is near the bottom of the photo.
+      el("span", { class: top + height > 0.85 ? "face-label above" : "face-label" }, face.person || "unnamed"),
+    );
+  }));
+}
+
+function showFace(face) {
+  if (face.person) showPhotosOf({ kind: "person", name: face.person, reference: face.person });
+  else showPhotosOf({ kind: "face", id: face.id, name: unnamedName(face.group), reference: String(face.group) });
+}
+
 function formatDate(value) {
   const date = new Date(value);
   return Number.isNaN(date.getTime()) ? String(value) : date.toLocaleString();
@@ -477,6 +534,7 @@ function closeDetail() {
   ui.detail.hidden = true;
   state.detailId = null;
   ui.preview.removeAttribute("src");
+  ui.faces.replaceChildren();
   const tile = tiles()[state.selected];
   if (tile) tile.focus({ preventScroll: true });
 }
@@ -504,6 +562,119 @@ async function copyPath() {
     document.execCommand("copy");
   }
   ui.copyPath.textContent = "Copied";
+}
+
+// --- people: a row of faces above the results, named in place ------------------------------------
+
+async function loadPeople() {
+  try {
+    const answer = await api(apiPath("api/people", { k: PEOPLE_SHOWN }));
+    state.people = answer.people;
+    state.peopleTotal = answer.total;
+  } catch {
+    // The row is an extra; searches report their own errors, the token's included.
+    state.people = [];
+    state.peopleTotal = 0;
+  }
+  renderPeople();
+}
+
+function unnamedName(group) {
+  return group === null ? "an unnamed person" : `unnamed person #${group}`;
+}
+
+function renderPeople() {
+  const people = state.people;
+  ui.people.hidden = people.length === 0;
+  const items = people.map((person) => {
+    const label = person.name || "unnamed";
+    const item = el(
+      "li",
+      { class: "person", dataset: { reference: person.reference } },
+      el("button", { class: "person-face", type: "button", "aria-pressed": "false",
+                     title: `${person.name || unnamedName(person.group)}: ${plural(person.photos, "photo", "photos")}`,
+                     onclick: () => showPerson(person, item) },
+        el("img", { src: imageUrl(person.thumbnail_url), alt: label, loading: "lazy", width: "72", height: "72" })),
+      el("button", { class: person.name ? "person-name" : "person-name unnamed", type: "button",
+                     title: person.name ? `Rename ${person.name}` : "Name this person",
+                     onclick: () => editName(person, item) }, label),
+    );
+    return item;
+  });
+  const more = state.peopleTotal - people.length;
+  if (more > 0) items.push(el("li", { class: "people-more muted small" }, `and ${more} more`));
+  ui.peopleList.replaceChildren(...items);
+  markActivePerson();
+}
+
+// The face of the person whose photos the grid shows is marked.
+function markActivePerson() {
+  const source = state.source;
+  const active = source && (source.kind === "person" || source.kind === "face") ? source.reference : null;
+  for (const item of ui.peopleList.querySelectorAll(".person")) {
+    item.querySelector(".person-face").setAttribute("aria-pressed", String(item.dataset.reference === active));
+  }
+}
+
+// A named person's photos; for an unnamed group, the photos with faces like its face, and its
+// name to fill in.
+function showPerson(person, item) {
+  if (person.name) {
+    showPhotosOf({ kind: "person", name: person.name, reference: person.reference });
+  } else {
+    showPhotosOf({ kind: "face", id: person.sample_face, name: unnamedName(person.group), reference: person.reference });
+    editName(person, item);
+  }
+}
+
+function showPhotosOf(source) {
+  if (!ui.detail.hidden) closeDetail();
+  ui.q.value = "";
+  writeUrl("", source.kind === "person" ? source.name : null);
+  startSearch(source);
+  window.scrollTo({ top: 0 });
+}
+
+function editName(person, item) {
+  const input = el("input", { type: "text", value: person.name || "", placeholder: "Add a name",
+                              "aria-label": person.name ? `New name for ${person.name}` : "Name this person",
+                              maxlength: "200", spellcheck: "false" });
+  const save = el("button", { class: "button small", type: "submit" }, "Save");
+  const form = el("form", { class: "name-form" }, input, save);
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    saveName(person, input, save);
+  });
+  input.addEventListener("input", () => input.setCustomValidity(""));
+  input.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape") return;
+    event.stopPropagation(); // Esc leaves the name as it was, and nothing else
+    renderPeople();
+  });
+  item.querySelector(".person-name, .name-form").replaceWith(form);
+  item.classList.add("editing");
+  input.focus();
+  input.select();
+}
+
+async function saveName(person, input, save) {
+  const name = input.value.trim().replace(/\s+/g, " ");
+  save.disabled = true;
+  try {
+    await api("api/people/name", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ person: person.reference, name }),
+    });
+  } catch (error) {
+    save.disabled = false;
+    input.setCustomValidity(error.message); // e.g. an empty name, or a number
+    input.reportValidity();
+    return;
+  }
+  await loadPeople();
+  const named = state.people.find((p) => p.name === name);
+  if (named) showPerson(named);
 }
 
 // --- status -----------------------------------------------------------------------------------
@@ -618,13 +789,20 @@ new IntersectionObserver((entries) => {
   if (entries.some((entry) => entry.isIntersecting)) loadMore();
 }, { rootMargin: "400px" }).observe(ui.sentinel);
 
-window.addEventListener("popstate", () => {
-  ui.q.value = new URLSearchParams(location.search).get("q") || "";
-  onQueryChanged({ immediate: true });
-});
+// What the address asks for: a query (/?q=horse), a person's photos (/?person=Grace+Hopper), or nothing yet.
+function searchFromUrl() {
+  const params = new URLSearchParams(location.search);
+  ui.q.value = params.get("q") || "";
+  const person = params.get("person");
+  if (person && !ui.q.value.trim()) startSearch({ kind: "person", name: person, reference: person });
+  else onQueryChanged({ immediate: true });
+}
 
-// Start: the query in the URL (/?q=horse) searches at once; the status says whether there is
-// anything to search at all.
-ui.q.value = new URLSearchParams(location.search).get("q") || "";
-if (ui.q.value.trim()) loadStatus(); // with no query, the empty search below asks for the status
-onQueryChanged({ immediate: true });
+window.addEventListener("popstate", searchFromUrl);
+
+// Start: the query in the URL searches at once; the status says whether there is anything to
+// search at all, and the people row who is in the photos.
+const asked = new URLSearchParams(location.search);
+if ((asked.get("q") || "").trim() || asked.get("person")) loadStatus(); // else the empty search asks for it
+loadPeople();
+searchFromUrl();
