@@ -8,6 +8,10 @@ A photo's sidecars are `IMG_0001.xmp` (Lightroom, DxO PhotoLab, Capture One) and
 What a sidecar says wins over what the file embeds: editors write their ratings and keywords
 there and leave RAW files alone. When both sidecars exist, `IMG_0001.NEF.xmp`, the one that
 names this very file, wins over `IMG_0001.xmp`, which a RAW+JPEG pair shares.
+
+Named face regions (MWG regions, as Lightroom, digiKam and Picasa write them) are read too, and
+turned into boxes on the photo as lucida displays it (face_regions), so the people they name seed
+lucida's (lucida.faces). lucida.xmp_export writes them with the same geometry (mwg_area).
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ _TAGS = [
     "Orientation#", "Rating#", "Label",
     "Title", "ObjectName", "Description", "ImageDescription", "Caption-Abstract",
     "Subject", "Keywords", "HierarchicalSubject",
+    "RegionInfo", "ImageWidth#", "ImageHeight#",
 ]  # fmt: skip
 
 _DATE = re.compile(
@@ -52,6 +57,14 @@ class SidecarFile:
     path: str
     size: int
     mtime_ns: int
+
+
+@dataclass(frozen=True)
+class FaceRegion:
+    """A face region with a name, as a photo's metadata holds it."""
+
+    name: str
+    box: tuple[float, float, float, float]  # left, top, width, height: fractions of the photo as displayed
 
 
 @dataclass(frozen=True)
@@ -75,6 +88,7 @@ class PhotoMetadata:
     description: str | None = None
     keywords: tuple[str, ...] = ()  # dc:subject, and IPTC Keywords
     hierarchical_keywords: tuple[str, ...] = ()  # lr:hierarchicalSubject, e.g. "animals|cat"
+    face_regions: tuple[FaceRegion, ...] = ()  # MWG regions of Type Face that have a Name
     sidecars: tuple[str, ...] = field(default=())  # paths of the XMP sidecars read, weakest first
 
     def merged_with(self, stronger: PhotoMetadata) -> PhotoMetadata:
@@ -178,9 +192,13 @@ class MetadataReader:
         raw = self._tags(wanted)
         result = {}
         for path in paths:
-            metadata = parse_tags(raw.get(path, {}))
+            own = raw.get(path, {})
+            metadata = parse_tags(own)
             for sidecar in sidecars.get(path, ()):
-                metadata = metadata.merged_with(replace(parse_tags(raw.get(sidecar.path, {})), sidecars=(sidecar.path,)))
+                # A sidecar's regions are measured on the photo's pixels: the photo's own
+                # orientation and size place them.
+                from_sidecar = parse_tags(raw.get(sidecar.path, {}), photo_tags=own)
+                metadata = metadata.merged_with(replace(from_sidecar, sidecars=(sidecar.path,)))
             result[path] = metadata
         return result
 
@@ -190,7 +208,8 @@ class MetadataReader:
         import exiftool.exceptions
 
         try:
-            rows = self._tool.get_tags(paths, _TAGS)
+            # -struct: RegionInfo as one structure, not as flattened lists of its fields.
+            rows = self._tool.get_tags(paths, _TAGS, params=["-struct"])
         except (exiftool.exceptions.ExifToolException, ValueError, OSError, UnicodeDecodeError):
             if len(paths) == 1:
                 return {}
@@ -200,8 +219,11 @@ class MetadataReader:
         return {row.get("SourceFile"): row for row in rows if isinstance(row, dict)}
 
 
-def parse_tags(tags: dict) -> PhotoMetadata:
-    """PhotoMetadata from one file's ExifTool JSON (tag names without groups)."""
+def parse_tags(tags: dict, photo_tags: dict | None = None) -> PhotoMetadata:
+    """PhotoMetadata from one file's ExifTool JSON (tag names without groups, structures as
+    structures). For a sidecar, `photo_tags` are its photo's: their orientation and size place
+    the sidecar's face regions."""
+    photo_tags = tags if photo_tags is None else photo_tags
     return PhotoMetadata(
         taken_at=_capture_time(tags),
         make=_text(tags.get("Make")),
@@ -220,7 +242,130 @@ def parse_tags(tags: dict) -> PhotoMetadata:
         description=_first_text(tags, "Description", "Caption-Abstract", "ImageDescription"),
         keywords=tuple(dict.fromkeys(_texts(tags.get("Subject")) + _texts(tags.get("Keywords")))),
         hierarchical_keywords=tuple(dict.fromkeys(_texts(tags.get("HierarchicalSubject")))),
+        face_regions=face_regions(
+            tags.get("RegionInfo"),
+            _integer(photo_tags.get("Orientation")),
+            _size(photo_tags.get("ImageWidth"), photo_tags.get("ImageHeight")),
+        ),
     )
+
+
+# -- face regions ------------------------------------------------------------------------
+#
+# An MWG region's Area is its centre (X, Y) and size (W, H), normalized to the image. The MWG's
+# Guidelines for Handling Image Metadata 2.0 (2010), section 5.9, "Rotation Issues": "Region
+# metadata is applied to the stored image. When applying a rotation by applying Exif
+# Orientation, the rotation must be applied to the regions as well." So a region is measured on
+# the pixels as stored, and lucida, whose boxes are on the photo as displayed, turns it with the
+# photo's orientation on the way in and back on the way out (as Immich does since its pull
+# request 18021: readers that did not put the regions of portrait photos beside the faces).
+# AppliedToDimensions is the size of the image the regions were measured on: the stored pixels,
+# width and height not swapped by the orientation.
+
+# EXIF orientation -> where a point (x, y) of the stored image is on the image as displayed
+# (lucida.media turns the pixels the same way).
+_DISPLAYED = {
+    1: lambda x, y: (x, y),
+    2: lambda x, y: (1 - x, y),  # mirrored left to right
+    3: lambda x, y: (1 - x, 1 - y),  # turned 180 degrees
+    4: lambda x, y: (x, 1 - y),  # mirrored top to bottom
+    5: lambda x, y: (y, x),  # mirrored along the diagonal from top left
+    6: lambda x, y: (1 - y, x),  # turned 90 degrees clockwise
+    7: lambda x, y: (1 - y, 1 - x),  # mirrored along the other diagonal
+    8: lambda x, y: (y, 1 - x),  # turned 90 degrees counter-clockwise
+}
+# ... and back: each is its own inverse, except the two quarter turns, which undo each other.
+_STORED = {**_DISPLAYED, 6: _DISPLAYED[8], 8: _DISPLAYED[6]}
+
+
+def face_regions(
+    region_info: object, orientation: int | None, stored_size: tuple[float, float] | None
+) -> tuple[FaceRegion, ...]:
+    """The named Face regions of an MWG RegionInfo structure (ExifTool's -struct JSON), as boxes
+    on the photo as displayed, clamped to it; regions without a name, of another type (Pet,
+    Focus, BarCode), or with no area (a point or a circle) are left out. `orientation` and
+    `stored_size` are the photo's own, as ExifTool reads them from it."""
+    if not isinstance(region_info, dict) or not isinstance(region_info.get("RegionList"), list):
+        return ()
+    applied_to = _dimensions(region_info.get("AppliedToDimensions"))
+    on_stored = measured_on_stored_pixels(applied_to, orientation, stored_size)
+    found: list[FaceRegion] = []
+    for region in region_info["RegionList"]:
+        if not isinstance(region, dict) or str(region.get("Type", "")).strip().casefold() != "face":
+            continue
+        name = " ".join(str(region.get("Name") or "").split())
+        box = _area_box(region.get("Area"), applied_to)
+        if not name or box is None:
+            continue
+        box = _turned(box, _DISPLAYED, orientation) if on_stored else box
+        left, top = max(box[0], 0.0), max(box[1], 0.0)
+        right, bottom = min(box[0] + box[2], 1.0), min(box[1] + box[3], 1.0)
+        if right > left and bottom > top:
+            found.append(FaceRegion(name, (left, top, right - left, bottom - top)))
+    return tuple(found)
+
+
+def mwg_area(
+    box: tuple[float, float, float, float], orientation: int | None, on_stored: bool = True
+) -> dict[str, float]:
+    """The MWG Area (normalized centre and size, on the stored pixels) of a box on the photo as
+    displayed; `on_stored=False` keeps the displayed frame, for a file whose regions are measured
+    there (measured_on_stored_pixels)."""
+    left, top, width, height = _turned(box, _STORED, orientation) if on_stored else box
+    centre_x, centre_y = left + width / 2, top + height / 2
+    return {"X": round(centre_x, 6), "Y": round(centre_y, 6), "W": round(width, 6), "H": round(height, 6)}
+
+
+def measured_on_stored_pixels(
+    applied_to: tuple[float, float] | None, orientation: int | None, stored_size: tuple[float, float] | None
+) -> bool:
+    """Whether a file's regions are measured on the stored pixels, as MWG says. A writer that
+    measured them on the photo as displayed gives itself away on a quarter-turned photo: its
+    AppliedToDimensions are the displayed size, width and height swapped against the stored
+    pixels'. Where nothing tells (no dimensions, a square photo, no quarter turn), MWG's rule holds."""
+    if orientation not in (5, 6, 7, 8) or applied_to is None or stored_size is None:
+        return True
+    (applied_w, applied_h), (stored_w, stored_h) = applied_to, stored_size
+    if applied_w == applied_h or stored_w == stored_h:
+        return True
+    return (applied_w > applied_h) == (stored_w > stored_h)
+
+
+def region_dimensions(region_info: object) -> tuple[float, float] | None:
+    """(W, H) of an MWG RegionInfo's AppliedToDimensions; None when it has none."""
+    return _dimensions(region_info.get("AppliedToDimensions")) if isinstance(region_info, dict) else None
+
+
+def _turned(box: tuple[float, ...], turns: dict, orientation: int | None) -> tuple[float, float, float, float]:
+    """The box with both its corners moved by the orientation's turn (`turns`: _DISPLAYED or _STORED)."""
+    turn = turns.get(orientation or 1, turns[1])
+    (ax, ay), (bx, by) = turn(box[0], box[1]), turn(box[0] + box[2], box[1] + box[3])
+    return min(ax, bx), min(ay, by), abs(bx - ax), abs(by - ay)
+
+
+def _area_box(area: object, applied_to: tuple[float, float] | None) -> tuple[float, float, float, float] | None:
+    """(left, top, width, height) fractions of an MWG Area; None when it is not a rectangle. An
+    Area in pixels (rare; MWG's is normalized) is measured against AppliedToDimensions."""
+    if not isinstance(area, dict):
+        return None
+    x, y, w, h = (_number(area.get(k)) for k in ("X", "Y", "W", "H"))
+    if x is None or y is None or w is None or h is None or w <= 0 or h <= 0:
+        return None
+    if str(area.get("Unit", "normalized")).strip().casefold() == "pixel":
+        if applied_to is None:
+            return None
+        x, w = x / applied_to[0], w / applied_to[0]
+        y, h = y / applied_to[1], h / applied_to[1]
+    return x - w / 2, y - h / 2, w, h
+
+
+def _dimensions(value: object) -> tuple[float, float] | None:
+    return _size(value.get("W"), value.get("H")) if isinstance(value, dict) else None
+
+
+def _size(width: object, height: object) -> tuple[float, float] | None:
+    width, height = _positive(width), _positive(height)
+    return (width, height) if width is not None and height is not None else None
 
 
 def parse_date(value: object) -> str | None:

@@ -11,6 +11,11 @@ What is written, per photo:
   "keywords" gives those; the ImageNet classifier gives its likely classes (probability at
   least 10%, at most five, always its top class), named by their first WordNet lemma.
 - lr:hierarchicalSubject: the same keywords under a parent, "lucida|espresso".
+- The people in the photo, one per named face (lucida.people): an MWG face region
+  (mwg-rs:Regions, as Lightroom and digiKam read and write them) around the face, named, with the
+  photo's AppliedToDimensions when lucida adds the first region; and an Iptc4xmpExt:PersonInImage
+  entry. A name the file already holds in a region, or in PersonInImage, is not written there
+  again; regions are measured on the stored pixels, as MWG says (lucida.metadata.mwg_area).
 
 Where: a sidecar `IMG_0001.xmp` beside the photo by default (what Lightroom and DxO PhotoLab
 read for RAW files), `IMG_0001.NEF.xmp` with the filename.ext.xmp style (darktable, digiKam),
@@ -24,8 +29,9 @@ goes on: a sidecar ExifTool cannot read or write, a folder, or a link out of the
 
 An existing sidecar is edited in place by ExifTool, which keeps every other field. The catalog
 records what each export added (table xmp_writes), so a later export replaces only lucida's own
-entries and `undo_xmp` removes exactly them, deleting a sidecar lucida created once nothing else
-is left in it.
+entries and `undo_xmp` removes exactly them (its regions and PersonInImage entries by name, and
+the RegionInfo structure itself when lucida created it and no one else's region is left in it),
+deleting a sidecar lucida created once nothing else is left in it.
 """
 
 from __future__ import annotations
@@ -34,10 +40,12 @@ import os
 from dataclasses import dataclass, field
 
 from lucida.catalog import Catalog
-from lucida.catalog.store import StoredDescription, XmpWrite
+from lucida.catalog.store import ImageRecord, StoredDescription, XmpWrite
 from lucida.errors import LucidaError
 from lucida.media import RAW_EXTENSIONS
-from lucida.metadata import SIDECAR_EXTENSION, exiftool_executable
+from lucida.metadata import (
+    SIDECAR_EXTENSION, FaceRegion, exiftool_executable, measured_on_stored_pixels, mwg_area, region_dimensions,
+)  # fmt: skip
 
 SIDECAR_STYLES = ("basename.xmp", "filename.ext.xmp")
 EMBEDDABLE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".tif", ".tiff", ".dng"})
@@ -49,6 +57,9 @@ _DESCRIPTION, _SUBJECT, _HIERARCHY = "XMP-dc:Description", "XMP-dc:Subject", "XM
 # dc:description is a lang-alt: the bare tag reads the x-default entry, but writing or deleting it
 # drops every other language; ExifTool leaves those alone when the write names x-default.
 _DEFAULT_DESCRIPTION = f"{_DESCRIPTION}-x-default"
+_REGIONS, _REGION_LIST = "XMP-mwg-rs:RegionInfo", "XMP-mwg-rs:RegionList"
+_DIMENSIONS = "XMP-mwg-rs:RegionAppliedToDimensions"  # its W, H and Unit fields, as flattened tags
+_PERSON = "XMP-iptcExt:PersonInImage"
 # Asked for with every read: ExifTool's verdict on the file, taken out of the tags it returns.
 _VERDICT = ("ExifTool:Error", "ExifTool:Warning", "File:FileType")
 
@@ -77,6 +88,12 @@ class Change:
     remove_keywords: list[str] = field(default_factory=list)
     add_hierarchical: list[str] = field(default_factory=list)
     remove_hierarchical: list[str] = field(default_factory=list)
+    add_regions: list[tuple[str, dict[str, float]]] = field(default_factory=list)  # (name, MWG Area) of each
+    remove_regions: list[str] = field(default_factory=list)  # names of lucida's regions taken out
+    region_dimensions: tuple[int, int] | None = None  # AppliedToDimensions (W, H), written with the first regions
+    remove_region_info: bool = False  # the RegionInfo lucida created goes, with nothing of anyone else's in it
+    add_people: list[str] = field(default_factory=list)  # PersonInImage
+    remove_people: list[str] = field(default_factory=list)
     skipped: str | None = None  # why the file was left alone; nothing was written to it
 
     @property
@@ -84,6 +101,8 @@ class Change:
         return not self.skipped and bool(
             self.create or self.delete or self.description is not None or self.description_removed
             or self.add_keywords or self.remove_keywords or self.add_hierarchical or self.remove_hierarchical
+            or self.add_regions or self.remove_regions or self.remove_region_info or self.add_people
+            or self.remove_people
         )  # fmt: skip
 
     def summary(self) -> str:
@@ -103,6 +122,10 @@ class Change:
         for verb, words in (("+", self.add_keywords), ("-", self.remove_keywords)):
             if words:
                 parts.append(f"keywords {verb}{', '.join(words)}")
+        added = [name for name, _ in self.add_regions] + self.add_people
+        for verb, names in (("+", added), ("-", self.remove_regions + self.remove_people)):
+            if names:
+                parts.append(f"people {verb}{', '.join(dict.fromkeys(names))}")
         return "; ".join(parts) or "up to date"
 
 
@@ -130,9 +153,9 @@ def sidecar_path(photo: str, style: str) -> str:
 
 
 def export_xmp(catalog: Catalog, roots: list[str] | None, options: ExportOptions) -> list[Change]:
-    """Write lucida's caption and keywords for the indexed photos under `roots` (all when None).
-    Returns one Change per file written (or that would be, with dry_run), and one per file
-    left alone, its reason in `skipped`."""
+    """Write lucida's caption, keywords and named faces for the indexed photos under `roots`
+    (all when None). Returns one Change per file written (or that would be, with dry_run), and
+    one per file left alone, its reason in `skipped`."""
     parent = "|".join(p.strip() for p in options.parent.split("|") if p.strip())
     wanted = {path for path, _ in catalog.files_under(roots)}
     changes = []
@@ -152,9 +175,10 @@ def export_xmp(catalog: Catalog, roots: list[str] | None, options: ExportOptions
             keywords = keywords_of(description, catalog.photo_classes([image_id]).get(image_id))
             hierarchical = [f"{parent}|{k}" if parent else k for k in keywords]
             try:
+                people = _people(catalog, tool, photo, record)
                 change, write = _plan(
                     tool, catalog.xmp_write(target), target, photo, description.display,
-                    keywords, hierarchical, options,
+                    keywords, hierarchical, people, options,
                 )  # fmt: skip
                 if not options.dry_run and change.changes_anything:
                     tool.apply(change)
@@ -171,8 +195,8 @@ def export_xmp(catalog: Catalog, roots: list[str] | None, options: ExportOptions
 
 def undo_xmp(catalog: Catalog, roots: list[str] | None, dry_run: bool = False) -> list[Change]:
     """Remove what lucida's exports wrote into files of photos under `roots` (all when None):
-    its keywords, its description (a description it replaced comes back), and sidecars it
-    created that hold nothing else. What anyone else wrote since stays. A file that cannot be
+    its keywords, its description (a description it replaced comes back), its face regions and
+    PersonInImage entries, and sidecars it created that hold nothing else. What anyone else wrote since stays. A file that cannot be
     safely changed is skipped (Change.skipped) and stays on record for a later undo."""
     from lucida.scan import under_any
 
@@ -189,6 +213,9 @@ def undo_xmp(catalog: Catalog, roots: list[str] | None, dry_run: bool = False) -
                     current = tool.current(write.target)
                     change.remove_keywords = [k for k in write.keywords if k in current.keywords]
                     change.remove_hierarchical = [k for k in write.hierarchical_keywords if k in current.hierarchical]
+                    change.remove_regions = _present(write.people, current.region_names)
+                    change.remove_people = _present(write.people_in_image, current.people)
+                    change.remove_region_info = _only_ours(current, change.remove_regions, write.created_regions)
                     if write.description is not None and current.description == write.description:
                         if write.replaced_description is not None:
                             change.description = write.replaced_description
@@ -252,6 +279,24 @@ def _check_target(target: str, photo: str) -> None:
         raise _Skipped("read-only" if os.path.exists(target) else "its folder is read-only")
 
 
+def _people(catalog: Catalog, tool: _ExifTool, photo: str, record: ImageRecord) -> _PhotoPeople:
+    """The named faces of the photo, one per person (the detector's surest face of each), and,
+    when there are any, how the photo's pixels are stored."""
+    chosen: dict[str, FaceRegion] = {}
+    for face in sorted(catalog.faces_in(record.image_id), key=lambda f: -f.score):
+        # Newlines would end ExifTool's argument; names are whitespace-normalized anyway.
+        name = " ".join((face.person or "").split())
+        if name and name.casefold() not in chosen:
+            chosen[name.casefold()] = FaceRegion(name, face.box)
+    if not chosen:
+        return _PhotoPeople([])
+    orientation = tool.orientation(photo)
+    size = (record.width, record.height) if record.width and record.height else None
+    if size is not None and orientation in (5, 6, 7, 8):  # the catalog's size is the photo as displayed
+        size = (size[1], size[0])
+    return _PhotoPeople(sorted(chosen.values(), key=lambda r: r.box[0]), orientation, size)
+
+
 def _plan(
     tool: _ExifTool,
     previous: XmpWrite | None,
@@ -260,31 +305,48 @@ def _plan(
     caption: str,
     keywords: list[str],
     hierarchical: list[str],
+    people: _PhotoPeople,
     options: ExportOptions,
 ) -> tuple[Change, XmpWrite]:
-    """The change that brings `target` to lucida's current caption and keywords, keeping what
-    others wrote, and the record of everything lucida will then have written into it. Raises
-    _Skipped for a target lucida cannot safely write."""
+    """The change that brings `target` to lucida's current caption, keywords and people, keeping
+    what others wrote, and the record of everything lucida will then have written into it.
+    Raises _Skipped for a target lucida cannot safely write."""
     _check_target(target, photo)
     exists = os.path.exists(target)
     current = tool.current(target) if exists else _Current()
     change = Change(target, photo, create=not exists)
     ours_before = previous if previous is not None and exists else None
 
-    def merge(wanted: list[str], present: list[str], added_before: tuple[str, ...]) -> tuple[list[str], list[str], tuple[str, ...]]:
-        """(to add, to remove, lucida's entries afterwards) for one list field."""
-        foreign = [k for k in present if k not in added_before]
-        add = [k for k in wanted if k not in present]
-        remove = [k for k in added_before if k in present and k not in wanted]
-        ours = tuple(k for k in wanted if k not in foreign)
-        return add, remove, ours
-
-    change.add_keywords, change.remove_keywords, our_keywords = merge(
+    change.add_keywords, change.remove_keywords, our_keywords = _merge(
         keywords, current.keywords, ours_before.keywords if ours_before else ()
     )
-    change.add_hierarchical, change.remove_hierarchical, our_hierarchy = merge(
+    change.add_hierarchical, change.remove_hierarchical, our_hierarchy = _merge(
         hierarchical, current.hierarchical, ours_before.hierarchical_keywords if ours_before else ()
     )
+
+    # People: names compare as the catalog compares them, ignoring case.
+    names = [r.name for r in people.regions]
+    add_regions, change.remove_regions, our_regions = _merge(
+        names, current.region_names, ours_before.people if ours_before else (), str.casefold
+    )
+    change.add_people, change.remove_people, our_people = _merge(
+        names, current.people, ours_before.people_in_image if ours_before else (), str.casefold
+    )
+    created_regions = current.region_info is not None and ours_before is not None and ours_before.created_regions
+    if add_regions:
+        applied_to = region_dimensions(current.region_info)
+        if current.region_info is None:
+            created_regions = True
+            if people.stored_size is not None:
+                change.region_dimensions = people.stored_size
+        # Measured as the file's other regions are: MWG's stored pixels, unless its
+        # AppliedToDimensions say its writer measured the photo as displayed.
+        on_stored = measured_on_stored_pixels(applied_to, people.orientation, people.stored_size)
+        change.add_regions = [
+            (r.name, mwg_area(r.box, people.orientation, on_stored)) for r in people.regions if r.name in add_regions
+        ]
+    elif _only_ours(current, change.remove_regions, created_regions):
+        change.remove_region_info, created_regions = True, False
 
     written, replaced = None, ours_before.replaced_description if ours_before else None
     ours = ours_before is not None and ours_before.description is not None and current.description == ours_before.description
@@ -302,12 +364,54 @@ def _plan(
         target, photo, created=not exists or (ours_before is not None and ours_before.created),
         description=written, replaced_description=replaced if written is not None else None,
         keywords=our_keywords, hierarchical_keywords=our_hierarchy,
+        people=our_regions, people_in_image=our_people, created_regions=created_regions,
     )  # fmt: skip
     return change, record
 
 
+def _merge(
+    wanted: list[str], present: list[str], added_before: tuple[str, ...], key=lambda value: value
+) -> tuple[list[str], list[str], tuple[str, ...]]:
+    """(to add, to remove, lucida's entries afterwards) for one list field: what is there and
+    lucida did not add is someone else's and stays; `key` says when two entries are the same."""
+    present_keys, before_keys, wanted_keys = ({key(v) for v in values} for values in (present, added_before, wanted))
+    foreign = {key(v) for v in present if key(v) not in before_keys}
+    add = [v for v in wanted if key(v) not in present_keys]
+    remove = [v for v in added_before if key(v) in present_keys and key(v) not in wanted_keys]
+    ours = tuple(v for v in wanted if key(v) not in foreign)
+    return add, remove, ours
+
+
+def _present(names: tuple[str, ...], present: list[str]) -> list[str]:
+    """The names (lucida's) that are still in the file, ignoring case."""
+    there = {n.casefold() for n in present}
+    return [n for n in names if n.casefold() in there]
+
+
+def _only_ours(current: _Current, removing: list[str], created: bool) -> bool:
+    """Whether the RegionInfo goes as a whole: lucida created it, and once `removing` (lucida's
+    regions) is out, it holds no one else's region. Its AppliedToDimensions then describe nothing."""
+    if not created or current.region_info is None or not removing:
+        return False
+    gone = {n.casefold() for n in removing}
+    return all(_region_name(r).casefold() in gone for r in current.region_list)
+
+
+def _region_name(region: object) -> str:
+    return " ".join(str(region.get("Name") or "").split()) if isinstance(region, dict) else ""
+
+
 class _Skipped(Exception):
     """Why one file is left alone; the export or undo goes on with the next."""
+
+
+@dataclass(frozen=True)
+class _PhotoPeople:
+    """The people lucida writes for one photo, and how the photo's pixels are stored."""
+
+    regions: list[FaceRegion]  # one per person, on the photo as displayed
+    orientation: int | None = None  # the photo's own EXIF orientation, which lucida's decoder applies
+    stored_size: tuple[int, int] | None = None  # width and height of its pixels as stored
 
 
 @dataclass
@@ -315,6 +419,18 @@ class _Current:
     description: str | None = None
     keywords: list[str] = field(default_factory=list)
     hierarchical: list[str] = field(default_factory=list)
+    region_info: dict | None = None  # the MWG RegionInfo structure, as ExifTool's -struct reads it
+    people: list[str] = field(default_factory=list)  # PersonInImage
+
+    @property
+    def region_list(self) -> list:
+        regions = (self.region_info or {}).get("RegionList")
+        return regions if isinstance(regions, list) else []
+
+    @property
+    def region_names(self) -> list[str]:
+        """The names of the regions, of every type."""
+        return [name for name in map(_region_name, self.region_list) if name]
 
 
 class _ExifTool:
@@ -336,12 +452,25 @@ class _ExifTool:
         self._tool.terminate()
 
     def current(self, target: str) -> _Current:
-        tags = self._tags(target, [_DESCRIPTION, _SUBJECT, _HIERARCHY])
+        tags = self._tags(target, [_DESCRIPTION, _SUBJECT, _HIERARCHY, _REGIONS, _PERSON])
+        regions = tags.get(_REGIONS)
         return _Current(
             description=_one(tags.get(_DESCRIPTION)),
             keywords=_many(tags.get(_SUBJECT)),
             hierarchical=_many(tags.get(_HIERARCHY)),
+            region_info=regions if isinstance(regions, dict) else None,
+            people=_many(tags.get(_PERSON)),
         )
+
+    def orientation(self, photo: str) -> int | None:
+        """The photo's own EXIF orientation (the one lucida's decoder applies), which turns its
+        faces' boxes onto its stored pixels; None when it has none."""
+        try:
+            tags = self._tags(photo, ["Orientation#"])
+        except _Skipped as reason:
+            raise _Skipped(f"cannot read the photo's orientation for its face regions: {reason}") from None
+        value = next((v for k, v in tags.items() if k.split(":")[-1] == "Orientation"), None)
+        return value if isinstance(value, int) else None
 
     def has_any_xmp(self, target: str) -> bool:
         """Whether the file holds any XMP property (ExifTool's own toolkit note aside)."""
@@ -357,8 +486,20 @@ class _ExifTool:
         for tag, remove, add in (
             (_SUBJECT, change.remove_keywords, change.add_keywords),
             (_HIERARCHY, change.remove_hierarchical, change.add_hierarchical),
+            (_PERSON, change.remove_people, change.add_people),
         ):
             args += [f"-{tag}-={k}" for k in remove] + [f"-{tag}+={k}" for k in add]
+        if change.remove_region_info:
+            args.append(f"-{_REGIONS}=")
+        else:
+            # A structure in a list goes when every field given matches (ExifTool's struct.html).
+            args += [f"-{_REGION_LIST}-={{Name={_serialized(name)},Type=Face}}" for name in change.remove_regions]
+        if change.region_dimensions is not None:
+            width, height = change.region_dimensions
+            args += [f"-{_DIMENSIONS}W={width}", f"-{_DIMENSIONS}H={height}", f"-{_DIMENSIONS}Unit=pixel"]
+        for name, area in change.add_regions:
+            box = ",".join(f"{k}={area[k]}" for k in ("X", "Y", "W", "H"))
+            args.append(f"-{_REGION_LIST}+={{Area={{{box},Unit=normalized}},Name={_serialized(name)},Type=Face}}")
         if not args:
             return
         if os.path.exists(change.target):
@@ -374,7 +515,8 @@ class _ExifTool:
         import exiftool.exceptions
 
         try:
-            rows = self._tool.get_tags([target], [*tags, *_VERDICT], params=["-G1"])
+            # -struct: RegionInfo as one structure, not as flattened lists of its fields.
+            rows = self._tool.get_tags([target], [*tags, *_VERDICT], params=["-G1", "-struct"])
         except exiftool.exceptions.ExifToolExecuteException as error:
             raise _Skipped(f"ExifTool cannot read it: {_first_error(error.stderr or str(error))}") from None
         except exiftool.exceptions.ExifToolException as error:
@@ -407,6 +549,12 @@ def _one(value: object) -> str | None:
 def _many(value: object) -> list[str]:
     values = value if isinstance(value, list) else [value] if value not in (None, "") else []
     return [str(v) for v in values]
+
+
+def _serialized(text: str) -> str:
+    """A value for ExifTool's serialized structures: '|' escapes the characters that structure
+    (ExifTool's struct.html: escaping any other character is harmless)."""
+    return "".join(f"|{c}" if c in "|,{}[]" else c for c in text)
 
 
 def _first_error(text: str) -> str:

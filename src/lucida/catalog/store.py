@@ -17,7 +17,7 @@ from lucida.catalog.faces import FaceStore
 from lucida.catalog.migrations import LATEST_VERSION, MIGRATIONS
 from lucida.display import display_caption
 from lucida.errors import LucidaError
-from lucida.metadata import PhotoMetadata
+from lucida.metadata import FaceRegion, PhotoMetadata
 
 if TYPE_CHECKING:
     from lucida.catalog.filter import PhotoFilter
@@ -168,6 +168,9 @@ class XmpWrite:
     replaced_description: str | None  # a description lucida replaced (--overwrite-description)
     keywords: tuple[str, ...]  # dc:subject entries lucida added (ones already there are not listed)
     hierarchical_keywords: tuple[str, ...]  # lr:hierarchicalSubject entries lucida added
+    people: tuple[str, ...] = ()  # names of the MWG face regions lucida added
+    people_in_image: tuple[str, ...] = ()  # Iptc4xmpExt:PersonInImage entries lucida added
+    created_regions: bool = False  # lucida created the MWG RegionInfo (its AppliedToDimensions too)
 
 
 class Catalog(FaceStore):
@@ -728,7 +731,11 @@ class Catalog(FaceStore):
     def put_metadata(self, path: str, metadata: PhotoMetadata, sidecars: str) -> None:
         """Store what an indexed file's metadata says; `sidecars` is the sidecar_signature read."""
         values = [getattr(metadata, name) for name in _METADATA_COLUMNS]
-        values[-2:] = [json.dumps(list(v), ensure_ascii=False) for v in values[-2:]]
+        values[-3:] = [
+            json.dumps(list(metadata.keywords), ensure_ascii=False),
+            json.dumps(list(metadata.hierarchical_keywords), ensure_ascii=False),
+            json.dumps([{"name": r.name, "box": list(r.box)} for r in metadata.face_regions], ensure_ascii=False),
+        ]
         self._db.execute(
             f"INSERT OR REPLACE INTO file_metadata (path, sidecars, {', '.join(_METADATA_COLUMNS)}, read_at) "
             f"VALUES (?, ?, {', '.join('?' * len(_METADATA_COLUMNS))}, ?)",
@@ -805,12 +812,19 @@ class Catalog(FaceStore):
         return [_xmp_write_from_row(r) for r in self._db.execute(f"SELECT {_XMP_WRITE_COLUMNS} FROM xmp_writes ORDER BY target")]
 
     def put_xmp_write(self, write: XmpWrite) -> None:
+        # The people column holds the three facts about people as one JSON object; '[]', its
+        # default, is a write that added none.
+        people = {
+            "regions": list(write.people), "person_in_image": list(write.people_in_image),
+            "created_regions": write.created_regions,
+        }  # fmt: skip
         self._db.execute(
-            f"INSERT OR REPLACE INTO xmp_writes ({_XMP_WRITE_COLUMNS}, written_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT OR REPLACE INTO xmp_writes ({_XMP_WRITE_COLUMNS}, written_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 write.target, write.photo, int(write.created), write.description, write.replaced_description,
                 json.dumps(list(write.keywords), ensure_ascii=False),
-                json.dumps(list(write.hierarchical_keywords), ensure_ascii=False), time.time(),
+                json.dumps(list(write.hierarchical_keywords), ensure_ascii=False),
+                json.dumps(people, ensure_ascii=False), time.time(),
             ),
         )
 
@@ -897,20 +911,28 @@ def _filter_sql(f: PhotoFilter) -> tuple[list[str], list]:
     return conditions, values
 
 
-_XMP_WRITE_COLUMNS = "target, photo, created, description, replaced_description, keywords, hierarchical_keywords"
+_XMP_WRITE_COLUMNS = (
+    "target, photo, created, description, replaced_description, keywords, hierarchical_keywords, people"
+)
 
 
 def _xmp_write_from_row(row: tuple) -> XmpWrite:
-    target, photo, created, description, replaced, keywords, hierarchical = row
+    target, photo, created, description, replaced, keywords, hierarchical, people = row
+    added = json.loads(people)
+    added = added if isinstance(added, dict) else {}  # '[]': no people
     return XmpWrite(
-        target, photo, bool(created), description, replaced, tuple(json.loads(keywords)), tuple(json.loads(hierarchical))
-    )
+        target, photo, bool(created), description, replaced,
+        tuple(json.loads(keywords)), tuple(json.loads(hierarchical)),
+        people=tuple(added.get("regions", ())), people_in_image=tuple(added.get("person_in_image", ())),
+        created_regions=bool(added.get("created_regions")),
+    )  # fmt: skip
 
 
-# file_metadata's columns named as PhotoMetadata's fields; the two JSON lists last.
+# file_metadata's columns named as PhotoMetadata's fields; the three JSON lists last.
 _METADATA_COLUMNS = (
     "taken_at", "make", "model", "lens", "focal_length", "aperture", "exposure_time", "iso", "latitude",
     "longitude", "orientation", "rating", "label", "title", "description", "keywords", "hierarchical_keywords",
+    "face_regions",
 )  # fmt: skip
 
 
@@ -919,6 +941,7 @@ def _metadata_from_row(row: tuple) -> PhotoMetadata:
     values = dict(zip(_METADATA_COLUMNS, row))
     for name in ("keywords", "hierarchical_keywords"):
         values[name] = tuple(json.loads(values[name]))
+    values["face_regions"] = tuple(FaceRegion(r["name"], tuple(r["box"])) for r in json.loads(values["face_regions"]))
     sidecars = tuple(path for path, _size, _mtime in json.loads(row[-1]))
     return PhotoMetadata(**values, sidecars=sidecars)
 
