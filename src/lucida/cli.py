@@ -413,9 +413,9 @@ def eval_(images: Path, coco, karpathy, split, jsonl, captioners, prompts, embed
 @click.pass_obj
 def export_xmp(db: Path, paths: tuple[str, ...], sidecar_style: str, parent: str, overwrite_description: bool,
                embed: bool, dry_run: bool, undo: bool) -> None:
-    """Write lucida's captions and keywords as XMP (dc:description, dc:subject,
-    lr:hierarchicalSubject) for the indexed photos under PATHS (default: all), merged into
-    existing sidecars."""
+    """Write lucida's captions, keywords and people's names as XMP (dc:description, dc:subject,
+    lr:hierarchicalSubject, MWG face regions, Iptc4xmpExt:PersonInImage) for the indexed photos
+    under PATHS (default: all), merged into existing sidecars."""
     from lucida.indexer import existing_roots
     from lucida.library import Library
     from lucida.xmp_export import ExportOptions

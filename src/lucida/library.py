@@ -610,7 +610,7 @@ class Library:
         )
 
     def export_xmp(self, roots: list[str] | None, options: ExportOptions) -> list[Change]:
-        """Write each photo's caption and keywords into XMP (lucida.xmp_export)."""
+        """Write each photo's caption, keywords and named faces into XMP (lucida.xmp_export)."""
         from lucida.xmp_export import export_xmp
 
         return export_xmp(self.catalog, roots, options)
