@@ -146,6 +146,28 @@ def test_a_lightroom_region_is_read_at_index_and_names_the_face(tmp_path, descri
     assert xmp(folder / "grace.xmp") == before
 
 
+def test_a_region_named_in_lightroom_after_the_faces_were_found_names_the_face(tmp_path, describer, embedder):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    shutil.copy(GRACE, folder / "grace.jpg")
+    db = tmp_path / "catalog.db"
+    index(db, folder, describer, embedder)
+    with Library.open(db) as library:
+        library.find_faces()
+        assert library.people()[0].name is None
+    # Named later in Lightroom: the next index reads the sidecar, the next faces run names the face.
+    make_sidecar(folder / "grace.xmp", lightroom_region("Grace Hopper", FACE))
+    index(db, folder, describer, embedder)
+    with Library.open(db) as library:
+        summary = library.find_faces()
+        assert summary.photos == 0 and summary.named_from_metadata == 1
+        assert [(p.name, p.faces) for p in library.people()] == [("Grace Hopper", 1)]
+        # A name the user gave is never replaced by one from metadata.
+        library.name_person("Grace Hopper", "Amazing Grace")
+        assert library.find_faces().named_from_metadata == 0
+        assert [p.name for p in library.people()] == ["Amazing Grace"]
+
+
 def test_regions_are_turned_by_the_photos_orientation_and_a_sidecars_win(tmp_path):
     photo = quarter_turned(tmp_path / "photos")
     # MWG: regions are measured on the stored pixels (600 x 512 here).

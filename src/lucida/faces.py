@@ -59,6 +59,7 @@ def find_faces(
     progress = progress or SilentProgress()
     started = time.monotonic()
     summary = FaceSummary()
+    summary.named_from_metadata += _name_from_regions(catalog)
     todo = catalog.images_to_scan_for_faces()
     if limit is not None:
         summary.remaining = max(len(todo) - limit, 0)
@@ -125,6 +126,31 @@ def _store(catalog: Catalog, model: FaceModel, reads: list[_Read], summary: Face
             summary.photos += 1
             summary.faces += len(ids)
         assign_new_faces(catalog)
+
+
+def _name_from_regions(catalog: Catalog) -> int:
+    """Names that photos already read for faces gained in their metadata since (a region named
+    in Lightroom later, read by the next `lucida index`): each goes to the face in its region,
+    unless that face has a name of its own. The number of faces named."""
+    named = 0
+    with catalog.transaction():
+        for image_id in catalog.images_with_named_regions():
+            faces = catalog.faces_in(image_id)
+            if not faces:
+                continue
+            present = {f.person.casefold() for f in faces if f.person}
+            for region in catalog.named_regions(image_id):
+                if region["name"].casefold() in present:
+                    continue
+                free = [f for f in faces if f.named_by is None]
+                best = max(free, key=lambda f: _iou(tuple(region["box"]), f.box), default=None)
+                if best is not None and _iou(tuple(region["box"]), best.box) >= _SAME_FACE_IOU:
+                    catalog.name_faces([best.id], catalog.person_id(region["name"], create=True), named_by=NAMED_REGION)
+                    present.add(region["name"].casefold())
+                    named += 1
+        if named:
+            catalog.settle_cluster_people()
+    return named
 
 
 def _iou(a: tuple, b: tuple) -> float:

@@ -110,6 +110,16 @@ class FaceStore:
                 found.setdefault(region["name"].casefold(), region)
         return list(found.values())
 
+    def images_with_named_regions(self) -> list[int]:
+        """The images with a file whose metadata names a face region."""
+        return [
+            i
+            for (i,) in self._db.execute(
+                "SELECT DISTINCT f.image_id FROM files f JOIN file_metadata m ON m.path = f.path "
+                "WHERE m.face_regions != '[]' ORDER BY f.image_id"
+            )
+        ]
+
     # -- clusters --------------------------------------------------------------------------
 
     def face_descriptors(self, which: str = "clustered") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
