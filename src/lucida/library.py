@@ -327,6 +327,13 @@ class Library:
         watch_roots(folders)  # a mistyped path fails before a model loads
         describer_model, embedder_model = self.index_models()
         on_pass = options.pop("on_pass", None)
+        # What the passes import, imported before they run. CPython remembers a Ctrl-C that lands
+        # while an import builds a dataclass (its exec of generated code) as "unhandled" even
+        # when `lucida watch` handles it, and then ends by SIGINT instead of exiting 130.
+        import lucida.search  # noqa: F401
+
+        if self.faces_on_index:
+            import lucida.faces  # noqa: F401
 
         def after_pass(done: WatchPass) -> None:
             # As after `lucida index`: the search index's copy and the nearest-neighbour index
