@@ -529,3 +529,15 @@ def test_a_fifo_named_like_a_photo_is_recorded_as_skipped(tmp_path, watching):
     os.mkfifo(fifo)  # nothing ever opens it: a reader would wait for a writer forever
     wait_until(lambda: str(fifo) in skipped(tmp_path / "catalog.db"), what="the FIFO recorded as skipped")
     w.close()
+
+
+def test_sigterm_ends_the_watch_after_the_pass_and_a_second_one_at_once():
+    from lucida.cli import _stop_on_sigterm, _Terminated
+
+    stop = threading.Event()
+    handler = _stop_on_sigterm(stop)
+    handler(signal.SIGTERM, None)  # the first: the loop sees the event between passes
+    assert stop.is_set()
+    with pytest.raises(_Terminated):  # the second: out of whatever runs now
+        handler(signal.SIGTERM, None)
+    assert not issubclass(_Terminated, Exception), "an `except Exception` must not swallow it"

@@ -16,6 +16,8 @@ from lucida.errors import LucidaError
 # in numpy, the catalog and the model registry (0.3 s of a 0.5 s start on 2 cores), and `lucida
 # --help` or a mistyped option should answer at once (bench/cli_latency.py).
 if TYPE_CHECKING:
+    import threading
+
     from lucida.catalog.filter import PhotoFilter
     from lucida.library import Library
     from lucida.search import Searcher
@@ -111,12 +113,22 @@ def index(
         click.echo(f"faces: {summary.faces.photos} photos read, {summary.faces.faces} faces found (`lucida people` lists them)")
 
 
-class _Terminated(Exception):
-    """SIGTERM, raised in the main thread so that a watch stops the way Ctrl-C stops it."""
+class _Terminated(BaseException):
+    """A second SIGTERM: stop at once, as Ctrl-C does. A BaseException, as KeyboardInterrupt is,
+    so that no `except Exception` (one bad file, a damaged cache) swallows it."""
 
 
-def _terminate(signum, frame) -> None:
-    raise _Terminated
+def _stop_on_sigterm(stop: threading.Event):
+    """A SIGTERM handler (a service manager's stop): the watch ends after the pass under way,
+    not inside it. Raised at an arbitrary point, the signal could land in a C extension's import
+    (ONNX Runtime's, when the first change loads the search model) and come out as an ImportError."""
+
+    def handler(signum, frame) -> None:
+        if stop.is_set():
+            raise _Terminated
+        stop.set()
+
+    return handler
 
 
 @cli.command()
@@ -133,9 +145,10 @@ def _terminate(signum, frame) -> None:
 @click.pass_obj
 def watch(db: Path, folders: tuple[str, ...], poll: bool, poll_interval: float, quiet: bool) -> None:
     """Index FOLDERS, then keep the catalog current as photos are added, changed, moved or
-    deleted, until Ctrl-C."""
+    deleted, until Ctrl-C (at once) or SIGTERM (after the pass under way; a second one at once)."""
     os.environ.setdefault("OMP_WAIT_POLICY", INDEX_OMP_WAIT_POLICY)
     import signal
+    import threading
 
     from lucida.library import Library
     from lucida.progress import progress_for
@@ -143,14 +156,16 @@ def watch(db: Path, folders: tuple[str, ...], poll: bool, poll_interval: float, 
 
     watch_roots(folders)  # a mistyped path fails before a catalog is made
     with Library.open(db, create=True) as library:
-        signal.signal(signal.SIGTERM, _terminate)
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, _stop_on_sigterm(stop))
         try:
-            library.watch(list(folders), progress_for(quiet), poll=poll, poll_interval_s=poll_interval)
+            library.watch(list(folders), progress_for(quiet), poll=poll, poll_interval_s=poll_interval, stop=stop)
         except KeyboardInterrupt:
             click.echo("interrupted: every committed batch is kept", err=True)
             sys.exit(130)
         except _Terminated:
-            click.echo("stopped: every committed batch is kept", err=True)
+            pass
+        click.echo("stopped: every committed batch is kept", err=True)
 
 
 @cli.command()
