@@ -83,5 +83,6 @@ def print_machine(facts: dict) -> None:
 
 def write_out(path: str | None, result: dict) -> None:
     if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
         print(f"wrote {path}", file=sys.stderr)

@@ -299,3 +299,23 @@ def test_a_missing_face_model_fails_in_one_line(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "face_recognition_models" else real(name, *a))
     with pytest.raises(LucidaError, match="pip install dlib-bin face-recognition-models"):
         faces.FaceModel()
+
+
+def test_grouping_a_person_with_many_faces_links_each_to_its_nearest_only():
+    """One person in hundreds of photos: each face links to its nearest LINKS_PER_FACE, and the
+    person stays one group; two people stay two, a lone face its own."""
+    from lucida.people import LINKS_PER_FACE, cluster_labels
+
+    rng = np.random.default_rng(16)
+    centres = rng.normal(size=(2, 128)).astype(np.float32)
+    centres *= 1.44 / np.linalg.norm(centres, axis=1, keepdims=True)  # dlib's norms; the two 1.8 apart
+    # Noise of 0.015 a dimension puts a person's faces at most 0.3 apart, within SAME_PERSON.
+    faces = np.concatenate([c + rng.normal(scale=0.015, size=(n, 128)) for c, n in zip(centres, (300, 120))])
+    lone = centres.mean(axis=0, keepdims=True) + 0.5
+    labels = cluster_labels(np.concatenate([faces, lone]).astype(np.float32))
+    assert 300 > LINKS_PER_FACE + 1, "the first person has more close faces than are linked"
+    assert len(set(labels[:300])) == 1 and len(set(labels[300:420])) == 1
+    assert labels[0] != labels[300] and labels[-1] not in (labels[0], labels[300])
+    # Fewer links still hold a person together.
+    few = cluster_labels(faces.astype(np.float32), links=4)
+    assert len(set(few[:300])) == 1 and len(set(few[300:])) == 1 and few[0] != few[300]

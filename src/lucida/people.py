@@ -86,10 +86,20 @@ def _nearest(queries: np.ndarray, known: np.ndarray, block: int = 4096) -> tuple
     return where, np.sqrt(np.maximum(best, 0.0))
 
 
-def cluster_labels(descriptors: np.ndarray, threshold: float = SAME_PERSON, block: int = 2048) -> np.ndarray:
-    """A cluster label per descriptor: dlib's Chinese whispers over the graph of pairs closer
-    than `threshold`. The pairs are found here, by blocks of matrix products (dlib's own
-    chinese_whispers_clustering compares them one by one: 30 s for 10,000 faces)."""
+# Each face links to at most this many of its nearest faces within the threshold when faces are
+# grouped as a whole. All pairs within it would grow with the square of one person's face count
+# (9.4 M pairs, 16 s, when one person holds 4,000 of 10,000 faces); the nearest 64 keep
+# a person's faces linked (docs/benchmarks.md, issue 16).
+LINKS_PER_FACE = 64
+
+
+def cluster_labels(
+    descriptors: np.ndarray, threshold: float = SAME_PERSON, block: int = 2048, links: int = LINKS_PER_FACE
+) -> np.ndarray:
+    """A cluster label per descriptor: dlib's Chinese whispers over the graph that links each
+    face to its `links` nearest faces closer than `threshold`. The pairs are found here, by blocks
+    of matrix products (dlib's own chinese_whispers_clustering compares them one by one: 30 s for
+    10,000 faces)."""
     if len(descriptors) < 2:
         return np.zeros(len(descriptors), dtype=np.int64)
     import dlib
@@ -97,14 +107,28 @@ def cluster_labels(descriptors: np.ndarray, threshold: float = SAME_PERSON, bloc
     vectors = descriptors.astype(np.float32)
     norms = (vectors * vectors).sum(axis=1)
     limit = threshold * threshold
-    edges: list[tuple[int, int]] = [(i, i) for i in range(len(vectors))]  # as dlib's own: every face a vertex
+    nearest = links + 1  # + 1: a face is its own nearest
+    pairs = []
     for start in range(0, len(vectors), block):
         part = vectors[start : start + block]
         squared = norms[start : start + block, None] + norms[None, :] - 2.0 * (part @ vectors.T)
-        rows, columns = np.nonzero(squared < limit)
-        rows += start
-        keep = columns > rows
-        edges.extend(zip(rows[keep].tolist(), columns[keep].tolist()))
+        close = squared < limit
+        crowded = close.sum(axis=1) > nearest
+        # Most faces have fewer close faces than that: all of them are kept.
+        rows, columns = np.nonzero(close & ~crowded[:, None])
+        found = [(rows + start, columns)]
+        if crowded.any():  # the faces of a person with many: the nearest only
+            heavy = np.flatnonzero(crowded)
+            columns = np.argpartition(squared[heavy], nearest - 1, axis=1)[:, :nearest]
+            keep = np.take_along_axis(squared[heavy], columns, axis=1) < limit
+            found.append((np.broadcast_to(heavy[:, None] + start, columns.shape)[keep], columns[keep]))
+        for rows, columns in found:
+            linked = rows != columns
+            pairs.append(np.sort(np.stack([rows[linked], columns[linked]], axis=1), axis=1))
+    # A pair found from both ends is one edge; every face is a vertex, as in dlib's own.
+    unique = np.unique(np.concatenate(pairs), axis=0)
+    edges = [(i, i) for i in range(len(vectors))]
+    edges.extend(zip(unique[:, 0].tolist(), unique[:, 1].tolist()))
     return np.asarray(dlib.chinese_whispers(edges), dtype=np.int64)
 
 

@@ -6,15 +6,16 @@ about 0.6 of each other (Euclidean; dlib reports 99.38% on LFW's pairs at that d
 lucida.people measures its own threshold on data.
 
 Detection runs on a downscaled decode, DETECT_SIDE pixels on the longer side, without upsampling:
-HOG finds faces of about 80 pixels and up there, so a face smaller than ~8% of the photo's longer
-side is missed (docs/benchmarks.md, issue 16, measures what that costs). The descriptor reads the
-same decode. Costs on the 2-core benchmark machine: ~75 ms per photo to detect, ~110 ms per face
-to describe.
+HOG finds faces from about 55-60 pixels there, so a face narrower than ~6% of the photo's longer
+side is often missed, and one under 5% always (docs/benchmarks.md, issue 16). The descriptor
+reads the same decode. Costs on the 2-core benchmark machine: 67-120 ms per photo to detect,
+90-167 ms per face to describe.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import pickle
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,12 +76,15 @@ class FaceModel:
         self._network = dlib.face_recognition_model_v1(str(network))
         self._lock = threading.Lock()
         # dlib's detector and landmark model keep scratch state: one of each per thread (a
-        # shared detector returns garbage boxes when two threads run it at once).
+        # shared detector returns garbage boxes when two threads run it at once). Building a
+        # detector takes 0.25-1 s and holds Python's lock, so every worker of every run would
+        # wait for it; a copy from its pickle takes 1-10 ms and finds the same faces.
+        self._detector_pickle = pickle.dumps(dlib.get_frontal_face_detector())
         self._local = threading.local()
 
     def _thread_models(self):
         if not hasattr(self._local, "detector"):
-            self._local.detector = self._dlib.get_frontal_face_detector()
+            self._local.detector = pickle.loads(self._detector_pickle)  # noqa: S301 - made above
             self._local.landmarks = self._dlib.shape_predictor(self._predictor_path)
         return self._local.detector, self._local.landmarks
 
