@@ -69,7 +69,14 @@ def people(ctx: click.Context, as_json: bool) -> None:
         return
     for g in groups:
         who = g.name or f"#{g.cluster}"
-        click.echo(f"{who:<28} {g.faces:>5} faces in {g.photos:>5} photos   e.g. {_path(samples[g.sample_image])}")
+        click.echo(
+            f"{who:<28} {g.faces:>5} {_noun(g.faces, 'face')} in {g.photos:>5} {_noun(g.photos, 'photo')}   "
+            f"e.g. {_path(samples[g.sample_image])}"
+        )
+
+
+def _noun(count: int, noun: str) -> str:
+    return noun if count == 1 else noun + "s"
 
 
 def _path(record) -> str | None:
@@ -103,7 +110,7 @@ def name(db: Path, group: str, name: str) -> None:
 
     with Library.open(db) as library:
         count = library.name_person(group, name)
-    click.echo(f"{count} faces named {' '.join(name.split())}")
+    click.echo(f"{count} {_noun(count, 'face')} named {' '.join(name.split())}")
 
 
 @people.command()
@@ -143,7 +150,7 @@ def not_person(db: Path, group: str | None, face: int | None) -> None:
         raise click.UsageError("give a GROUP or --face NUMBER")
     with Library.open(db) as library:
         count = library.not_a_person(group, face)
-    click.echo(f"{count} faces marked as not a person")
+    click.echo(f"{count} {_noun(count, 'face')} marked as not a person")
 
 
 @people.command()
@@ -155,7 +162,7 @@ def forget(db: Path, name: str) -> None:
 
     with Library.open(db) as library:
         count = library.forget_person(name)
-    click.echo(f"forgot {name}: {count} faces deleted from the catalog")
+    click.echo(f"forgot {name}: {count} {_noun(count, 'face')} deleted from the catalog")
 
 
 @people.command()
