@@ -209,7 +209,8 @@ def test_merge_split_not_a_person_and_forget(library):
     [closer_face] = library.faces_in(closer)
     library.not_a_person(face_id=closer_face.id)
     assert library.faces_in(closer) == []
-    assert library.forget_person("Grace Hopper") == 4
+    forgotten = library.forget_person("Grace Hopper")
+    assert len(forgotten) == 4 and all(record is not None and face.person == "Grace Hopper" for face, record in forgotten)
     assert library.people()[0].name is None and library.catalog.person_id("Grace Hopper") is None
     assert library.find_faces().photos == 0  # her photos stay read: her faces are not found again
 
@@ -232,6 +233,19 @@ def test_the_cli_lists_names_and_searches_people(people_library, tmp_path):
     shown = run("--db", str(copy), "people", "show", "Grace Hopper")
     assert shown.count("face ") == 4
     assert "faces      6 in 7 photos read: 1 named people, 1 unnamed groups" in run("--db", str(copy), "status")
+    # Forgetting her deletes the face crops a server cached beside the catalog too.
+    from lucida.web.renditions import default_thumbs_dir, face_rendition_path, render_face
+
+    with Library.open(copy) as library:
+        crops = [face_rendition_path(default_thumbs_dir(copy), library.record(f.image_id), f.box)
+                 for f in library.group_faces("Grace Hopper")]  # fmt: skip
+        for face, crop in zip(library.group_faces("Grace Hopper"), crops):
+            render_face(library.record(face.image_id), face.box, crop)
+    assert all(crop.is_file() for crop in crops) and len(set(crops)) == 4
+    said = run("--db", str(copy), "people", "forget", "Grace Hopper")
+    assert said == "forgot Grace Hopper: 4 faces deleted from the catalog, 4 cached face pictures deleted\n", said
+    assert not any(crop.exists() for crop in crops)
+    assert "nobody is named 'Grace Hopper'" in fails("--db", str(copy), "people", "forget", "Grace Hopper")
 
 
 def test_a_moved_photo_keeps_its_faces_and_a_bad_photo_is_skipped_with_why(people_library, tmp_path):

@@ -664,7 +664,7 @@ def test_no_request_makes_a_server_error(server):
     schemathesis.pytest.from_fixture does not work with this pytest.)"""
     schema = schemathesis.openapi.from_url(f"{server}/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 16
+    assert len(operations) == 17
     for operation in operations:
         takes_input = operation.definition.raw.get("parameters") or "requestBody" in operation.definition.raw
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE) if takes_input else (GenerationMode.POSITIVE,):

@@ -352,3 +352,25 @@ def test_name_a_person_in_the_page_and_see_their_photos(page, page_server):
     # The address opens on her photos again.
     page.goto(page_server + "/?person=Grace%20Hopper")
     page.wait_for_function("() => document.querySelectorAll('#grid .tile').length === 4")
+
+
+def test_forgetting_a_person_deletes_their_faces_and_cached_face_pictures(faces_catalog, describer, embedder, tmp_path):
+    catalog = copy_of(faces_catalog, tmp_path / "forget")
+    app = create_app(catalog, describer, embedder, cache_dir=tmp_path / "cache")
+    with serving(app) as url, httpx.Client(base_url=url, timeout=60) as client:
+        name_grace(client)
+        faces = [f for i in (image_id_of(client, n) for n in sorted(GRACE)) for f in client.get(f"/api/images/{i}").json()["faces"]]
+        assert len(faces) == 4
+        for face in faces:  # each face's crop, cached as the page asks for it
+            assert client.get(f"/api/faces/{face['id']}/thumbnail").status_code == 200
+        crops = list((tmp_path / "cache" / "thumbs").rglob("*-face-*.jpeg"))
+        assert len(crops) == 4
+        response = client.post("/api/people/forget", json={"person": "Grace Hopper"})
+        assert response.status_code == 200 and response.json() == {"faces": 4}, response.text
+        assert not any(crop.exists() for crop in crops)
+        assert [g["name"] for g in people(client)] == [None]  # the astronaut's group is left
+        assert all(client.get(f"/api/faces/{face['id']}/thumbnail").status_code == 404 for face in faces)
+        assert client.get(f"/api/images/{image_id_of(client, 'grace.jpg')}").json()["faces"] == []
+        assert_error(client.post("/api/people/forget", json={"person": "Grace Hopper"}), 400)  # nobody by that name now
+        astronaut = people(client)[0]
+        assert_error(client.post("/api/people/forget", json={"person": astronaut["reference"]}), 400)

@@ -159,10 +159,17 @@ def not_person(db: Path, group: str | None, face: int | None) -> None:
 def forget(db: Path, name: str) -> None:
     """Delete NAME's faces (boxes and descriptors) and name from the catalog."""
     from lucida.library import Library
+    from lucida.web.renditions import default_thumbs_dir, forget_face_renditions
 
     with Library.open(db) as library:
-        count = library.forget_person(name)
-    click.echo(f"forgot {name}: {count} {_noun(count, 'face')} deleted from the catalog")
+        forgotten = library.forget_person(name)
+    # The face crops `lucida serve` cached beside the catalog go too (a server given its own
+    # --cache-dir deletes there when the person is forgotten through it).
+    crops = forget_face_renditions(default_thumbs_dir(db), forgotten)
+    click.echo(
+        f"forgot {name}: {len(forgotten)} {_noun(len(forgotten), 'face')} deleted from the catalog"
+        + (f", {crops} cached face {_noun(crops, 'picture')} deleted" if crops else "")
+    )
 
 
 @people.command()

@@ -560,11 +560,13 @@ class Library:
             raise LucidaError("name a group or a person, or give a face's number")
         return not_a_person(self.catalog, find_group(self.catalog, reference).faces(self.catalog))
 
-    def forget_person(self, name: str) -> int:
-        """Delete a person's faces and name from the catalog; the number of faces deleted."""
+    def forget_person(self, name: str) -> list[tuple[StoredFace, ImageRecord | None]]:
+        """Delete a person's faces and name from the catalog; the faces deleted, each with its
+        photo, so that a front end can delete what it made of them (the web's face crops:
+        lucida.web.renditions.forget_face_renditions)."""
         from lucida.people import forget_person
 
-        return forget_person(self.catalog, name)
+        return [(face, self.record(face.image_id)) for face in forget_person(self.catalog, name)]
 
     def recluster(self) -> int:
         """Group every face again from scratch (names stay); the number of groups."""

@@ -37,6 +37,7 @@ from lucida.web.renditions import (
     RENDITION_TYPES,
     THUMBNAIL_SIDES,
     face_rendition_path,
+    forget_face_renditions,
     render,
     render_face,
     rendition_path,
@@ -420,6 +421,17 @@ async def merge_people(web: Context, body: MergeRequest) -> dict[str, int]:
 async def group_not_a_person(web: Context, body: GroupRequest) -> dict[str, int]:
     marked = await web.library.run(lambda library: library.not_a_person(body.person))
     return {"faces": marked}
+
+
+@router.post(
+    "/people/forget",
+    summary="Delete a named person's faces (boxes, descriptors, cached crops) and name",
+    description="Their photos stay, marked as read for faces, so the faces are not found again.",
+)
+async def forget_person(web: Context, body: GroupRequest) -> dict[str, int]:
+    forgotten = await web.library.run(lambda library: library.forget_person(body.person))
+    await anyio.to_thread.run_sync(forget_face_renditions, web.thumbs_dir, forgotten)
+    return {"faces": len(forgotten)}
 
 
 @router.post("/faces/{face_id}/split", summary="A wrongly grouped face to a group of its own")

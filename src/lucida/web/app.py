@@ -30,6 +30,7 @@ from lucida.library import ModelSet
 from lucida.models.base import Describer, Embedder
 from lucida.web.api import MAX_UPLOAD_BYTES, WebContext, router, too_big_error
 from lucida.web.jobs import IndexJob
+from lucida.web.renditions import default_thumbs_dir
 from lucida.web.runtime import LibraryThread, OneAtATime, QueryEmbedder
 
 log = logging.getLogger("lucida.web")
@@ -61,7 +62,7 @@ def create_app(
         library=LibraryThread(catalog_path, models, exports),
         query_embedder=QueryEmbedder(models.given_embedder),  # type: ignore[arg-type]
         job=IndexJob(catalog_path, models),
-        thumbs_dir=Path(cache_dir or f"{catalog_path}.cache") / "thumbs",
+        thumbs_dir=Path(cache_dir) / "thumbs" if cache_dir else default_thumbs_dir(catalog_path),
         token=token,
     )
 

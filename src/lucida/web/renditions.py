@@ -11,6 +11,7 @@ from PIL import Image
 from starlette.exceptions import HTTPException
 
 from lucida.catalog import ImageRecord
+from lucida.catalog.faces import StoredFace
 from lucida.media import UnreadablePhoto, decode_for_screen
 
 THUMBNAIL_SIDES = (64, 1024)  # requested sizes are clamped into this range
@@ -36,6 +37,26 @@ def face_rendition_path(thumbs_dir: Path, record: ImageRecord, box: tuple[float,
     # face found again in a changed photo has another box or another hash.
     key = hashlib.sha256(",".join(f"{v:.6f}" for v in box).encode()).hexdigest()[:16]
     return thumbs_dir / record.content_hash[:2] / f"{record.content_hash}-face-{key}-{FACE_SIDE}.jpeg"
+
+
+def default_thumbs_dir(catalog_path: Path | str) -> Path:
+    """Where renditions are cached unless the server is given a folder: beside the catalog."""
+    return Path(f"{catalog_path}.cache") / "thumbs"
+
+
+def forget_face_renditions(thumbs_dir: Path, faces: list[tuple[StoredFace, ImageRecord | None]]) -> int:
+    """Delete the cached crops of faces that were forgotten (Library.forget_person): a face's
+    picture is the person's data as much as its descriptor. The number of files deleted."""
+    deleted = 0
+    for face, record in faces:
+        if record is None:
+            continue
+        try:
+            face_rendition_path(thumbs_dir, record, face.box).unlink()
+            deleted += 1
+        except FileNotFoundError:
+            pass
+    return deleted
 
 
 def render_face(record: ImageRecord, box: tuple[float, float, float, float], target: Path) -> None:
