@@ -161,7 +161,7 @@ def face_neighbours(catalog: Catalog, face_id: int) -> list[tuple[int, float]]:
     if not len(where):
         return []
     distances = np.linalg.norm(vectors - vectors[where[0]], axis=1)
-    images = catalog.face_images(ids.tolist())
+    images = catalog.face_images()
     best: dict[int, float] = {}
     for i in np.argsort(distances, kind="stable"):
         if distances[i] > 2 * SAME_PERSON:
@@ -235,7 +235,8 @@ def merge_groups(catalog: Catalog, into: Group, other: Group) -> int:
     name, if it had one). The number of faces moved."""
     with catalog.transaction():
         target_faces = into.faces(catalog)
-        moved = [f for f in other.faces(catalog) if f not in set(target_faces)]
+        already = set(target_faces)
+        moved = [f for f in other.faces(catalog) if f not in already]
         if not target_faces:
             return 0
         target = catalog.face(target_faces[0])

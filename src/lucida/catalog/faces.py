@@ -135,13 +135,9 @@ class FaceStore:
         vectors = np.frombuffer(b"".join(r[2] for r in rows), dtype="<f4").reshape(len(rows), -1) if rows else np.zeros((0, 128), np.float32)
         return ids, clusters, vectors
 
-    def face_images(self, face_ids: list[int]) -> dict[int, int]:
-        """face id -> the image it is in."""
-        found: dict[int, int] = {}
-        for start in range(0, len(face_ids), 500):
-            part = face_ids[start : start + 500]
-            found.update(self._db.execute(f"SELECT id, image_id FROM faces WHERE id IN ({','.join('?' * len(part))})", part))
-        return found
+    def face_images(self) -> dict[int, int]:
+        """face id -> the image it is in, for every face that is a person (face_descriptors('all'))."""
+        return dict(self._db.execute("SELECT id, image_id FROM faces WHERE NOT ignored"))
 
     def pinned_faces(self) -> set[int]:
         return {i for (i,) in self._db.execute("SELECT id FROM faces WHERE pinned AND NOT ignored")}
@@ -272,12 +268,6 @@ class FaceStore:
             for (name, _), g in groups.items()
         ]  # fmt: skip
         return sorted(found, key=lambda g: (g.name is None, -g.faces, g.name or "", g.cluster or 0))
-
-    def images_with_person(self, person_id: int) -> list[int]:
-        return [i for (i,) in self._db.execute("SELECT DISTINCT image_id FROM face_people WHERE person_id = ? ORDER BY image_id", (person_id,))]
-
-    def images_with_cluster(self, cluster: int) -> list[int]:
-        return [i for (i,) in self._db.execute("SELECT DISTINCT image_id FROM face_people WHERE cluster = ? ORDER BY image_id", (cluster,))]
 
     def face_counts(self) -> FaceCounts:
         one = lambda sql: self._db.execute(sql).fetchone()[0]  # noqa: E731
