@@ -293,7 +293,7 @@ def face_regions(
     for region in region_info["RegionList"]:
         if not isinstance(region, dict) or str(region.get("Type", "")).strip().casefold() != "face":
             continue
-        name = " ".join(str(region.get("Name") or "").split())
+        name = region_name(region)
         box = _area_box(region.get("Area"), applied_to)
         if not name or box is None:
             continue
@@ -329,6 +329,11 @@ def measured_on_stored_pixels(
     if applied_w == applied_h or stored_w == stored_h:
         return True
     return (applied_w > applied_h) == (stored_w > stored_h)
+
+
+def region_name(region: object) -> str:
+    """An MWG region's Name, whitespace-normalized as lucida stores names; '' when it has none."""
+    return " ".join(str(region.get("Name") or "").split()) if isinstance(region, dict) else ""
 
 
 def region_dimensions(region_info: object) -> tuple[float, float] | None:

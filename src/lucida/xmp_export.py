@@ -45,6 +45,7 @@ from lucida.errors import LucidaError
 from lucida.media import RAW_EXTENSIONS
 from lucida.metadata import (
     SIDECAR_EXTENSION, FaceRegion, exiftool_executable, measured_on_stored_pixels, mwg_area, region_dimensions,
+    region_name,
 )  # fmt: skip
 
 SIDECAR_STYLES = ("basename.xmp", "filename.ext.xmp")
@@ -394,11 +395,7 @@ def _only_ours(current: _Current, removing: list[str], created: bool) -> bool:
     if not created or current.region_info is None or not removing:
         return False
     gone = {n.casefold() for n in removing}
-    return all(_region_name(r).casefold() in gone for r in current.region_list)
-
-
-def _region_name(region: object) -> str:
-    return " ".join(str(region.get("Name") or "").split()) if isinstance(region, dict) else ""
+    return all(region_name(r).casefold() in gone for r in current.region_list)
 
 
 class _Skipped(Exception):
@@ -430,7 +427,7 @@ class _Current:
     @property
     def region_names(self) -> list[str]:
         """The names of the regions, of every type."""
-        return [name for name in map(_region_name, self.region_list) if name]
+        return [name for name in map(region_name, self.region_list) if name]
 
 
 class _ExifTool:
