@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from lucida.cli_runs import resumable_run
 from lucida.errors import LucidaError
 
 # Each command imports the library, and whatever else it needs, when it runs: the library pulls
@@ -90,12 +91,8 @@ def index(
     from lucida.progress import progress_for
 
     existing_roots(paths)  # a mistyped path fails before a catalog is made or a model loads
-    with Library.open(db, create=True) as library:
-        try:
-            summary = library.index(paths, progress_for(quiet), batch_size, describer, prompt, embedder, api_base)
-        except KeyboardInterrupt:
-            click.echo("interrupted: every committed batch is kept; run the same command to resume", err=True)
-            sys.exit(130)
+    with Library.open(db, create=True) as library, resumable_run():
+        summary = library.index(paths, progress_for(quiet), batch_size, describer, prompt, embedder, api_base)
     if quiet:
         return
     indexed = summary.unchanged + summary.described + summary.reused

@@ -4,10 +4,11 @@ second indexing tier). Attached to the `lucida` group in cli.py."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import click
+
+from lucida.cli_runs import resumable_run
 
 
 @click.group()
@@ -104,11 +105,8 @@ def caption(db: Path, captioner: str | None, prompt: str | None, api_base: str |
     with Library.open(db) as library:
         if library.choose(CAPTIONER, CAPTION, spec=captioner) is None:
             raise click.UsageError(f"give --captioner NAME (see `lucida models list`), or set [caption] captioner in {config_path()}")
-        try:
+        with resumable_run():
             model, summary = library.caption(captioner, prompt, api_base, progress_for(quiet), batch_size, limit)
-        except KeyboardInterrupt:
-            click.echo("interrupted: every committed batch is kept; run the same command to resume", err=True)
-            sys.exit(130)
     if quiet:
         return
     click.echo(

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import click
+
+from lucida.cli_runs import resumable_run
 
 
 @click.command()
@@ -22,11 +23,8 @@ def faces(db: Path, limit: int | None, recluster: bool, quiet: bool) -> None:
     from lucida.progress import progress_for
 
     with Library.open(db) as library:
-        try:
+        with resumable_run():
             summary = library.find_faces(progress_for(quiet), limit)
-        except KeyboardInterrupt:
-            click.echo("interrupted: every committed batch is kept; run the same command to resume", err=True)
-            sys.exit(130)
         groups = library.recluster() if recluster else None
         counts = library.face_counts()
     if quiet:
