@@ -37,6 +37,44 @@ def sample_photos(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server with pgvector on 127.0.0.1 for the session (tests/postgres_server.py)."""
+    from postgres_server import LocalPostgres
+
+    server = LocalPostgres()
+    yield server
+    server.close()
+
+
+BACKENDS = ["sqlite", "postgres"]
+
+
+@pytest.fixture(params=BACKENDS)
+def catalog_location(request, tmp_path) -> str | Path:
+    """Where a test's catalog lives, once per backend: a SQLite file, then a new PostgreSQL database."""
+    if request.param == "sqlite":
+        return tmp_path / "catalog.db"
+    return request.getfixturevalue("postgres").new_database()
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def module_catalog_location(request, tmp_path_factory) -> str | Path:
+    """catalog_location for a module's shared catalog."""
+    if request.param == "sqlite":
+        return tmp_path_factory.mktemp("catalog") / "catalog.db"
+    return request.getfixturevalue("postgres").new_database()
+
+
+def copy_catalog(location: str | Path, folder: Path, request: pytest.FixtureRequest) -> str | Path:
+    """A copy of the catalog at `location` that a test may change: a file in `folder`, or a new
+    database on the test server."""
+    if isinstance(location, Path):
+        shutil.copy(location, folder / "copy.db")
+        return folder / "copy.db"
+    return request.getfixturevalue("postgres").copy_database(location)
+
+
+@pytest.fixture(scope="session")
 def describer():
     return load_describer(DEFAULT_DESCRIBER)
 

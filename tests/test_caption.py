@@ -11,10 +11,11 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from lucida.catalog import Catalog
+from lucida.catalog import Catalog, open_catalog
 from lucida.cli import cli
 from lucida.models.registry import DEFAULT_DESCRIBER
 from lucida.samples import write_sample_photos
+from conftest import copy_catalog
 from openai_loopback import OpenAILoopback, fingerprint, nearest
 
 NAMES = ["chelsea", "coffee", "rocket", "moon"]
@@ -28,11 +29,11 @@ CAPTIONS = {
 
 
 @pytest.fixture(scope="module")
-def indexed(tmp_path_factory, sample_photos):
+def indexed(tmp_path_factory, sample_photos, module_catalog_location):
     """A library of four sample photos indexed with the default offline models (tier one)."""
     root = tmp_path_factory.mktemp("two-tier")
     write_sample_photos(root / "photos", NAMES)
-    db = root / "catalog.db"
+    db = module_catalog_location
     result = CliRunner().invoke(cli, ["--db", str(db), "index", str(root / "photos"), "-q"])
     assert result.exit_code == 0, result.output
     references = {n: fingerprint(Image.open(root / "photos" / f"{n}.jpg")) for n in NAMES}
@@ -40,12 +41,10 @@ def indexed(tmp_path_factory, sample_photos):
 
 
 @pytest.fixture
-def library(indexed, tmp_path):
+def library(indexed, tmp_path, request):
     """A private copy of the indexed library (catalog and photos at the same paths)."""
     root, db, references = indexed
-    copy = tmp_path / "catalog.db"
-    shutil.copy(db, copy)
-    return root, copy, references
+    return root, copy_catalog(db, tmp_path, request), references
 
 
 def run(*args: str, env: dict | None = None):
@@ -75,7 +74,7 @@ def test_caption_fills_in_captions_and_search_prefers_them(library, monkeypatch)
     assert after[0]["path"].endswith("coffee.jpg")
     assert after[0]["caption"] == CAPTIONS["coffee"]
     assert before[0]["caption"] != CAPTIONS["coffee"]  # before, only the describer's text was there
-    with Catalog.open(db, create=False) as catalog:
+    with open_catalog(db, create=False) as catalog:
         record = catalog.image_record(catalog.images_to_caption("nobody", "")[0][0])
         written = {(d.describer, d.prompt, d.kind, d.revision) for d in record.descriptions}
     assert ("openai:vlm", "detailed", "captioner", None) in written
@@ -94,7 +93,7 @@ def test_a_failed_photo_is_recorded_and_retried_next_run(library, monkeypatch):
         status = json.loads(run("--db", str(db), "status", "--json").output)
         [failure] = status["caption_failures"]
         assert failure["path"].endswith("rocket.jpg") and "HTTP 500" in failure["error"]
-        with Catalog.open(db, create=False) as catalog:
+        with open_catalog(db, create=False) as catalog:
             texts = [d.text for d in catalog.image_record(_image_of(catalog, "rocket")).descriptions]
         assert len(texts) == 1  # only the describer's: no empty caption was stored
 
@@ -156,7 +155,7 @@ def test_caption_with_a_tiny_local_florence2_through_the_real_checkpoint_path(li
     result = run("--db", str(db), "caption", "--captioner", spec, "--prompt", "<MORE_DETAILED_CAPTION>", "--batch-size", "2")
     assert result.exit_code == 0, result.output
     assert f"4 photos captioned with {spec} (prompt <MORE_DETAILED_CAPTION>)" in result.output
-    with Catalog.open(db, create=False) as catalog:
+    with open_catalog(db, create=False) as catalog:
         captions = {
             path: next(d for d in catalog.image_record(image_id).descriptions if d.describer == spec)
             for image_id, path in catalog.images_to_caption("nobody", "")
@@ -179,7 +178,7 @@ def test_an_empty_caption_is_a_failure_not_a_caption(library, embedder):
             return [Description("  ") for _ in images]
 
     root, db, _ = library
-    with Catalog.open(db) as catalog:
+    with open_catalog(db) as catalog:
         summary = caption_photos(catalog, Blank(), embedder)
         assert (summary.captioned, summary.failed) == (0, 4)
         assert {f.error for f in catalog.caption_failures()} == {"the model wrote no text"}
@@ -201,7 +200,7 @@ def test_a_batch_that_raises_is_retried_photo_by_photo(library, embedder):
                 raise RuntimeError("CUDA error: device-side assert triggered")
             return [Description(CAPTIONS[n]) for n in names]
 
-    with Catalog.open(db) as catalog:
+    with open_catalog(db) as catalog:
         summary = caption_photos(catalog, Picky(), embedder, batch_size=4)
         assert (summary.captioned, summary.failed) == (3, 1)
         [failure] = catalog.caption_failures()

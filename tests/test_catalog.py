@@ -1,4 +1,5 @@
-"""The catalog file: schema versions, transactions, replacement rules, reads beside writes."""
+"""The catalog, in a SQLite file and in PostgreSQL: schema versions, transactions, replacement
+rules, reads beside writes. Tests that take `catalog_location` run once per backend."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import sqlite3
 import numpy as np
 import pytest
 
-from lucida.catalog import Catalog
+from lucida.catalog import Catalog, open_catalog
 from lucida.catalog.migrations import LATEST_VERSION, MIGRATIONS
 from lucida.errors import LucidaError
 
@@ -54,16 +55,16 @@ def test_open_without_create_does_not_make_a_file(tmp_path):
     assert not (tmp_path / "missing.db").exists()
 
 
-def test_a_failed_transaction_leaves_nothing(tmp_path):
-    with Catalog.open(tmp_path / "c.db") as catalog:
+def test_a_failed_transaction_leaves_nothing(catalog_location):
+    with open_catalog(catalog_location) as catalog:
         with pytest.raises(RuntimeError), catalog.transaction():
             catalog.add_image("abc", 1, 1, None)
             raise RuntimeError("interrupted")
         assert catalog.image_id_for_hash("abc") is None
 
 
-def test_replacing_a_description_drops_its_old_vectors(tmp_path):
-    with Catalog.open(tmp_path / "c.db") as catalog:
+def test_replacing_a_description_drops_its_old_vectors(catalog_location):
+    with open_catalog(catalog_location) as catalog:
         image_id = add_photo(catalog, "/p/a.jpg", "h1", "old text")
         assert catalog.descriptions_without_embedding("e") == []
         with catalog.transaction():
@@ -71,8 +72,8 @@ def test_replacing_a_description_drops_its_old_vectors(tmp_path):
         assert catalog.descriptions_without_embedding("e") == [(description_id, "new text")]
 
 
-def test_search_vectors_prefer_the_active_describer(tmp_path):
-    with Catalog.open(tmp_path / "c.db") as catalog:
+def test_search_vectors_prefer_the_active_describer(catalog_location):
+    with open_catalog(catalog_location) as catalog:
         image_id = add_photo(catalog, "/p/a.jpg", "h1", "by old", describer="old", vector=(1.0, 0.0))
         with catalog.transaction():
             description_id = catalog.put_description(image_id, "new", "", "by new")
@@ -87,8 +88,8 @@ def test_search_vectors_prefer_the_active_describer(tmp_path):
             assert catalog.image_record(image_id).preferred.text == f"by {describer}"
 
 
-def test_orphans_pruned_and_skips_cleared_when_a_file_is_indexed(tmp_path):
-    with Catalog.open(tmp_path / "c.db") as catalog:
+def test_orphans_pruned_and_skips_cleared_when_a_file_is_indexed(catalog_location):
+    with open_catalog(catalog_location) as catalog:
         with catalog.transaction():
             catalog.put_skipped("/p/a.jpg", 0, 0, "file is empty")
         assert [s.reason for s in catalog.status().skipped] == ["file is empty"]
@@ -101,8 +102,8 @@ def test_orphans_pruned_and_skips_cleared_when_a_file_is_indexed(tmp_path):
         assert catalog.search_vectors("e").image_ids.size == 0
 
 
-def test_a_reader_sees_committed_batches_while_a_writer_holds_a_transaction(tmp_path):
-    with Catalog.open(tmp_path / "c.db") as writer, Catalog.open(tmp_path / "c.db") as reader:
+def test_a_reader_sees_committed_batches_while_a_writer_holds_a_transaction(catalog_location):
+    with open_catalog(catalog_location) as writer, open_catalog(catalog_location) as reader:
         add_photo(writer, "/p/a.jpg", "h1", "first")
         before = reader.data_version()
         with writer.transaction():
@@ -112,8 +113,8 @@ def test_a_reader_sees_committed_batches_while_a_writer_holds_a_transaction(tmp_
         assert reader.data_version() != before
 
 
-def test_image_record_has_every_file_and_description(tmp_path):
-    with Catalog.open(tmp_path / "c.db") as catalog:
+def test_image_record_has_every_file_and_description(catalog_location):
+    with open_catalog(catalog_location) as catalog:
         image_id = add_photo(catalog, "/p/b.jpg", "h1", "first words", describer="old")
         with catalog.transaction():
             catalog.put_file("/p/a.jpg", 2, 2, image_id)  # a copy of the same content
@@ -131,11 +132,11 @@ def test_image_record_has_every_file_and_description(tmp_path):
         assert catalog.image_record(image_id) is None  # no file shows it any more
 
 
-def test_index_runs_record_their_folders_as_library_roots(tmp_path, photo_folder, describer, embedder):
+def test_index_runs_record_their_folders_as_library_roots(catalog_location, photo_folder, describer, embedder):
     from lucida.indexer import index_paths
 
     one_file = next(photo_folder.glob("*.jpg"))
-    with Catalog.open(tmp_path / "c.db") as catalog:
+    with open_catalog(catalog_location) as catalog:
         assert catalog.roots() == []
         index_paths(catalog, [str(photo_folder), str(one_file)], describer, embedder)
         index_paths(catalog, [str(photo_folder)], describer, embedder)
@@ -166,8 +167,8 @@ def test_the_sqlite_catalog_implements_the_storage_protocol():
         assert list(inspect.signature(getattr(Catalog, name)).parameters) == expected, name
 
 
-def test_word_search_takes_words_so_fts5_syntax_in_a_query_is_only_words(tmp_path):
-    with Catalog.open(tmp_path / "c.db") as catalog:
+def test_word_search_takes_words_so_fts5_syntax_in_a_query_is_only_words(catalog_location):
+    with open_catalog(catalog_location) as catalog:
         image_id = add_photo(catalog, "/p/a.jpg", "h1", 'a "near" sign reads NOT AND')
         add_photo(catalog, "/p/b.jpg", "h2", "a red car")
         descriptions, images = catalog.description_images()
@@ -179,9 +180,9 @@ def test_word_search_takes_words_so_fts5_syntax_in_a_query_is_only_words(tmp_pat
         assert catalog.matched_words([image_id], ["near", "nothing"])[image_id][0] == ["near"]
 
 
-def test_every_write_a_search_is_built_from_advances_the_search_generation(tmp_path):
+def test_every_write_a_search_is_built_from_advances_the_search_generation(catalog_location):
     # The search index's copy beside the catalog is valid for one generation (lucida.search_index).
-    with Catalog.open(tmp_path / "c.db") as catalog:
+    with open_catalog(catalog_location) as catalog:
         seen = [catalog.search_generation()]
 
         def advanced() -> bool:
@@ -208,3 +209,45 @@ def test_every_write_a_search_is_built_from_advances_the_search_generation(tmp_p
         assert advanced()
         catalog.set_setting("unrelated", "x")  # not what a search is built from
         assert not advanced()
+
+
+def test_the_postgresql_catalog_implements_the_storage_protocol():
+    import inspect
+
+    from lucida.catalog import CatalogStore
+    from lucida.catalog.postgres import PostgresCatalog
+
+    operations = [n for n, v in vars(CatalogStore).items() if callable(v) and not n.startswith("_")]
+    for name in operations:
+        expected = list(inspect.signature(getattr(CatalogStore, name)).parameters)
+        assert list(inspect.signature(getattr(PostgresCatalog, name)).parameters) == expected, name
+
+
+def test_a_postgresql_catalog_is_versioned_and_refuses_a_newer_schema(postgres):
+    import psycopg
+
+    from lucida.catalog import postgres as backend
+
+    url = postgres.new_database()
+    with pytest.raises(LucidaError, match="no lucida catalog in"):
+        open_catalog(url, create=False)
+    with open_catalog(url) as catalog:
+        assert catalog.location == url
+        assert all(why for _, why, _ in backend.MIGRATIONS), "every migration says why it exists"
+    with open_catalog(url, create=False):  # a second process finds the schema made, and current
+        pass
+    with psycopg.connect(url, autocommit=True) as db:
+        assert db.execute("SELECT version FROM lucida_schema").fetchone()[0] == backend.LATEST_VERSION
+        db.execute("UPDATE lucida_schema SET version = version + 1")
+    with pytest.raises(LucidaError, match="newer than this lucida"):
+        open_catalog(url)
+
+
+def test_a_password_never_shows_in_what_lucida_prints(postgres):
+    from lucida.catalog.postgres import shown_url
+
+    assert shown_url("postgresql://ann:s3cret@db.example:5432/photos") == "postgresql://ann@db.example:5432/photos"
+    url = postgres.url("no_such_database").replace("lucida@", "lucida:s3cret@")
+    with pytest.raises(LucidaError, match="^cannot reach the catalog database postgresql://lucida@127") as raised:
+        open_catalog(url)
+    assert "s3cret" not in str(raised.value) and "\n" not in str(raised.value)

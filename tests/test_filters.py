@@ -11,7 +11,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from lucida.catalog import Catalog
+from lucida.catalog import open_catalog
 from lucida.errors import LucidaError
 from lucida.filters import PhotoFilter, parse_filter, rank_page, search_filtered
 from lucida.indexer import index_paths
@@ -44,7 +44,7 @@ TAGGED = {
 
 
 @pytest.fixture(scope="module")
-def library(tmp_path_factory, sample_photos, describer, embedder) -> dict:
+def library(tmp_path_factory, sample_photos, describer, embedder, module_catalog_location) -> dict:
     root = tmp_path_factory.mktemp("filters")
     photos = root / "photos"
     shutil.copytree(sample_photos, photos)
@@ -56,15 +56,15 @@ def library(tmp_path_factory, sample_photos, describer, embedder) -> dict:
     shutil.move(photos / "rocket.jpg", photos / "trip" / "rocket.jpg")
     with Image.open(photos / "moon.jpg") as moon:
         moon.save(photos / "moon-copy.png")  # not "moon.png": that would pair with moon.jpg
-    db = root / "catalog.db"
-    with Catalog.open(db) as catalog:
+    db = module_catalog_location
+    with open_catalog(db) as catalog:
         index_paths(catalog, [str(photos)], describer, embedder)
     return {"db": db, "photos": photos}
 
 
 @pytest.fixture
 def searcher(library, embedder):
-    with Catalog.open(library["db"], create=False) as catalog:
+    with open_catalog(library["db"], create=False) as catalog:
         yield Searcher(catalog, embedder)
 
 
@@ -77,7 +77,7 @@ def found(searcher, query="a photo", k=50, **options) -> list[str]:
     return names(search_filtered(searcher, query, parse_filter(**options), k, sort=sort))
 
 
-def test_each_filter_lets_through_exactly_the_photos_whose_metadata_matches(searcher):
+def test_each_filter_lets_through_exactly_the_photos_whose_metadata_matches(searcher, library):
     assert sorted(found(searcher, taken_from="2021", taken_to="2021")) == ["astronaut.jpg", "coffee.jpg"]
     assert sorted(found(searcher, taken_from="2021-12-31")) == ["chelsea.jpg", "coffee.jpg"]
     assert sorted(found(searcher, taken_to="2021-06-05")) == ["astronaut.jpg", "rocket.jpg"]
@@ -92,7 +92,7 @@ def test_each_filter_lets_through_exactly_the_photos_whose_metadata_matches(sear
     assert sorted(found(searcher, focal="35")) == ["astronaut.jpg"]
     assert sorted(found(searcher, min_rating=4)) == ["astronaut.jpg", "chelsea.jpg"]  # chelsea: sidecar
     assert sorted(found(searcher, label="RED")) == ["astronaut.jpg", "chelsea.jpg"]
-    assert sorted(found(searcher, folder=str(searcher.catalog.path.parent / "photos" / "trip"))) == ["rocket.jpg"]
+    assert sorted(found(searcher, folder=str(library["photos"] / "trip"))) == ["rocket.jpg"]
     assert sorted(found(searcher, types="png")) == ["moon-copy.png"]
     assert len(found(searcher, types="jpeg")) == 17
     assert found(searcher, has_gps=True) == ["astronaut.jpg"]

@@ -8,7 +8,7 @@ import shutil
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from lucida.catalog import Catalog
+from lucida.catalog import Catalog, open_catalog
 from lucida.indexer import index_paths
 from lucida.models import load_describer, load_embedder
 from lucida.models.registry import DEFAULT_DESCRIBER, IMAGENET_DESCRIBER, MULTILINGUAL_EMBEDDER
@@ -18,8 +18,8 @@ MONOCHROME = {"camera", "coins", "moon", "brick", "grass", "gravel", "clock"}
 
 
 @pytest.fixture(scope="module")
-def catalog(tmp_path_factory, sample_photos, describer, embedder):
-    with Catalog.open(tmp_path_factory.mktemp("hybrid") / "catalog.db") as catalog:
+def catalog(module_catalog_location, sample_photos, describer, embedder):
+    with open_catalog(module_catalog_location) as catalog:
         index_paths(catalog, [str(sample_photos)], describer, embedder)
         yield catalog
 

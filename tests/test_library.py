@@ -13,13 +13,14 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from lucida.catalog import Catalog
+from lucida.catalog import Catalog, open_catalog
 from lucida.cli import cli
 from lucida.config import Config
 from lucida.library import CAPTION, CAPTIONER, DESCRIBER, EMBEDDER, INDEX, SEARCH, Library, choose_model
 from lucida.models.registry import DEFAULT_DESCRIBER, DEFAULT_EMBEDDER
 from lucida.samples import write_sample_photos
 from lucida.web import create_app
+from conftest import copy_catalog
 from openai_loopback import OpenAILoopback, fingerprint, nearest
 from test_caption import CAPTIONS, NAMES  # four photos, and captions no ImageNet class would give
 from test_web_api import serving
@@ -34,13 +35,13 @@ def run(*args: str):
 
 
 @pytest.fixture(scope="module")
-def captioned(tmp_path_factory) -> tuple[Path, Path]:
+def captioned(tmp_path_factory, module_catalog_location) -> tuple[str, Path]:
     """Four photos indexed by the offline describer, then captioned by a captioner served on
     127.0.0.1 (`lucida caption`): each photo has two descriptions, and its caption must win."""
     root = tmp_path_factory.mktemp("one-caption")
     photos = root / "photos"
     write_sample_photos(photos, NAMES)
-    db = root / "catalog.db"
+    db = module_catalog_location
     run("--db", str(db), "index", str(photos), "-q")
     references = {n: fingerprint(Image.open(photos / f"{n}.jpg")) for n in NAMES}
     with OpenAILoopback(lambda image: CAPTIONS[nearest(image, references)]) as server:
@@ -80,10 +81,8 @@ def test_every_front_end_shows_the_caption_and_ranking_the_library_gives(caption
     assert not (photos / "coffee.xmp").exists()
 
 
-def test_a_photo_whose_caption_has_no_vector_yet_is_searched_by_its_next_description(captioned, tmp_path):
-    db = tmp_path / "catalog.db"
-    shutil.copy(captioned[0], db)
-    with Catalog.open(db) as catalog:
+def test_a_photo_whose_caption_has_no_vector_yet_is_searched_by_its_next_description(captioned, tmp_path, request):
+    with open_catalog(copy_catalog(captioned[0], tmp_path, request)) as catalog:
         coffee = next(i for i, p in catalog.image_files() if p.endswith("coffee.jpg"))
         record = catalog.image_record(coffee)
         with catalog.transaction():  # as if the embedder failed right after the caption committed

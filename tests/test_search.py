@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lucida.catalog import Catalog
+from lucida.catalog import open_catalog
 from lucida.errors import LucidaError
 from lucida.indexer import index_paths
 from lucida.search import Searcher, top_k
@@ -19,9 +19,8 @@ def test_top_k_orders_best_first_and_breaks_ties_by_position():
 
 
 @pytest.fixture(scope="module")
-def searcher(tmp_path_factory, sample_photos, describer, embedder):
-    db = tmp_path_factory.mktemp("search") / "catalog.db"
-    catalog = Catalog.open(db)
+def searcher(module_catalog_location, sample_photos, describer, embedder):
+    catalog = open_catalog(module_catalog_location)
     index_paths(catalog, [str(sample_photos)], describer, embedder)
     yield Searcher(catalog, embedder)
     catalog.close()
@@ -61,8 +60,8 @@ def test_bad_queries_are_user_errors(searcher):
         searcher.search("a cat", k=0)
 
 
-def test_searcher_sees_photos_indexed_after_it_started(tmp_path, photo_folder, describer, embedder):
-    with Catalog.open(tmp_path / "c.db") as writer, Catalog.open(tmp_path / "c.db") as reader:
+def test_searcher_sees_photos_indexed_after_it_started(catalog_location, photo_folder, describer, embedder):
+    with open_catalog(catalog_location) as writer, open_catalog(catalog_location) as reader:
         index_paths(writer, [str(photo_folder / "coffee.jpg")], describer, embedder)
         searcher = Searcher(reader, embedder)
         assert searcher.size == 1

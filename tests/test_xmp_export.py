@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from lucida.catalog import Catalog
+from lucida.catalog import open_catalog
 from lucida.errors import LucidaError
 from lucida.indexer import index_paths
 from lucida.xmp_export import ExportOptions, export_xmp, keywords_of, sidecar_path, undo_xmp
@@ -49,30 +49,30 @@ def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def index_copies(tmp_path: Path, describer, embedder, sources: dict[str, Path]) -> tuple[Path, Path]:
+def index_copies(tmp_path: Path, describer, embedder, sources: dict[str, Path], db=None) -> tuple[Path, Path]:
     """(catalog, folder): a new folder holding each source file under its name, indexed."""
     photos = tmp_path / "photos"
     photos.mkdir()
     for name, source in sources.items():
         shutil.copy(source, photos / name)
-    db = tmp_path / "catalog.db"
-    with Catalog.open(db) as catalog:
+    db = db or tmp_path / "catalog.db"
+    with open_catalog(db) as catalog:
         index_paths(catalog, [str(photos)], describer, embedder)
     return db, photos
 
 
 @pytest.fixture
-def indexed(tmp_path, sample_photos, describer, embedder) -> tuple[Path, Path]:
-    return index_copies(tmp_path, describer, embedder, {name: sample_photos / name for name in PHOTOS})
+def indexed(tmp_path, sample_photos, describer, embedder, catalog_location) -> tuple[Path, Path]:
+    return index_copies(tmp_path, describer, embedder, {name: sample_photos / name for name in PHOTOS}, catalog_location)
 
 
 def export(db: Path, roots=None, **options):
-    with Catalog.open(db, create=False) as catalog:
+    with open_catalog(db, create=False) as catalog:
         return export_xmp(catalog, roots, ExportOptions(**options))
 
 
 def undo(db: Path, roots=None, dry_run=False):
-    with Catalog.open(db, create=False) as catalog:
+    with open_catalog(db, create=False) as catalog:
         return undo_xmp(catalog, roots, dry_run)
 
 
@@ -83,7 +83,7 @@ def test_export_writes_sidecars_exiftool_reads_and_leaves_originals_alone(indexe
     assert sorted(Path(c.target).name for c in changes) == ["chelsea.xmp", "coffee.xmp", "rocket.xmp"]
     assert all(c.create for c in changes)
     chelsea = xmp(photos / "chelsea.xmp")
-    with Catalog.open(db, create=False) as catalog:
+    with open_catalog(db, create=False) as catalog:
         record = catalog.image_record(catalog.files_under(None)[0][1])
     description = record.descriptions[0]
     # The caption a person reads, class names and no WordNet definitions; keywords are class names.
@@ -122,7 +122,7 @@ def test_foreign_fields_survive_export_and_undo_and_undo_removes_exactly_lucidas
     undo(db)
     assert xmp(sidecar) == original
     assert sidecar.exists()  # lucida did not create it
-    with Catalog.open(db, create=False) as catalog:
+    with open_catalog(db, create=False) as catalog:
         assert catalog.xmp_writes() == []
 
 
@@ -158,7 +158,7 @@ def test_a_new_caption_replaces_lucidas_old_keywords_only(indexed):
     sidecar = photos / "chelsea.xmp"
     export(db)
     subprocess.run(["exiftool", "-q", "-overwrite_original", "-XMP-dc:Subject+=Chelsea", str(sidecar)], check=True)
-    with Catalog.open(db, create=False) as catalog:
+    with open_catalog(db, create=False) as catalog:
         path, image_id = next(f for f in catalog.files_under(None) if f[0].endswith("chelsea.jpg"))
         describer = catalog.image_record(image_id).descriptions[0].describer
         with catalog.transaction():
@@ -182,7 +182,7 @@ def test_dry_run_writes_nothing(indexed):
     assert sum(c.changes_anything for c in changes) == 3
     assert sorted(p.name for p in photos.iterdir()) == ["chelsea.jpg", "coffee.jpg", "coffee.xmp", "rocket.jpg"]
     assert (photos / "coffee.xmp").read_bytes() == before
-    with Catalog.open(db, create=False) as catalog:
+    with open_catalog(db, create=False) as catalog:
         assert catalog.xmp_writes() == []
     export(db)
     undo_plan = undo(db, dry_run=True)
@@ -210,7 +210,7 @@ def test_embed_writes_into_jpeg_and_dng_only_when_asked_and_undo_takes_it_out(tm
     (photos / "rocket.dng").write_bytes(dng_with_preview(upright, upright))
     Image.open(sample_photos / "moon.jpg").save(photos / "moon.png")
     db = tmp_path / "catalog.db"
-    with Catalog.open(db) as catalog:
+    with open_catalog(db) as catalog:
         index_paths(catalog, [str(photos)], describer, embedder)
     before = {p.name: digest(p) for p in photos.iterdir()}
 
@@ -300,7 +300,7 @@ def test_two_photos_never_share_a_sidecar_but_a_raw_jpeg_pair_does(tmp_path, sam
     assert changes["g.xmp"].skipped and shared.read_bytes() == before
     # The pair is one photo: its sidecar is the RAW's and gets the RAW's caption.
     assert changes["IMG.xmp"].skipped is None and changes["IMG.xmp"].photo == str(photos / "IMG.dng")
-    with Catalog.open(db, create=False) as catalog:
+    with open_catalog(db, create=False) as catalog:
         raw = dict(catalog.files_under(None))[str(photos / "IMG.dng")]
         assert xmp(photos / "IMG.xmp")["XMP-dc:Description"] == catalog.image_record(raw).preferred.display
 
@@ -329,7 +329,7 @@ def test_a_bad_sidecar_is_skipped_with_its_reason_and_the_photos_after_it_are_ex
         assert changes["rocket.xmp"].skipped is None and changes["rocket.xmp"].changes_anything
     assert "XMP-dc:Subject" in xmp(photos / "rocket.xmp")
     assert {p.name: p.read_bytes() for p in photos.glob("*.xmp") if p.is_file() and p.name != "rocket.xmp"} == before
-    with Catalog.open(db, create=False) as catalog:
+    with open_catalog(db, create=False) as catalog:
         assert [Path(w.target).name for w in catalog.xmp_writes()] == ["rocket.xmp"]
 
     dry = run("export-xmp", "--dry-run", db=db).stdout.splitlines()
@@ -366,7 +366,7 @@ def test_a_read_only_sidecar_is_skipped_on_export_and_undo(indexed):
         lock(True)
         [skipped] = [c for c in undo(db) if c.skipped]
         assert skipped.target == str(sidecar) and skipped.skipped == "read-only"
-        with Catalog.open(db, create=False) as catalog:  # still on record, for an undo that can
+        with open_catalog(db, create=False) as catalog:  # still on record, for an undo that can
             assert [Path(w.target).name for w in catalog.xmp_writes()] == ["coffee.xmp"]
     finally:
         lock(False)

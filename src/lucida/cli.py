@@ -54,17 +54,19 @@ class _Group(click.Group):
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--db",
-    type=click.Path(dir_okay=False, path_type=Path),
     envvar="LUCIDA_DB",
     default=default_catalog_path,
     show_default="a catalog in the user data folder",
-    help="Catalog file (also $LUCIDA_DB).",
+    help="Catalog: a SQLite file, or a PostgreSQL database shared by several machines as "
+    "postgresql://user@host/db (also $LUCIDA_DB).",
 )
 @click.version_option(package_name="lucida")
 @click.pass_context
-def cli(ctx: click.Context, db: Path) -> None:
+def cli(ctx: click.Context, db: str | Path) -> None:
     """Semantic search for photo libraries."""
-    ctx.obj = db
+    from lucida.catalog import catalog_location
+
+    ctx.obj = catalog_location(db)
 
 
 @cli.command()
@@ -81,7 +83,7 @@ def cli(ctx: click.Context, db: Path) -> None:
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary; errors only.")
 @click.pass_obj
 def index(
-    db: Path, paths: tuple[str, ...], describer: str | None, prompt: str | None, embedder: str | None,
+    db: str | Path, paths: tuple[str, ...], describer: str | None, prompt: str | None, embedder: str | None,
     api_base: str | None, batch_size: int, quiet: bool,
 ) -> None:
     """Index the photos under PATHS (folders or files): decode, describe, embed, store."""
@@ -140,7 +142,7 @@ def _stop_on_sigterm(stop: threading.Event):
 @click.option("--poll-interval", default=60.0, show_default=True, type=click.FloatRange(min=0.1), help="Seconds between scans when polling.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines; errors only.")
 @click.pass_obj
-def watch(db: Path, folders: tuple[str, ...], poll: bool, poll_interval: float, quiet: bool) -> None:
+def watch(db: str | Path, folders: tuple[str, ...], poll: bool, poll_interval: float, quiet: bool) -> None:
     """Index FOLDERS, then keep the catalog current as photos are added, changed, moved or
     deleted, until Ctrl-C (at once) or SIGTERM (after the pass under way; a second one at once)."""
     os.environ.setdefault("OMP_WAIT_POLICY", INDEX_OMP_WAIT_POLICY)
@@ -209,7 +211,7 @@ def watch(db: Path, folders: tuple[str, ...], poll: bool, poll_interval: float, 
 )
 @click.pass_obj
 def search(
-    db: Path, query: str | None, k: int, as_json: bool, weak: bool, queries, embedder: str | None,
+    db: str | Path, query: str | None, k: int, as_json: bool, weak: bool, queries, embedder: str | None,
     api_base: str | None, sort: str, export_pattern: str | None, ranking: str, conse: float | None, exact: bool,
     **filters,
 ) -> None:
@@ -273,7 +275,7 @@ def search(
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_obj
-def status(db: Path, as_json: bool) -> None:
+def status(db: str | Path, as_json: bool) -> None:
     """Photos indexed, pending and skipped (with reasons), models in use, catalog path and size."""
     from lucida.library import Library
 
@@ -338,7 +340,7 @@ def status(db: Path, as_json: bool) -> None:
 )
 @click.option("--export-pattern", envvar="LUCIDA_EXPORT_PATTERN", metavar="PATTERN", help=EXPORT_PATTERN_HELP)
 @click.pass_obj
-def serve(db: Path, host: str, port: int, token: str | None, export_pattern: str | None) -> None:
+def serve(db: str | Path, host: str, port: int, token: str | None, export_pattern: str | None) -> None:
     """Serve the photo search web app and its JSON API (docs at /docs)."""
     from lucida.web.app import MIN_TOKEN_LENGTH, create_app, is_loopback
 
@@ -365,11 +367,12 @@ def serve(db: Path, host: str, port: int, token: str | None, export_pattern: str
     # Loaded once, here: every request and every index run started from the page shares them.
     with Library.open(db) as library:
         describer, embedder = library.serve_models()
+        shown_catalog = library.catalog.location
     app = create_app(db, describer, embedder, token=token, exports=export_pattern)
     shown = f"[{host}]" if ":" in host else host
     # A token made here is shown once, so that it can be used; one given is not echoed back.
     query = f"?token={token}" if generated else "?token=…" if token else ""
-    click.echo(f"lucida: serving {db} at http://{shown}:{port}/{query}", err=True)
+    click.echo(f"lucida: serving {shown_catalog} at http://{shown}:{port}/{query}", err=True)
     uvicorn.run(app, host=host, port=port, log_level="info")
 
 
@@ -423,7 +426,7 @@ def eval_(images: Path, coco, karpathy, split, jsonl, captioners, prompts, embed
 @click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
 @click.option("--undo", is_flag=True, help="Remove what lucida's exports wrote, and nothing else.")
 @click.pass_obj
-def export_xmp(db: Path, paths: tuple[str, ...], sidecar_style: str, parent: str, overwrite_description: bool,
+def export_xmp(db: str | Path, paths: tuple[str, ...], sidecar_style: str, parent: str, overwrite_description: bool,
                embed: bool, dry_run: bool, undo: bool) -> None:
     """Write lucida's captions, keywords and people's names as XMP (dc:description, dc:subject,
     lr:hierarchicalSubject, MWG face regions, Iptc4xmpExt:PersonInImage) for the indexed photos

@@ -95,7 +95,7 @@ def pull(name: str) -> None:
 @click.option("--limit", type=click.IntRange(min=1), help="Caption at most N photos in this run.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary; errors only.")
 @click.pass_obj
-def caption(db: Path, captioner: str | None, prompt: str | None, api_base: str | None, batch_size: int | None, limit, quiet: bool) -> None:
+def caption(db: str | Path, captioner: str | None, prompt: str | None, api_base: str | None, batch_size: int | None, limit, quiet: bool) -> None:
     """Fill in detailed captions for indexed photos with a vision-language captioner; search
     prefers them. Resumable: run it again to continue or to retry failed photos."""
     from lucida.config import config_path

@@ -15,7 +15,7 @@ from lucida.cli_runs import resumable_run
 @click.option("--recluster", is_flag=True, help="Then group every face again from scratch (names stay).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary; errors only.")
 @click.pass_obj
-def faces(db: Path, limit: int | None, recluster: bool, quiet: bool) -> None:
+def faces(db: str | Path, limit: int | None, recluster: bool, quiet: bool) -> None:
     """Find and describe the faces in indexed photos and group them into people. Resumable: run it
     again to continue, or to retry photos that could not be read. Faces stay in the catalog;
     nothing is sent anywhere."""
@@ -84,7 +84,7 @@ def _path(record) -> str | None:
 @people.command()
 @click.argument("group")
 @click.pass_obj
-def show(db: Path, group: str) -> None:
+def show(db: str | Path, group: str) -> None:
     """The faces of a person (by name) or of a group (by number), with each face's number."""
     from lucida.library import Library
 
@@ -101,7 +101,7 @@ def show(db: Path, group: str) -> None:
 @click.argument("group")
 @click.argument("name")
 @click.pass_obj
-def name(db: Path, group: str, name: str) -> None:
+def name(db: str | Path, group: str, name: str) -> None:
     """Name GROUP (a number from `lucida people`, or a person's name to rename them) NAME. A name
     another group already has makes the two one person."""
     from lucida.library import Library
@@ -115,7 +115,7 @@ def name(db: Path, group: str, name: str) -> None:
 @click.argument("group")
 @click.argument("other")
 @click.pass_obj
-def merge(db: Path, group: str, other: str) -> None:
+def merge(db: str | Path, group: str, other: str) -> None:
     """OTHER's faces join GROUP (numbers or names): one person."""
     from lucida.library import Library
 
@@ -127,7 +127,7 @@ def merge(db: Path, group: str, other: str) -> None:
 @people.command()
 @click.argument("face", type=int)
 @click.pass_obj
-def split(db: Path, face: int) -> None:
+def split(db: str | Path, face: int) -> None:
     """Take a wrongly grouped FACE (a number from `lucida people show`) out of its group and name."""
     from lucida.library import Library
 
@@ -140,7 +140,7 @@ def split(db: Path, face: int) -> None:
 @click.argument("group", required=False)
 @click.option("--face", type=int, help="One face (a number from `lucida people show`) instead of a group.")
 @click.pass_obj
-def not_person(db: Path, group: str | None, face: int | None) -> None:
+def not_person(db: str | Path, group: str | None, face: int | None) -> None:
     """Mark a group's faces (or one face) as not a person: a statue, a poster, a false detection."""
     from lucida.library import Library
 
@@ -154,16 +154,17 @@ def not_person(db: Path, group: str | None, face: int | None) -> None:
 @people.command()
 @click.argument("name")
 @click.pass_obj
-def forget(db: Path, name: str) -> None:
+def forget(db: str | Path, name: str) -> None:
     """Delete NAME's faces (boxes and descriptors) and name from the catalog."""
     from lucida.library import Library
     from lucida.web.renditions import default_thumbs_dir, forget_face_renditions
 
     with Library.open(db) as library:
         forgotten = library.forget_person(name)
+        thumbs_dir = default_thumbs_dir(library.path)
     # The face crops `lucida serve` cached beside the catalog go too (a server given its own
     # --cache-dir deletes there when the person is forgotten through it).
-    crops = forget_face_renditions(default_thumbs_dir(db), forgotten)
+    crops = forget_face_renditions(thumbs_dir, forgotten)
     click.echo(
         f"forgot {name}: {len(forgotten)} {_noun(len(forgotten), 'face')} deleted from the catalog"
         + (f", {crops} cached face {_noun(crops, 'picture')} deleted" if crops else "")
@@ -172,7 +173,7 @@ def forget(db: Path, name: str) -> None:
 
 @people.command()
 @click.pass_obj
-def recluster(db: Path) -> None:
+def recluster(db: str | Path) -> None:
     """Group every face again from scratch; names stay with the faces they were given to."""
     from lucida.library import Library
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lucida.catalog import Catalog, CatalogStore, ImageRecord
+from lucida.catalog import CatalogStore, ImageRecord, open_catalog
 from lucida.catalog.filter import PhotoFilter
 from lucida.catalog.store import ACTIVE_API_BASE, ACTIVE_DESCRIBER, ACTIVE_EMBEDDER, CaptionFailure, SkippedFile
 from lucida.config import KEYS as CONFIG_KEYS
@@ -194,14 +194,14 @@ class Library:
     @classmethod
     def open(
         cls,
-        path: str | Path,
+        location: str | Path,
         create: bool = False,
         config: Config | None = None,
         models: ModelSet | None = None,
         exports: str | None = None,
     ) -> Library:
         config = config if config is not None else Config.load()  # a bad config file fails first
-        return cls(Catalog.open(path, create=create), config, models, exports)
+        return cls(open_catalog(location, create=create), config, models, exports)
 
     @property
     def path(self) -> Path:
@@ -602,7 +602,7 @@ class Library:
     def status(self) -> LibraryStatus:
         st = self.catalog.status()
         return LibraryStatus(
-            catalog=str(self.path),
+            catalog=self.catalog.location,
             catalog_bytes=self.catalog.file_size_bytes(),
             indexed=st.files,
             images=st.images,

@@ -1,11 +1,34 @@
 """The catalog: photos, their files, descriptions, vectors and metadata.
 
 `base.CatalogStore` is what lucida needs from storage; `store.Catalog` implements it in one
-SQLite file. This package owns every SQL statement in lucida; nothing else talks to SQLite.
+SQLite file, the zero-setup default, and `postgres.PostgresCatalog` in a PostgreSQL database
+that several machines share. This package owns every SQL statement in lucida; nothing else
+talks to a database.
 """
+
+from pathlib import Path
 
 from lucida.catalog.base import CatalogStore
 from lucida.catalog.filter import PhotoFilter
 from lucida.catalog.store import Catalog, CatalogStatus, ImageRecord, SkippedFile, StoredEmbedding
 
-__all__ = ["Catalog", "CatalogStatus", "CatalogStore", "ImageRecord", "PhotoFilter", "SkippedFile", "StoredEmbedding"]
+
+def open_catalog(location: str | Path, create: bool = True) -> CatalogStore:
+    """The catalog at `location`: a postgresql:// URL, else a SQLite file's path."""
+    from lucida.catalog.postgres import PostgresCatalog, is_database_url
+
+    if is_database_url(location):
+        return PostgresCatalog.open(str(location), create=create)
+    return Catalog.open(location, create=create)
+
+
+def catalog_location(location: str | Path) -> str | Path:
+    """A location as given, normalised: a database URL stays itself; a path becomes absolute."""
+    from lucida.catalog.postgres import is_database_url
+
+    if is_database_url(location):
+        return str(location)
+    return Path(location).expanduser().absolute()
+
+
+__all__ = ["catalog_location", "open_catalog", "Catalog", "CatalogStatus", "CatalogStore", "ImageRecord", "PhotoFilter", "SkippedFile", "StoredEmbedding"]

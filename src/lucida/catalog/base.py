@@ -32,7 +32,12 @@ if TYPE_CHECKING:
 class CatalogStore(Protocol):
     """One catalog, used from one thread."""
 
-    path: Path
+    path: Path  # what is derived from the catalog on this machine is kept beside it (lucida.search_index)
+
+    @property
+    def location(self) -> str:
+        """What a person calls this catalog: its file, or its database URL without a password."""
+        ...
 
     def transaction(self) -> AbstractContextManager[None]:
         """One atomic unit of work: everything inside commits together or not at all."""

@@ -48,6 +48,13 @@ class FaceCounts:
     failed: int  # photos a face finder could not read
 
 
+# A photo read again replaces what the last read recorded.
+_SCAN_UPSERT = (
+    "ON CONFLICT (image_id) DO UPDATE SET finder = excluded.finder, faces = excluded.faces, "
+    "error = excluded.error, at = excluded.at"
+)
+
+
 def _blob(vector: np.ndarray) -> bytes:
     return np.asarray(vector, dtype="<f4").tobytes()
 
@@ -74,20 +81,20 @@ class FaceStore:
         read; the ids of the new faces."""
         ids = [
             self._db.execute(
-                "INSERT INTO faces (image_id, finder, x, y, w, h, score, descriptor) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO faces (image_id, finder, x, y, w, h, score, descriptor) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (image_id, face_finder, *map(float, box), float(score), _blob(descriptor)),
-            ).lastrowid
+            ).fetchone()[0]
             for box, score, descriptor, face_finder in faces
         ]
         self._db.execute(
-            "INSERT OR REPLACE INTO face_scans (image_id, finder, faces, error, at) VALUES (?, ?, ?, NULL, ?)",
+            f"INSERT INTO face_scans (image_id, finder, faces, error, at) VALUES (?, ?, ?, NULL, ?) {_SCAN_UPSERT}",
             (image_id, finder, len(ids), time.time()),
         )
         return ids
 
     def record_face_scan_failure(self, image_id: int, finder: str, error: str) -> None:
         self._db.execute(
-            "INSERT OR REPLACE INTO face_scans (image_id, finder, faces, error, at) VALUES (?, ?, 0, ?, ?)",
+            f"INSERT INTO face_scans (image_id, finder, faces, error, at) VALUES (?, ?, 0, ?, ?) {_SCAN_UPSERT}",
             (image_id, finder, error, time.time()),
         )
 
@@ -126,9 +133,9 @@ class FaceStore:
         """(face ids, cluster ids, descriptors) of the faces that are people ('clustered': those
         in a cluster; 'unclustered': those in none, by id; 'all'), never those marked not a
         person. Cluster ids are -1 where there is none."""
-        where = {"clustered": "cluster IS NOT NULL", "unclustered": "cluster IS NULL", "all": "1"}[which]
+        where = {"clustered": "cluster IS NOT NULL", "unclustered": "cluster IS NULL", "all": "TRUE"}[which]
         rows = self._db.execute(
-            f"SELECT id, coalesce(cluster, -1), descriptor FROM faces WHERE NOT ignored AND {where} ORDER BY id"
+            f"SELECT id, coalesce(cluster, -1), descriptor FROM faces WHERE ignored = 0 AND {where} ORDER BY id"
         ).fetchall()
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         clusters = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
@@ -137,13 +144,13 @@ class FaceStore:
 
     def face_images(self) -> dict[int, int]:
         """face id -> the image it is in, for every face that is a person (face_descriptors('all'))."""
-        return dict(self._db.execute("SELECT id, image_id FROM faces WHERE NOT ignored"))
+        return dict(self._db.execute("SELECT id, image_id FROM faces WHERE ignored = 0"))
 
     def pinned_faces(self) -> set[int]:
-        return {i for (i,) in self._db.execute("SELECT id FROM faces WHERE pinned AND NOT ignored")}
+        return {i for (i,) in self._db.execute("SELECT id FROM faces WHERE pinned = 1 AND ignored = 0")}
 
     def new_cluster(self) -> int:
-        return self._db.execute("INSERT INTO clusters (person_id) VALUES (NULL)").lastrowid
+        return self._db.execute("INSERT INTO clusters (person_id) VALUES (NULL) RETURNING id").fetchone()[0]
 
     def put_clusters(self, face_ids: Iterable[int], clusters: Iterable[int]) -> None:
         self._db.executemany("UPDATE faces SET cluster = ? WHERE id = ?", [(int(c), int(f)) for f, c in zip(face_ids, clusters)])
@@ -159,7 +166,7 @@ class FaceStore:
         self._db.execute("DELETE FROM clusters WHERE NOT EXISTS (SELECT 1 FROM faces f WHERE f.cluster = clusters.id)")
         self._db.execute(
             "UPDATE clusters SET person_id = (SELECT f.person_id FROM faces f WHERE f.cluster = clusters.id "
-            "AND f.person_id IS NOT NULL AND NOT f.ignored AND NOT f.pinned "
+            "AND f.person_id IS NOT NULL AND f.ignored = 0 AND f.pinned = 0 "
             "GROUP BY f.person_id ORDER BY count(*) DESC, f.person_id LIMIT 1)"
         )
         self._db.execute("DELETE FROM people WHERE NOT EXISTS (SELECT 1 FROM faces f WHERE f.person_id = people.id)")
@@ -172,7 +179,7 @@ class FaceStore:
             return row[0]
         if not create:
             return None
-        return self._db.execute("INSERT INTO people (name, created_at) VALUES (?, ?)", (name, time.time())).lastrowid
+        return self._db.execute("INSERT INTO people (name, created_at) VALUES (?, ?) RETURNING id", (name, time.time())).fetchone()[0]
 
     def person_names(self) -> list[str]:
         """The names of the people with a face, as the user wrote them."""
@@ -197,7 +204,7 @@ class FaceStore:
         self._db.execute("UPDATE faces SET person_id = ? WHERE person_id = ?", (to_person, from_person))
 
     def cluster_faces(self, cluster: int) -> list[int]:
-        return [i for (i,) in self._db.execute("SELECT id FROM faces WHERE cluster = ? AND NOT ignored ORDER BY id", (cluster,))]
+        return [i for (i,) in self._db.execute("SELECT id FROM faces WHERE cluster = ? AND ignored = 0 ORDER BY id", (cluster,))]
 
     def person_faces(self, person_id: int) -> list[int]:
         """The faces that show this person (face_people)."""
@@ -229,7 +236,7 @@ class FaceStore:
 
     def faces_in(self, image_id: int) -> list[StoredFace]:
         """The faces in one photo that are people, left to right."""
-        return sorted(self._faces("f.image_id = ? AND NOT f.ignored", (image_id,)), key=lambda f: f.box[0])
+        return sorted(self._faces("f.image_id = ? AND f.ignored = 0", (image_id,)), key=lambda f: f.box[0])
 
     def _faces(self, where: str, values: tuple) -> list[StoredFace]:
         return [

@@ -44,7 +44,7 @@ _PREFERENCE_ORDER = (
 )
 
 
-def _preferred_id(image_id: str = "o.image_id", among: str = "1") -> str:
+def _preferred_id(image_id: str = "o.image_id", among: str = "TRUE") -> str:
     """SQL for the id of the description that stands for the image `image_id` (an SQL expression),
     among its descriptions (aliased d) that satisfy `among`: its preferred description, or where
     that lacks something a query needs (a vector, classes), the next in the same order."""
@@ -53,9 +53,6 @@ def _preferred_id(image_id: str = "o.image_id", among: str = "1") -> str:
         f"AND d.describer != '{METADATA_DESCRIBER}' AND ({among}) ORDER BY {_PREFERENCE_ORDER} LIMIT 1)"
     )
 
-
-# A description's details hold the classifier's likeliest classes.
-_HAS_CLASSES = "d.details IS NOT NULL AND json_type(d.details, '$.classes') = 'array'"
 
 # Descriptions of images that have a file and no vector from the embedder bound to `?`.
 _UNEMBEDDED_DESCRIPTIONS = (
@@ -180,6 +177,31 @@ class Catalog(FaceStore):
         self.path = path
         self._db = connection
 
+    # -- the SQL dialect: SQLite's here; lucida.catalog.postgres overrides these -------------
+
+    # A description's details hold the classifier's likeliest classes.
+    _HAS_CLASSES = "d.details IS NOT NULL AND json_type(d.details, '$.classes') = 'array'"
+
+    @staticmethod
+    def _json_field(column: str, key: str) -> str:
+        """SQL for the JSON text of `key` in the JSON object in `column` (NULL without)."""
+        return f"json_extract({column}, '$.{key}')"
+
+    @staticmethod
+    def _id_table(image_ids: Iterable[int]) -> tuple[str, object]:
+        """SQL for a table of these ids, distinct, in one column `id`, and its one parameter."""
+        return "(SELECT DISTINCT value AS id FROM json_each(?))", json.dumps(np.asarray(image_ids).tolist())
+
+    @staticmethod
+    def _vector_value(vector: np.ndarray) -> object:
+        """A search vector (embeddings, class mixtures) as the database stores it."""
+        return np.ascontiguousarray(vector, dtype="<f4").tobytes()
+
+    @staticmethod
+    def _vector_array(values: list) -> np.ndarray:
+        """Stored search vectors as one (n, dim) float32 array."""
+        return np.frombuffer(b"".join(values), dtype="<f4").reshape(len(values), -1)
+
     # -- opening ---------------------------------------------------------------------------
 
     @classmethod
@@ -203,6 +225,11 @@ class Catalog(FaceStore):
         except sqlite3.DatabaseError as error:
             raise LucidaError(f"cannot open catalog {path}: {error}") from error
         return catalog
+
+    @property
+    def location(self) -> str:
+        """What a person calls this catalog: its file."""
+        return str(self.path)
 
     def close(self) -> None:
         self._db.close()
@@ -376,7 +403,7 @@ class Catalog(FaceStore):
 
     def replace_pending(self, paths: Iterable[str]) -> None:
         self._db.execute("DELETE FROM pending")
-        self._db.executemany("INSERT OR IGNORE INTO pending (path) VALUES (?)", ((p,) for p in paths))
+        self._db.executemany("INSERT INTO pending (path) VALUES (?) ON CONFLICT (path) DO NOTHING", ((p,) for p in paths))
 
     # -- descriptions and embeddings -------------------------------------------------------
 
@@ -431,7 +458,7 @@ class Catalog(FaceStore):
         self._db.execute(
             "INSERT INTO caption_failures (image_id, captioner, prompt, error, attempts, at) "
             "VALUES (?, ?, ?, ?, 1, ?) ON CONFLICT (image_id, captioner, prompt) DO UPDATE SET "
-            "error = excluded.error, attempts = attempts + 1, at = excluded.at",
+            "error = excluded.error, attempts = caption_failures.attempts + 1, at = excluded.at",
             (image_id, captioner, prompt, error, time.time()),
         )
 
@@ -446,11 +473,10 @@ class Catalog(FaceStore):
         ]
 
     def put_embedding(self, description_id: int, embedder: str, vector: np.ndarray) -> None:
-        blob = np.ascontiguousarray(vector, dtype="<f4").tobytes()
         self._db.execute(
             "INSERT INTO embeddings (description_id, embedder, vector) VALUES (?, ?, ?) "
             "ON CONFLICT (description_id, embedder) DO UPDATE SET vector = excluded.vector",
-            (description_id, embedder, blob),
+            (description_id, embedder, self._vector_value(vector)),
         )
 
     def descriptions_without_embedding(self, embedder: str) -> list[tuple[int, str]]:
@@ -467,28 +493,28 @@ class Catalog(FaceStore):
         "class_mixtures" for the descriptions' ConSE vectors. `image_ids`: only these images."""
         if table not in ("embeddings", "class_mixtures"):
             raise ValueError(table)
-        has_vector = f"EXISTS (SELECT 1 FROM {table} x WHERE x.description_id = d.id AND x.embedder = ?1)"
+        has_vector = f"EXISTS (SELECT 1 FROM {table} x WHERE x.description_id = d.id AND x.embedder = ?)"
         if image_ids is None:
             rows = self._db.execute(
                 f"SELECT o.image_id, e.vector FROM descriptions o JOIN {table} e ON e.description_id = o.id "
-                f"AND e.embedder = ?1 WHERE o.id = {_preferred_id(among=has_vector)} "
+                f"AND e.embedder = ? WHERE o.id = {_preferred_id(among=has_vector)} "
                 "AND EXISTS (SELECT 1 FROM files f WHERE f.image_id = o.image_id) ORDER BY o.image_id",
-                (embedder,),
+                (embedder, embedder),
             ).fetchall()
         else:
             # The wanted images drive the query: each one's preferred description, then its
             # vector (testing every description against the list took 2.7 s at 1M photos).
+            wanted, ids = self._id_table(image_ids)
             rows = self._db.execute(
-                f"SELECT w.id, e.vector FROM (SELECT DISTINCT value AS id FROM json_each(?2)) w "
+                f"SELECT w.id, e.vector FROM {wanted} w "
                 f"JOIN {table} e ON e.description_id = {_preferred_id(image_id='w.id', among=has_vector)} "
-                "AND e.embedder = ?1 WHERE EXISTS (SELECT 1 FROM files f WHERE f.image_id = w.id) ORDER BY w.id",
-                (embedder, json.dumps(np.asarray(image_ids).tolist())),
+                "AND e.embedder = ? WHERE EXISTS (SELECT 1 FROM files f WHERE f.image_id = w.id) ORDER BY w.id",
+                (ids, embedder, embedder),
             ).fetchall()
         if not rows:
             return StoredEmbedding(np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32))
         image_ids = np.fromiter((i for i, _ in rows), dtype=np.int64, count=len(rows))
-        vectors = np.frombuffer(b"".join(blob for _, blob in rows), dtype="<f4").reshape(len(rows), -1)
-        return StoredEmbedding(image_ids, vectors)
+        return StoredEmbedding(image_ids, self._vector_array([v for _, v in rows]))
 
     def descriptions_by(self, describer: str, prompt: str = "") -> dict[str, tuple[int, str, dict | None]]:
         """content hash -> (description id, text, details) of each image's description by this
@@ -507,7 +533,7 @@ class Catalog(FaceStore):
 
         Raises KeyError for a description the embedder has not embedded.
         """
-        found: dict[int, bytes] = {}
+        found: dict[int, object] = {}
         for part in _chunks(description_ids):
             found.update(
                 self._db.execute(
@@ -516,10 +542,10 @@ class Catalog(FaceStore):
                     (embedder, *part),
                 )
             )
-        blobs = [found[i] for i in description_ids]
-        if not blobs:
+        values = [found[i] for i in description_ids]
+        if not values:
             return np.zeros((0, 0), dtype=np.float32)
-        return np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(blobs), -1)
+        return self._vector_array(values)
 
     def result_rows(self, image_ids: list[int]) -> dict[int, ResultRow]:
         """Path, caption and search text for each image: its first path by name, its preferred
@@ -530,7 +556,7 @@ class Catalog(FaceStore):
             # Only the details' fields, which the caption is made from: parsing a describer's whole
             # details (its 25 classes) for each result cost more than the query.
             rows = self._db.execute(
-                f"SELECT f.image_id, f.path, o.text, json_extract(o.details, '$.fields'), o.kind, o.describer, "
+                f"SELECT f.image_id, f.path, o.text, {self._json_field('o.details', 'fields')}, o.kind, o.describer, "
                 f"i.width, i.height, {_TAKEN_AT} "
                 "FROM files f JOIN images i ON i.id = f.image_id JOIN descriptions o ON o.id = "
                 f"{_preferred_id('f.image_id')} LEFT JOIN file_metadata m ON m.path = f.path "
@@ -603,11 +629,12 @@ class Catalog(FaceStore):
                 "WHERE EXISTS (SELECT 1 FROM files f WHERE f.image_id = d.image_id)"
             ).fetchall()
         else:
+            wanted, ids = self._id_table(image_ids)
             rows = self._db.execute(
-                "SELECT d.id, d.image_id FROM (SELECT DISTINCT value AS id FROM json_each(?)) w "
+                f"SELECT d.id, d.image_id FROM {wanted} w "
                 "CROSS JOIN descriptions d WHERE d.image_id = w.id "
                 "AND EXISTS (SELECT 1 FROM files f WHERE f.image_id = d.image_id)",
-                (json.dumps(np.asarray(image_ids).tolist()),),
+                (ids,),
             ).fetchall()
         ids = np.array(rows, dtype=np.int64).reshape(-1, 2)
         return ids[:, 0].copy(), ids[:, 1].copy()
@@ -623,14 +650,26 @@ class Catalog(FaceStore):
         descriptions: list[tuple[int, int, str | None]] = []
         for part in _chunks(list(dict.fromkeys(image_ids))):
             descriptions += self._db.execute(
-                f"SELECT d.id, d.image_id, json_extract(d.details, '$.fields') FROM descriptions d "
+                f"SELECT d.id, d.image_id, {self._json_field('d.details', 'fields')} FROM descriptions d "
                 f"WHERE d.image_id IN ({','.join('?' * len(part))}) "
                 f"ORDER BY d.image_id, (d.describer = '{METADATA_DESCRIBER}'), {_PREFERENCE_ORDER}",
                 part,
             ).fetchall()
+        highlighted = self._highlighted([d for d, _, _ in descriptions], words)
+        found: dict[int, tuple[list[str], dict | None]] = {}
+        for description_id, image_id, fields in descriptions:
+            if image_id in found or description_id not in highlighted:
+                continue
+            matched = [piece.split("\x02", 1)[0] for piece in highlighted[description_id].split("\x01")[1:]]
+            found[image_id] = (matched, json.loads(fields) if fields else None)
+        return found
+
+    def _highlighted(self, description_ids: list[int], words: list[str]) -> dict[int, str]:
+        """description id -> its text with each word that matches one of `words` between \\x01 and
+        \\x02, for those of these descriptions that hold one."""
         match = _fts5_match(words, every=False)
         highlighted: dict[int, str] = {}
-        for part in _chunks([d for d, _, _ in descriptions]):
+        for part in _chunks(description_ids):
             # FTS5 seeks a MATCH to each rowid listed; a join on the image id would make it list
             # every matching description in the catalog first.
             highlighted.update(
@@ -640,13 +679,7 @@ class Catalog(FaceStore):
                     (match, *part),
                 ).fetchall()
             )
-        found: dict[int, tuple[list[str], dict | None]] = {}
-        for description_id, image_id, fields in descriptions:
-            if image_id in found or description_id not in highlighted:
-                continue
-            matched = [piece.split("\x02", 1)[0] for piece in highlighted[description_id].split("\x01")[1:]]
-            found[image_id] = (matched, json.loads(fields) if fields else None)
-        return found
+        return highlighted
 
     def description_details(self, describer: str, prompt: str = "") -> dict[int, dict | None]:
         """image id -> the details of its description by this describer and prompt, for every
@@ -674,8 +707,8 @@ class Catalog(FaceStore):
         from its preferred description, or where that has none, the next in the same order that
         has them. Every image with a file when `image_ids` is None."""
         query = (
-            f"SELECT o.image_id, json_extract(o.details, '$.classes') FROM descriptions o "
-            f"WHERE o.id = {_preferred_id(among=_HAS_CLASSES)} "
+            f"SELECT o.image_id, {self._json_field('o.details', 'classes')} FROM descriptions o "
+            f"WHERE o.id = {_preferred_id(among=self._HAS_CLASSES)} "
             "AND EXISTS (SELECT 1 FROM files f WHERE f.image_id = o.image_id)"
         )
         if image_ids is None:
@@ -723,7 +756,7 @@ class Catalog(FaceStore):
         self._db.execute(
             "INSERT INTO class_mixtures (description_id, embedder, vector) VALUES (?, ?, ?) "
             "ON CONFLICT (description_id, embedder) DO UPDATE SET vector = excluded.vector",
-            (description_id, embedder, np.ascontiguousarray(vector, dtype="<f4").tobytes()),
+            (description_id, embedder, self._vector_value(vector)),
         )
 
     # -- metadata -------------------------------------------------------------------------
@@ -737,8 +770,9 @@ class Catalog(FaceStore):
             json.dumps([{"name": r.name, "box": list(r.box)} for r in metadata.face_regions], ensure_ascii=False),
         ]
         self._db.execute(
-            f"INSERT OR REPLACE INTO file_metadata (path, sidecars, {', '.join(_METADATA_COLUMNS)}, read_at) "
-            f"VALUES (?, ?, {', '.join('?' * len(_METADATA_COLUMNS))}, ?)",
+            f"INSERT INTO file_metadata (path, sidecars, {', '.join(_METADATA_COLUMNS)}, read_at) "
+            f"VALUES (?, ?, {', '.join('?' * len(_METADATA_COLUMNS))}, ?) "
+            + _upsert("path", ("sidecars", *_METADATA_COLUMNS, "read_at")),
             (path, sidecars, *values, time.time()),
         )
 
@@ -819,7 +853,8 @@ class Catalog(FaceStore):
             "created_regions": write.created_regions,
         }  # fmt: skip
         self._db.execute(
-            f"INSERT OR REPLACE INTO xmp_writes ({_XMP_WRITE_COLUMNS}, written_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO xmp_writes ({_XMP_WRITE_COLUMNS}, written_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            + _upsert("target", (*_XMP_WRITE_COLUMNS.split(", ")[1:], "written_at")),
             (
                 write.target, write.photo, int(write.created), write.description, write.replaced_description,
                 json.dumps(list(write.keywords), ensure_ascii=False),
@@ -884,7 +919,7 @@ def _filter_sql(f: PhotoFilter) -> tuple[list[str], list]:
         add(f"{_TAKEN_AT} < ?", f.taken_before)
     for column, words in (("coalesce(m.make, '') || ' ' || coalesce(m.model, '')", f.camera), ("m.lens", f.lens)):
         for word in (words or "").lower().split():
-            add(f"instr(lower({column}), ?) > 0", word)
+            add(f"lower({column}) LIKE ? ESCAPE '\\'", f"%{_like_escaped(word)}%")
     if f.focal_min is not None:
         add("m.focal_length >= ?", f.focal_min - 0.05)  # recorded focal lengths are rounded
     if f.focal_max is not None:
@@ -897,9 +932,9 @@ def _filter_sql(f: PhotoFilter) -> tuple[list[str], list]:
         prefix = f.folder.rstrip("/") + "/"
         add("substr(f.path, 1, ?) = ?", len(prefix), prefix)
     if f.extensions:
-        # LIKE ignores ASCII case, and extensions hold no '%' or '_'.
+        # Extensions are lower-case and hold no '%' or '_'.
         ends = sorted(f.extensions)
-        add("(" + " OR ".join("f.path LIKE ?" for _ in ends) + ")", *(f"%{e}" for e in ends))
+        add("(" + " OR ".join("lower(f.path) LIKE ?" for _ in ends) + ")", *(f"%{e}" for e in ends))
     if f.has_gps:
         add("m.latitude IS NOT NULL AND m.longitude IS NOT NULL")
     # A photo of each person named (face_people says who a face shows). IN, not EXISTS: SQLite
@@ -914,6 +949,16 @@ def _filter_sql(f: PhotoFilter) -> tuple[list[str], list]:
 _XMP_WRITE_COLUMNS = (
     "target, photo, created, description, replaced_description, keywords, hierarchical_keywords, people"
 )
+
+
+def _upsert(key: str, columns: Iterable[str]) -> str:
+    """The clause that makes an INSERT replace the row with the same `key`'s `columns`."""
+    return f"ON CONFLICT ({key}) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in columns)
+
+
+def _like_escaped(text: str) -> str:
+    """`text` matched literally inside a LIKE pattern that declares ESCAPE '\\'."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _xmp_write_from_row(row: tuple) -> XmpWrite:

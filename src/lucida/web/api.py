@@ -66,7 +66,7 @@ Format = Annotated[Literal["jpeg", "webp"] | None, Query(description="Image form
 class WebContext:
     """What every route shares: the library on its thread, the query embedder, the index job."""
 
-    catalog_path: Path
+    catalog_path: str | Path  # a SQLite file, or a PostgreSQL URL
     library: LibraryThread
     query_embedder: QueryEmbedder
     job: IndexJob

@@ -25,6 +25,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from lucida.catalog import catalog_location
 from lucida.errors import LucidaError
 from lucida.library import ModelSet
 from lucida.models.base import Describer, Embedder
@@ -52,17 +53,18 @@ def create_app(
     through Library.serve_models). Thumbnails are cached in `cache_dir` (default: a folder beside
     the catalog, <catalog>.cache). `exports` names exported JPEGs ("{stem}_DxO") so that they join
     their RAW's search hit (see lucida.pairs)."""
-    catalog_path = Path(catalog_path).expanduser().absolute()
+    catalog_path = catalog_location(catalog_path)
     # Requests and the index thread share the models, one call at a time.
     models = ModelSet(OneAtATime(describer), OneAtATime(embedder))  # type: ignore[arg-type]
     if token:
         logging.getLogger("uvicorn.access").addFilter(_HideToken(token))
+    library = LibraryThread(catalog_path, models, exports)
     web = WebContext(
         catalog_path=catalog_path,
-        library=LibraryThread(catalog_path, models, exports),
+        library=library,
         query_embedder=QueryEmbedder(models.given_embedder),  # type: ignore[arg-type]
         job=IndexJob(catalog_path, models),
-        thumbs_dir=Path(cache_dir) / "thumbs" if cache_dir else default_thumbs_dir(catalog_path),
+        thumbs_dir=Path(cache_dir) / "thumbs" if cache_dir else default_thumbs_dir(library.library.path),
         token=token,
     )
 

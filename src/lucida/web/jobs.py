@@ -19,7 +19,7 @@ log = logging.getLogger("lucida.web")
 class IndexJob:
     """One background index run at a time, with progress others can read (a Progress)."""
 
-    def __init__(self, catalog_path: Path, models: ModelSet):
+    def __init__(self, catalog_path: str | Path, models: ModelSet):
         self._catalog_path = catalog_path
         self._models = models
         self._lock = threading.Lock()

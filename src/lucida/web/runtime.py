@@ -85,7 +85,7 @@ class LibraryThread:
     """A Library whose catalog connection is used only from its own thread: every call that
     touches the catalog runs there through `run`."""
 
-    def __init__(self, catalog_path: Path, models: ModelSet, exports: str | None = None):
+    def __init__(self, catalog_path: str | Path, models: ModelSet, exports: str | None = None):
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="catalog")
         self.library: Library
 
