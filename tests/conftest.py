@@ -69,7 +69,10 @@ def copy_catalog(location: str | Path, folder: Path, request: pytest.FixtureRequ
     """A copy of the catalog at `location` that a test may change: a file in `folder`, or a new
     database on the test server."""
     if isinstance(location, Path):
-        shutil.copy(location, folder / "copy.db")
+        import sqlite3
+
+        with sqlite3.connect(location) as source:  # a consistent copy, whatever the WAL holds
+            source.execute("VACUUM INTO ?", (str(folder / "copy.db"),))
         return folder / "copy.db"
     return request.getfixturevalue("postgres").copy_database(location)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
-import shutil
 
 import pytest
 from click.testing import CliRunner

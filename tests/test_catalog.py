@@ -244,7 +244,7 @@ def test_a_postgresql_catalog_is_versioned_and_refuses_a_newer_schema(postgres):
 
 
 def test_a_password_never_shows_in_what_lucida_prints(postgres):
-    from lucida.catalog.postgres import shown_url
+    from lucida.catalog_location import shown_url
 
     assert shown_url("postgresql://ann:s3cret@db.example:5432/photos") == "postgresql://ann@db.example:5432/photos"
     url = postgres.url("no_such_database").replace("lucida@", "lucida:s3cret@")

@@ -4,7 +4,6 @@ chooses the models (flag > config > catalog > default, the API base with them)."
 from __future__ import annotations
 
 import json
-import shutil
 import threading
 from pathlib import Path
 

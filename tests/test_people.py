@@ -19,7 +19,7 @@ import skimage.data
 from click.testing import CliRunner
 from PIL import Image, ImageEnhance, ImageOps
 
-from lucida.catalog import Catalog, PhotoFilter
+from lucida.catalog import PhotoFilter
 from lucida.cli import cli
 from lucida.config import Config
 from lucida.errors import LucidaError
@@ -28,6 +28,7 @@ from lucida.models.faces import load_face_model
 from lucida.people import SAME_PERSON, people_in_query
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+from conftest import copy_catalog  # noqa: E402
 from face_photos import face_photos  # noqa: E402
 
 
@@ -70,11 +71,11 @@ def write_people_photos(folder: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def people_library(tmp_path_factory):
+def people_library(tmp_path_factory, module_catalog_location):
     """A catalog of the photos above, indexed and read for faces; a fresh copy per test."""
     root = tmp_path_factory.mktemp("people")
     who = write_people_photos(root / "photos")
-    db = root / "catalog.db"
+    db = module_catalog_location
     with Library.open(db, create=True, config=Config({}, root / "none.toml")) as library:
         library.index([str(root / "photos")])
         summary = library.find_faces()
@@ -82,12 +83,10 @@ def people_library(tmp_path_factory):
 
 
 @pytest.fixture
-def library(people_library, tmp_path):
+def library(people_library, tmp_path, request):
     root, db, who, _ = people_library
     shutil.copytree(root / "photos", tmp_path / "photos")
-    copy = tmp_path / "catalog.db"
-    with Catalog.open(db) as source:  # a consistent copy of the WAL database
-        source._db.execute("VACUUM INTO ?", (str(copy),))
+    copy = copy_catalog(db, tmp_path, request)
     # The paths inside point at the module's photos; tests that change files use their own.
     with Library.open(copy, config=Config({}, tmp_path / "none.toml")) as opened:
         yield opened
@@ -215,11 +214,9 @@ def test_merge_split_not_a_person_and_forget(library):
     assert library.find_faces().photos == 0  # her photos stay read: her faces are not found again
 
 
-def test_the_cli_lists_names_and_searches_people(people_library, tmp_path):
+def test_the_cli_lists_names_and_searches_people(people_library, tmp_path, request):
     root, db, _, _ = people_library
-    copy = tmp_path / "c.db"
-    with Catalog.open(db) as source:
-        source._db.execute("VACUUM INTO ?", (str(copy),))
+    copy = copy_catalog(db, tmp_path, request)
     listing = run("--db", str(copy), "people")
     assert "#" in listing and "4 faces in     4 photos" in listing
     number = listing.split()[0]
@@ -237,7 +234,7 @@ def test_the_cli_lists_names_and_searches_people(people_library, tmp_path):
     from lucida.web.renditions import default_thumbs_dir, face_rendition_path, render_face
 
     with Library.open(copy) as library:
-        crops = [face_rendition_path(default_thumbs_dir(copy), library.record(f.image_id), f.box)
+        crops = [face_rendition_path(default_thumbs_dir(library.path), library.record(f.image_id), f.box)
                  for f in library.group_faces("Grace Hopper")]  # fmt: skip
         for face, crop in zip(library.group_faces("Grace Hopper"), crops):
             render_face(library.record(face.image_id), face.box, crop)

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from lucida.catalog import Catalog
+from lucida.catalog import Catalog, open_catalog
 from lucida.indexer import index_paths
 from lucida.errors import LucidaError
 from lucida.watch import WatchPass, _Changes, watch_folders, watch_roots
@@ -41,15 +41,24 @@ def wait_until(condition: Callable[[], object], timeout: float = 30.0, what: str
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
-def indexed(db: Path) -> dict[str, str]:
+def indexed(db: Path | str) -> dict[str, str]:
     """path -> content hash of every indexed file, read as a search beside the watch would."""
-    with sqlite3.connect(db, timeout=30) as reader:
-        return dict(reader.execute("SELECT f.path, i.content_hash FROM files f JOIN images i ON i.id = f.image_id"))
+    return dict(_rows(db, "SELECT f.path, i.content_hash FROM files f JOIN images i ON i.id = f.image_id"))
 
 
-def skipped(db: Path) -> set[str]:
+def skipped(db: Path | str) -> set[str]:
+    return {p for (p,) in _rows(db, "SELECT path FROM skipped")}
+
+
+def _rows(db: Path | str, sql: str) -> list[tuple]:
+    """The rows of a query on the catalog file, or on the PostgreSQL catalog at a URL."""
+    if isinstance(db, str):
+        import psycopg
+
+        with psycopg.connect(db) as reader:
+            return reader.execute(sql).fetchall()
     with sqlite3.connect(db, timeout=30) as reader:
-        return {p for (p,) in reader.execute("SELECT path FROM skipped")}
+        return reader.execute(sql).fetchall()
 
 
 def some_photos(sample_photos: Path, folder: Path, count: int) -> list[Path]:
@@ -412,19 +421,21 @@ class WatchCommand:
         return returncode, [l.rstrip("\n") for l in self.lines]
 
 
-def indexed_library(tmp_path: Path, sample_photos: Path, describer, embedder, photo: str) -> tuple[Path, Path, Path]:
+def indexed_library(
+    tmp_path: Path, sample_photos: Path, describer, embedder, photo: str, db: Path | str | None = None
+) -> tuple[Path | str, Path, Path]:
     """(catalog, library, photo): a library holding chelsea.jpg as `photo`, indexed in process,
     so that the command's passes find it described and stay quick."""
-    db, library = tmp_path / "catalog.db", tmp_path / "library"
+    db, library = db or tmp_path / "catalog.db", tmp_path / "library"
     (library / photo).parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(sample_photos / "chelsea.jpg", library / photo)
-    with Catalog.open(db) as catalog:
+    with open_catalog(db) as catalog:
         index_paths(catalog, [str(library)], describer, embedder)
     return db, library, library / photo
 
 
-def test_command_follows_a_copy_and_ctrl_c_exits_130(tmp_path, sample_photos, describer, embedder):
-    db, library, photo = indexed_library(tmp_path, sample_photos, describer, embedder, "IMG_0001.jpg")
+def test_command_follows_a_copy_and_ctrl_c_exits_130(tmp_path, sample_photos, describer, embedder, catalog_location):
+    db, library, photo = indexed_library(tmp_path, sample_photos, describer, embedder, "IMG_0001.jpg", catalog_location)
     watch = WatchCommand(db, str(library))
     try:
         watch.wait_for_line("watch: catching up")  # the watches are in place before this pass
@@ -437,8 +448,8 @@ def test_command_follows_a_copy_and_ctrl_c_exits_130(tmp_path, sample_photos, de
     assert lines[-1] == "interrupted: every committed batch is kept"
 
 
-def test_command_polls_when_asked_and_stops_cleanly_on_sigterm(tmp_path, sample_photos, describer, embedder):
-    db, library, photo = indexed_library(tmp_path, sample_photos, describer, embedder, "IMG_0001.jpg")
+def test_command_polls_when_asked_and_stops_cleanly_on_sigterm(tmp_path, sample_photos, describer, embedder, catalog_location):
+    db, library, photo = indexed_library(tmp_path, sample_photos, describer, embedder, "IMG_0001.jpg", catalog_location)
     watch = WatchCommand(db, str(library), "--poll-interval", "0.3", env={"LUCIDA_WATCH_POLL": "1"})
     try:
         watch.wait_for_line("watch: catching up")

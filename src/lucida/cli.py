@@ -64,7 +64,7 @@ class _Group(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, db: str | Path) -> None:
     """Semantic search for photo libraries."""
-    from lucida.catalog import catalog_location
+    from lucida.catalog_location import catalog_location
 
     ctx.obj = catalog_location(db)
 

@@ -11,24 +11,16 @@ from pathlib import Path
 from lucida.catalog.base import CatalogStore
 from lucida.catalog.filter import PhotoFilter
 from lucida.catalog.store import Catalog, CatalogStatus, ImageRecord, SkippedFile, StoredEmbedding
+from lucida.catalog_location import catalog_location, is_database_url
 
 
 def open_catalog(location: str | Path, create: bool = True) -> CatalogStore:
-    """The catalog at `location`: a postgresql:// URL, else a SQLite file's path."""
-    from lucida.catalog.postgres import PostgresCatalog, is_database_url
-
+    """The catalog at `location` (lucida.catalog_location): a postgresql:// URL, else a SQLite file."""
     if is_database_url(location):
+        from lucida.catalog.postgres import PostgresCatalog
+
         return PostgresCatalog.open(str(location), create=create)
     return Catalog.open(location, create=create)
-
-
-def catalog_location(location: str | Path) -> str | Path:
-    """A location as given, normalised: a database URL stays itself; a path becomes absolute."""
-    from lucida.catalog.postgres import is_database_url
-
-    if is_database_url(location):
-        return str(location)
-    return Path(location).expanduser().absolute()
 
 
 __all__ = ["catalog_location", "open_catalog", "Catalog", "CatalogStatus", "CatalogStore", "ImageRecord", "PhotoFilter", "SkippedFile", "StoredEmbedding"]

@@ -19,18 +19,16 @@ thumbnails) live in lucida's cache folder, one folder per catalog database.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 
 from lucida.catalog.store import Catalog
+from lucida.catalog_location import shown_url
 from lucida.errors import LucidaError
 
-SCHEMES = ("postgresql://", "postgres://")
 # Advisory lock keys (any two bigints no other application uses): one writer at a time, and one
 # process migrating the schema at a time.
 _WRITE_LOCK = 0x6C7563_6964_61
@@ -41,15 +39,6 @@ _EXTENSIONS = {
     "citext": "contrib's citext, for people's names in any case",
     "unaccent": "contrib's unaccent, so 'cafe' finds 'café'",
 }
-
-
-def is_database_url(location: str | Path) -> bool:
-    return isinstance(location, str) and location.startswith(SCHEMES)
-
-
-def shown_url(url: str) -> str:
-    """The URL without its password, for messages and `lucida status`."""
-    return re.sub(r"(://[^/@:]*):[^/@]*@", r"\1@", url)
 
 
 def _words(column: str = "text") -> str:

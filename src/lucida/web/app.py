@@ -25,7 +25,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from lucida.catalog import catalog_location
+from lucida.catalog_location import catalog_location
 from lucida.errors import LucidaError
 from lucida.library import ModelSet
 from lucida.models.base import Describer, Embedder
