@@ -13,7 +13,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from lucida.catalog import Catalog
+from lucida.catalog import Catalog, CatalogStore
 from lucida.describe import Unreadable, describe_each, read_photo
 from lucida.indexer import embed_missing
 from lucida.models.base import Describer, Description, Embedder
@@ -76,7 +76,12 @@ def _caption_all(
                 failures = {batch[i][0]: str(decoded[i]) for i in range(len(batch)) if i not in readable}
                 failures.update({batch[readable[j]][0]: why for j, why in errors.items()})
                 done = [(batch[readable[j]][0], d) for j, d in enumerate(texts) if d is not None]
-                _store(catalog, captioner, embedder, kind, revision, done, failures)
+                # Captions commit before they are embedded: a caption from a paid API must survive
+                # an embedder failure. Any vectors left missing are made by the next `lucida
+                # index` or `lucida caption` run (indexer.embed_missing).
+                ids = store_captions(catalog, captioner.name, captioner.prompt, kind, revision, done, failures)
+                if ids:
+                    store_vectors(catalog, embedder.name, ids, embedder.embed_documents([d.text for _, d in done]))
                 for image_id, why in failures.items():
                     progress.note(f"caption failed for {dict(batch)[image_id]}: {why}")
                 summary.captioned += len(done)
@@ -86,28 +91,25 @@ def _caption_all(
         progress.finish()
 
 
-def _store(
-    catalog: Catalog,
-    captioner: Describer,
-    embedder: Embedder,
+def store_captions(
+    catalog: CatalogStore,
+    captioner: str,
+    prompt: str,
     kind: str,
     revision: str | None,
     done: list[tuple[int, Description]],
     failures: dict[int, str],
-) -> None:
-    # Captions commit before they are embedded: a caption from a paid API must survive an
-    # embedder failure. Their vectors follow at once; any left missing (the embedder failed)
-    # are made by the next `lucida index` or `lucida caption` run (indexer.embed_missing).
+) -> list[int]:
+    """Commit one batch's captions and the photos that failed, with why; the captions'
+    description ids. Every pipeline that captions writes through here (lucida.caption_ray too)."""
     with catalog.transaction():
-        ids = [
-            catalog.put_description(image_id, captioner.name, captioner.prompt, d.text, d.details, kind, revision)
-            for image_id, d in done
-        ]
+        ids = [catalog.put_description(image_id, captioner, prompt, d.text, d.details, kind, revision) for image_id, d in done]
         for image_id, why in failures.items():
-            catalog.record_caption_failure(image_id, captioner.name, captioner.prompt, why)
-    if not ids:
-        return
-    vectors = embedder.embed_documents([d.text for _, d in done])
+            catalog.record_caption_failure(image_id, captioner, prompt, why)
+    return ids
+
+
+def store_vectors(catalog: CatalogStore, embedder: str, description_ids: list[int], vectors) -> None:
     with catalog.transaction():
-        for description_id, vector in zip(ids, vectors):
-            catalog.put_embedding(description_id, embedder.name, vector)
+        for description_id, vector in zip(description_ids, vectors):
+            catalog.put_embedding(description_id, embedder, vector)

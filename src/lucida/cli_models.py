@@ -93,9 +93,18 @@ def pull(name: str) -> None:
     help="Photos per batch (default: 4 for local models, 16 for an API, whose requests run 4 at a time).",
 )
 @click.option("--limit", type=click.IntRange(min=1), help="Caption at most N photos in this run.")
+@click.option(
+    "--ray", "ray_address", is_flag=False, flag_value="local", metavar="[ADDRESS]",
+    help="Caption on a Ray cluster: its address ('auto', 'ray://head:10001'), or none for one on this "
+    "machine. Every worker must reach the photos at the paths the catalog has.",
+)
+@click.option("--actors", type=click.IntRange(min=1), help="With --ray: captioners to run at once (default: one per GPU, else one per two CPUs).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary; errors only.")
 @click.pass_obj
-def caption(db: str | Path, captioner: str | None, prompt: str | None, api_base: str | None, batch_size: int | None, limit, quiet: bool) -> None:
+def caption(
+    db: str | Path, captioner: str | None, prompt: str | None, api_base: str | None, batch_size: int | None, limit,
+    ray_address: str | None, actors: int | None, quiet: bool,
+) -> None:
     """Fill in detailed captions for indexed photos with a vision-language captioner; search
     prefers them. Resumable: run it again to continue or to retry failed photos."""
     from lucida.config import config_path
@@ -105,12 +114,20 @@ def caption(db: str | Path, captioner: str | None, prompt: str | None, api_base:
     with Library.open(db) as library:
         if library.choose(CAPTIONER, CAPTION, spec=captioner) is None:
             raise click.UsageError(f"give --captioner NAME (see `lucida models list`), or set [caption] captioner in {config_path()}")
+        if actors and not ray_address:
+            raise click.UsageError("--actors goes with --ray")
         with resumable_run():
-            model, summary = library.caption(captioner, prompt, api_base, progress_for(quiet), batch_size, limit)
+            if ray_address:
+                name, used_prompt, summary = library.caption_on_ray(
+                    ray_address, captioner, prompt, api_base, progress_for(quiet), batch_size, limit, actors
+                )
+            else:
+                model, summary = library.caption(captioner, prompt, api_base, progress_for(quiet), batch_size, limit)
+                name, used_prompt = model.name, model.prompt
     if quiet:
         return
     click.echo(
-        f"{summary.captioned} photos captioned with {model.name} (prompt {model.prompt or '-'}) in {summary.seconds:.1f} s"
+        f"{summary.captioned} photos captioned with {name} (prompt {used_prompt or '-'}) in {summary.seconds:.1f} s"
         + (f"; {summary.failed} failed, tried again next run (`lucida status` says why)" if summary.failed else "")
         + (f"; {summary.remaining} left for a later run" if summary.remaining else "")
         + "."

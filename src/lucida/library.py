@@ -348,6 +348,22 @@ class Library:
 
         watch_folders(self.catalog, folders, describer_model, embedder_model, progress, on_pass=after_pass, **options)
 
+    def _caption_models(self, captioner: str | None, prompt: str | None, api_base: str | None) -> tuple[ModelChoice, ModelChoice, Describer]:
+        """The captioner (its spec checked, not loaded) and the embedder a caption run uses."""
+        from lucida.config import config_path
+        from lucida.models.registry import CAPTIONER as CAPTIONER_KIND
+
+        choice = self.choose(CAPTIONER, CAPTION, spec=captioner, prompt=prompt, api_base=api_base)
+        if choice is None:
+            raise LucidaError(f"give --captioner NAME (see `lucida models list`), or set [caption] captioner in {config_path()}")
+        embedder_choice = self.choose(EMBEDDER, CAPTION)
+        if embedder_choice is None:
+            raise self._nothing_indexed()
+        model = self.models.describer(choice, lazy=True)
+        if model.entry.kind != CAPTIONER_KIND:  # type: ignore[attr-defined]
+            raise LucidaError(f"{choice.spec} is a {model.entry.kind}, not a captioner; see `lucida models list`")  # type: ignore[attr-defined]
+        return choice, embedder_choice, model
+
     def caption(
         self,
         captioner: str | None = None,
@@ -360,18 +376,9 @@ class Library:
         """Fill in detailed captions with a captioner (lucida.caption); returns the captioner
         used and what it did."""
         from lucida.caption import caption_photos
-        from lucida.config import config_path
-        from lucida.models.registry import API, CAPTIONER as CAPTIONER_KIND, FAMILIES
+        from lucida.models.registry import API, FAMILIES
 
-        choice = self.choose(CAPTIONER, CAPTION, spec=captioner, prompt=prompt, api_base=api_base)
-        if choice is None:
-            raise LucidaError(f"give --captioner NAME (see `lucida models list`), or set [caption] captioner in {config_path()}")
-        embedder_choice = self.choose(EMBEDDER, CAPTION)
-        if embedder_choice is None:
-            raise self._nothing_indexed()
-        model = self.models.describer(choice, lazy=True)
-        if model.entry.kind != CAPTIONER_KIND:  # type: ignore[attr-defined]
-            raise LucidaError(f"{choice.spec} is a {model.entry.kind}, not a captioner; see `lucida models list`")  # type: ignore[attr-defined]
+        choice, embedder_choice, model = self._caption_models(captioner, prompt, api_base)
         model.model()  # type: ignore[attr-defined] # a missing model or a bad prompt fails before any work
         if batch_size is None:
             batch_size = 16 if FAMILIES[model.entry.family].weights == API else 4  # type: ignore[attr-defined]
@@ -380,6 +387,35 @@ class Library:
         if summary.captioned:
             self.prepare_search(progress)
         return model, summary
+
+    def caption_on_ray(
+        self,
+        address: str,
+        captioner: str | None = None,
+        prompt: str | None = None,
+        api_base: str | None = None,
+        progress: Progress | None = None,
+        batch_size: int | None = None,
+        limit: int | None = None,
+        actors: int | None = None,
+    ) -> tuple[str, str, CaptionSummary]:
+        """`caption`, spread over a Ray cluster (lucida.caption_ray): the models are chosen by the
+        same rule and load on the cluster's workers, not here. (captioner name, prompt, summary)."""
+        from lucida.caption_ray import RayRun, caption_on_ray
+        from lucida.indexer import embed_missing
+        from lucida.progress import SilentProgress
+
+        choice, embedder_choice, _ = self._caption_models(captioner, prompt, api_base)  # nothing loads here
+        run = RayRun(
+            address, choice.spec, choice.prompt, choice.api_base, embedder_choice.spec, embedder_choice.api_base,
+            actors=actors, batch_size=batch_size or 4,
+        )  # fmt: skip
+        name, used_prompt, summary = caption_on_ray(self.catalog, run, progress, limit)
+        # Vectors a worker's embedder failed to make, here (as `lucida caption` does).
+        embed_missing(self.catalog, self.models.embedder(embedder_choice, lazy=True), progress or SilentProgress())
+        if summary.captioned:
+            self.prepare_search(progress)
+        return name, used_prompt, summary
 
     # -- search --------------------------------------------------------------------------------
 
