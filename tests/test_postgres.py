@@ -141,3 +141,76 @@ def test_words_match_by_stem_and_without_accents_as_sqlite_does(catalog_location
             description_id = catalog.put_description(image_id, "d", "", "two cats in a café")
             catalog.put_embedding(description_id, "e", np.array([1.0, 0.0], dtype=np.float32))
         assert (catalog.descriptions_holding([word], every=False).tolist() == [description_id]) is found
+
+
+def test_named_roots_map_one_share_mounted_at_two_places_to_the_same_photos(postgres, sample_photos, tmp_path):
+    from lucida.config import Config
+    from lucida.library import Library
+
+    share = tmp_path / "share"
+    make_photo_variants(sample_photos, share / "2024", 1)
+    mounts = {}
+    for machine in ("mac", "linux"):
+        mounts[machine] = tmp_path / machine / "photos"
+        mounts[machine].parent.mkdir()
+        mounts[machine].symlink_to(share)  # one share, mounted at another path on each machine
+
+    def on(machine: str | None) -> Library:
+        roots = {"roots": {"nas": str(mounts[machine])}} if machine else {}
+        return Library.open(url, create=True, config=Config(roots, tmp_path / f"{machine}.toml"))
+
+    url = postgres.new_database()
+    with on("mac") as library:
+        first = library.index([str(mounts["mac"])])
+    with on("linux") as library:
+        second = library.index([str(mounts["linux"])])
+        assert (second.described, second.unchanged, second.removed) == (0, first.described, 0)
+        [hit] = library.search("a cat", k=1).results
+        assert hit.path.startswith(str(mounts["linux"]) + "/2024/chelsea")
+    with psycopg.connect(url) as db:
+        stored = [p for (p,) in db.execute("SELECT path FROM files")]
+        assert len(stored) == first.described and all(p.startswith("@nas/2024/") for p in stored)
+        assert [p for (p,) in db.execute("SELECT path FROM roots")] == ["@nas"]
+    with on(None) as library:  # a machine that has not named the root sees the catalog's names
+        assert library.search("a cat", k=1).results[0].path.startswith("@nas/2024/chelsea")
+        assert library.index([str(share)]).removed == 0  # and takes no photo for deleted
+
+
+def test_a_sqlite_catalog_copied_into_postgresql_searches_the_same_and_describes_nothing_again(postgres, sample_photos, tmp_path):
+    import numpy as np
+
+    from lucida.library import Library
+
+    photos = tmp_path / "photos"
+    shutil.copytree(sample_photos, photos)
+    sqlite_db = tmp_path / "catalog.db"
+    with Library.open(sqlite_db, create=True) as library:
+        library.index([str(photos)])
+        before = [(r.path, round(r.score, 5), r.caption) for r in library.search("a cup of coffee", k=5).results]
+        status = library.status()
+    url = postgres.new_database()
+    copied = lucida(str(sqlite_db), "copy-catalog", url)
+    code, out, err = finished(copied)
+    assert code == 0, err
+    assert out.startswith(f"copied {status.images} photos ({status.indexed} files")
+    with Library.open(url) as library:
+        after = library.status()
+        assert (after.indexed, after.images, after.descriptions_by_describer, after.vectors_by_embedder, after.roots) == (
+            status.indexed, status.images, status.descriptions_by_describer, status.vectors_by_embedder, status.roots
+        )
+        assert [(r.path, round(r.score, 5), r.caption) for r in library.search("a cup of coffee", k=5).results] == before
+        with open_catalog(sqlite_db) as original:
+            for image_id, _ in original.image_files():
+                assert library.catalog.image_record(image_id) == original.image_record(image_id)
+            stored = original.search_vectors("all-minilm-l6-v2")
+        copy = library.catalog.search_vectors("all-minilm-l6-v2")
+        assert np.array_equal(copy.image_ids, stored.image_ids) and np.array_equal(copy.vectors, stored.vectors)
+        rerun = library.index([str(photos)])
+        assert (rerun.described, rerun.unchanged) == (0, status.indexed)  # nothing is described again
+        new_photo = photos / "new.jpg"
+        from PIL import Image, ImageOps
+
+        ImageOps.mirror(Image.open(photos / "coffee.jpg")).save(new_photo)
+        assert library.index([str(photos)]).described == 1  # new ids follow the copied ones
+    code, _, err = finished(lucida(str(sqlite_db), "copy-catalog", url))
+    assert code == 1 and "already holds a catalog" in err

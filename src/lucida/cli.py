@@ -272,6 +272,25 @@ def search(
                 click.echo(f"      {_shorten(r.caption, 150)}")
 
 
+@cli.command("copy-catalog")
+@click.argument("url")
+@click.pass_obj
+def copy_catalog(db: str | Path, url: str) -> None:
+    """Copy this SQLite catalog, whole, into a new PostgreSQL database at URL (postgresql://…),
+    so several machines can share it: nothing is described again. The file stays as it is."""
+    from lucida.catalog_location import shown_url
+    from lucida.library import Library
+    from lucida.progress import progress_for
+
+    with Library.open(db) as library:
+        copied = library.copy_to(url, progress_for(False))
+    click.echo(
+        f"copied {copied['images']} photos ({copied['files']} files, {copied['descriptions']} descriptions, "
+        f"{copied['embeddings']} vectors, {copied['faces']} faces) into {shown_url(url)}; "
+        f"use it with --db {shown_url(url)} or LUCIDA_DB"
+    )
+
+
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_obj

@@ -11,6 +11,9 @@
     prompt = "retrieval"
     api_base = "http://127.0.0.1:11434/v1"
 
+    [roots]                       # library roots by name, for a catalog several machines share
+    nas = "/Volumes/photos"       # (lucida.named_roots): each machine gives its own mount
+
 Options on the command line win over the file. API keys never go here: they come only from
 the environment (OPENAI_API_KEY), so a config file can be shared or committed safely.
 """
@@ -24,6 +27,7 @@ from pathlib import Path
 from platformdirs import user_config_path
 
 from lucida.errors import LucidaError
+from lucida.named_roots import NamedRoots
 
 # The tables and keys the file may hold; anything else is a typo worth reporting.
 KEYS: dict[str, set[str]] = {
@@ -35,6 +39,8 @@ KEYS: dict[str, set[str]] = {
 
 # Keys that switch something on or off: true or false, not a string.
 SWITCHES = {("index", "faces")}
+# Tables whose keys the user names (each a non-empty string).
+OPEN_TABLES = {"roots"}
 
 
 def config_path() -> Path:
@@ -69,6 +75,13 @@ class Config:
     def flag(self, table: str, key: str) -> bool:
         return self.tables.get(table, {}).get(key) is True
 
+    def named_roots(self) -> NamedRoots:
+        """This machine's named library roots ([roots]), checked."""
+        try:
+            return NamedRoots.of(self.tables.get("roots", {}))
+        except LucidaError as error:
+            raise LucidaError(f"config file {self.path}: [roots] {error}") from None
+
     def pick(self, given: str | None, table: str, key: str) -> str | None:
         """The command line's value when given, else the file's."""
         return given if given is not None else self.get(table, key)
@@ -76,14 +89,19 @@ class Config:
 
 def _checked(data: dict, path: Path) -> dict[str, dict[str, str]]:
     for table, values in data.items():
-        if table not in KEYS or not isinstance(values, dict):
-            raise LucidaError(f"config file {path}: unknown table [{table}]; known: {', '.join(f'[{t}]' for t in KEYS)}")
+        if table not in KEYS.keys() | OPEN_TABLES or not isinstance(values, dict):
+            known = [*KEYS, *sorted(OPEN_TABLES)]
+            raise LucidaError(f"config file {path}: unknown table [{table}]; known: {', '.join(f'[{t}]' for t in known)}")
         for key, value in values.items():
             if "key" in key.lower() or "token" in key.lower():
                 raise LucidaError(
                     f"config file {path}: [{table}] {key}: lucida takes API keys only from the environment "
                     "(OPENAI_API_KEY); remove it from the file"
                 )
+            if table in OPEN_TABLES:
+                if not isinstance(value, str) or not value:
+                    raise LucidaError(f"config file {path}: [{table}] {key} must be a non-empty string")
+                continue
             if key not in KEYS[table]:
                 raise LucidaError(f"config file {path}: unknown key {key} in [{table}]; known: {', '.join(sorted(KEYS[table]))}")
             if (table, key) in SWITCHES:

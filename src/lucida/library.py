@@ -201,7 +201,7 @@ class Library:
         exports: str | None = None,
     ) -> Library:
         config = config if config is not None else Config.load()  # a bad config file fails first
-        return cls(open_catalog(location, create=create), config, models, exports)
+        return cls(open_catalog(location, create=create, roots=config.named_roots()), config, models, exports)
 
     @property
     def path(self) -> Path:
@@ -634,6 +634,18 @@ class Library:
         return SearchPage(results, len(ranked), face.person or f"face {face_id}")
 
     # -- status and export ----------------------------------------------------------------------
+
+    def copy_to(self, location: str, progress: Progress | None = None) -> dict[str, int]:
+        """Copy this SQLite catalog into a new PostgreSQL database, whole: nothing is described or
+        embedded again. Rows copied per table."""
+        from lucida.catalog.postgres import PostgresCatalog
+        from lucida.catalog.store import Catalog
+        from lucida.catalog_location import is_database_url
+
+        if not is_database_url(location) or not isinstance(self.catalog, Catalog) or isinstance(self.catalog, PostgresCatalog):
+            raise LucidaError("copy-catalog copies a SQLite catalog into a new PostgreSQL database (a postgresql:// URL)")
+        with PostgresCatalog.open(location, roots=self.config.named_roots()) as copy:
+            return copy.copy_from(self.catalog, progress)
 
     def status(self) -> LibraryStatus:
         st = self.catalog.status()

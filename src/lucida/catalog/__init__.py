@@ -12,15 +12,17 @@ from lucida.catalog.base import CatalogStore
 from lucida.catalog.filter import PhotoFilter
 from lucida.catalog.store import Catalog, CatalogStatus, ImageRecord, SkippedFile, StoredEmbedding
 from lucida.catalog_location import catalog_location, is_database_url
+from lucida.named_roots import NamedRoots
 
 
-def open_catalog(location: str | Path, create: bool = True) -> CatalogStore:
-    """The catalog at `location` (lucida.catalog_location): a postgresql:// URL, else a SQLite file."""
+def open_catalog(location: str | Path, create: bool = True, roots: NamedRoots | None = None) -> CatalogStore:
+    """The catalog at `location` (lucida.catalog_location): a postgresql:// URL, else a SQLite file.
+    `roots`: this machine's named library roots (lucida.named_roots)."""
     if is_database_url(location):
         from lucida.catalog.postgres import PostgresCatalog
 
-        return PostgresCatalog.open(str(location), create=create)
-    return Catalog.open(location, create=create)
+        return PostgresCatalog.open(str(location), create=create, roots=roots)
+    return Catalog.open(location, create=create, roots=roots)
 
 
 __all__ = ["catalog_location", "open_catalog", "Catalog", "CatalogStatus", "CatalogStore", "ImageRecord", "PhotoFilter", "SkippedFile", "StoredEmbedding"]

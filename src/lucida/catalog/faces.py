@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,17 +63,18 @@ class FaceStore:
     """The catalog's faces and people. Mixed into Catalog, whose connection it uses."""
 
     _db: object  # sqlite3.Connection, from Catalog
+    _out: Callable[[str], str]  # a stored path as this machine's, from Catalog
 
     # -- finding ---------------------------------------------------------------------------
 
     def images_to_scan_for_faces(self) -> list[tuple[int, str]]:
         """(image id, a path to read it from) of every image with a file that no face finder
         has read yet, or that one failed to read (tried again), in id order."""
-        return self._db.execute(
+        return [(i, self._out(p)) for i, p in self._db.execute(
             "SELECT f.image_id, min(f.path) FROM files f "
             "WHERE NOT EXISTS (SELECT 1 FROM face_scans s WHERE s.image_id = f.image_id AND s.error IS NULL) "
             "GROUP BY f.image_id ORDER BY f.image_id"
-        ).fetchall()
+        )]  # fmt: skip
 
     def put_faces(self, image_id: int, finder: str, faces: Iterable[tuple[tuple, float, np.ndarray, str]]) -> list[int]:
         """Store what `finder` found in one photo ((box, score, descriptor, the face's own finder)
@@ -100,10 +101,10 @@ class FaceStore:
 
     def face_scan_failures(self) -> list[tuple[str, str]]:
         """(a path, why) of the photos a face finder could not read."""
-        return self._db.execute(
+        return sorted((self._out(p), error) for p, error in self._db.execute(
             "SELECT (SELECT min(path) FROM files f WHERE f.image_id = s.image_id), s.error FROM face_scans s "
-            "WHERE s.error IS NOT NULL AND EXISTS (SELECT 1 FROM files f WHERE f.image_id = s.image_id) ORDER BY 1"
-        ).fetchall()
+            "WHERE s.error IS NOT NULL AND EXISTS (SELECT 1 FROM files f WHERE f.image_id = s.image_id)"
+        ))  # fmt: skip
 
     def named_regions(self, image_id: int) -> list[dict]:
         """The named face regions the metadata of the image's files holds (MWG regions, as

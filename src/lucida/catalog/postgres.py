@@ -28,6 +28,8 @@ import numpy as np
 from lucida.catalog.store import Catalog
 from lucida.catalog_location import shown_url
 from lucida.errors import LucidaError
+from lucida.named_roots import NamedRoots
+from lucida.progress import Progress, SilentProgress
 
 # Advisory lock keys (any two bigints no other application uses): one writer at a time, and one
 # process migrating the schema at a time.
@@ -275,6 +277,12 @@ class _Connection:
             finally:
                 self._depth -= 1
 
+    @contextmanager
+    def copy(self, sql: str) -> Iterator:
+        """COPY ... FROM STDIN: rows written through the yielded psycopg Copy."""
+        with self._reported(), self._connection.cursor() as cursor, cursor.copy(sql) as copy:
+            yield copy
+
     def register_vectors(self) -> None:
         from pgvector.psycopg import register_vector
 
@@ -304,11 +312,11 @@ class PostgresCatalog(Catalog):
 
     _HAS_CLASSES = "d.details IS NOT NULL AND json_typeof(d.details -> 'classes') = 'array'"
 
-    def __init__(self, url: str, connection: _Connection, catalog_id: str):
+    def __init__(self, url: str, connection: _Connection, catalog_id: str, roots: NamedRoots | None = None):
         from lucida.models.packaged import cache_root
 
         # Where what is derived from the catalog is kept on this machine (see the module's docstring).
-        super().__init__(cache_root() / "postgres" / catalog_id / "catalog", connection)  # type: ignore[arg-type]
+        super().__init__(cache_root() / "postgres" / catalog_id / "catalog", connection, roots)  # type: ignore[arg-type]
         self.url = url
         self.path.parent.mkdir(parents=True, exist_ok=True)
 
@@ -317,7 +325,7 @@ class PostgresCatalog(Catalog):
         return shown_url(self.url)
 
     @classmethod
-    def open(cls, url: str, create: bool = True) -> PostgresCatalog:  # type: ignore[override]
+    def open(cls, url: str, create: bool = True, roots: NamedRoots | None = None) -> PostgresCatalog:  # type: ignore[override]
         connection = _Connection(url)
         try:
             catalog_id = _migrate(connection, url, create)
@@ -325,7 +333,7 @@ class PostgresCatalog(Catalog):
         except BaseException:
             connection.close()
             raise
-        return cls(url, connection, catalog_id)
+        return cls(url, connection, catalog_id, roots)
 
     # -- the dialect --------------------------------------------------------------------------
 
@@ -361,6 +369,46 @@ class PostgresCatalog(Catalog):
     def file_size_bytes(self) -> int:
         return int(self._db.execute("SELECT pg_database_size(current_database())").fetchone()[0])
 
+    # -- filling a new catalog from a SQLite one -----------------------------------------------
+
+    def copy_from(self, source: Catalog, progress: Progress | None = None) -> dict[str, int]:
+        """Fill this new, empty catalog with everything in the SQLite catalog `source`: photos,
+        files, descriptions, vectors, metadata, people, what export-xmp wrote. Ids are kept; paths
+        are stored as this catalog stores them (named roots, lucida.named_roots). One transaction:
+        a copy that fails leaves this catalog empty. Rows per table copied."""
+        if self._db.execute("SELECT EXISTS (SELECT 1 FROM images) OR EXISTS (SELECT 1 FROM settings)").fetchone()[0]:
+            raise LucidaError(f"{self.location} already holds a catalog: copy into a new, empty database")
+        progress = progress or SilentProgress()
+        copied = {}
+        progress.start(f"copying {source.location} into {self.location}", len(_COPIED_TABLES))
+        with self.transaction():
+            for table in _COPIED_TABLES:
+                columns, parts = source.dump(table)
+                self._db.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")  # the generation is set below
+                paths = [columns.index(c) for c in _PATH_COLUMNS.get(table, ())]
+                vectors = [columns.index("vector")] if table in ("embeddings", "class_mixtures") else []
+                count = 0
+                with self._db.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                    for part in parts:
+                        for row in part:
+                            row = list(row)
+                            for i in paths:
+                                row[i] = self._in(source._out(row[i])) if row[i] is not None else None
+                            for i in vectors:
+                                row[i] = np.frombuffer(row[i], dtype="<f4")
+                            copy.write_row(row)
+                        count += len(part)
+                progress.advance()
+                self._db.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
+                copied[table] = count
+            for table in _IDENTITY_TABLES:  # new rows continue after the copied ids
+                self._db.execute(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), coalesce(max(id), 0) + 1, false) FROM {table}"
+                )
+            self._db.execute("UPDATE search_generation SET value = value + 1")
+        progress.finish()
+        return copied
+
     # -- words: PostgreSQL full-text search ----------------------------------------------------
 
     def descriptions_holding(self, words: list[str], every: bool) -> np.ndarray:
@@ -382,6 +430,20 @@ class PostgresCatalog(Catalog):
                 (*values, [int(i) for i in description_ids], *values),
             ).fetchall()
         )
+
+
+# What a copy from SQLite fills, parents first. Not copied: what is derived (SQLite's FTS5 index,
+# the search generation and its change log, which start afresh).
+_COPIED_TABLES = (
+    "settings", "roots", "images", "files", "descriptions", "embeddings", "class_mixtures", "text_vectors",
+    "skipped", "pending", "caption_failures", "file_metadata", "xmp_writes", "people", "clusters", "faces",
+    "face_scans",
+)  # fmt: skip
+_PATH_COLUMNS = {
+    "roots": ("path",), "files": ("path",), "skipped": ("path",), "pending": ("path",),
+    "file_metadata": ("path",), "xmp_writes": ("target", "photo"),
+}  # fmt: skip
+_IDENTITY_TABLES = ("images", "files", "descriptions", "people", "clusters", "faces")
 
 
 def _tsquery(words: list[str], every: bool) -> tuple[str, list[str]]:

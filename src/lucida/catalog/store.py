@@ -7,7 +7,7 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,6 +18,7 @@ from lucida.catalog.migrations import LATEST_VERSION, MIGRATIONS
 from lucida.display import display_caption
 from lucida.errors import LucidaError
 from lucida.metadata import FaceRegion, PhotoMetadata
+from lucida.named_roots import NamedRoots
 
 if TYPE_CHECKING:
     from lucida.catalog.filter import PhotoFilter
@@ -173,9 +174,12 @@ class XmpWrite:
 class Catalog(FaceStore):
     """One catalog file. Not shared between threads: open one per thread or process."""
 
-    def __init__(self, path: Path, connection: sqlite3.Connection):
+    def __init__(self, path: Path, connection: sqlite3.Connection, roots: NamedRoots | None = None):
         self.path = path
         self._db = connection
+        # Paths go in as the catalog keeps them and come out as this machine's (lucida.named_roots).
+        self._roots = roots or NamedRoots()
+        self._in, self._out = self._roots.stored, self._roots.local
 
     # -- the SQL dialect: SQLite's here; lucida.catalog.postgres overrides these -------------
 
@@ -205,7 +209,7 @@ class Catalog(FaceStore):
     # -- opening ---------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: str | Path, create: bool = True) -> Catalog:
+    def open(cls, path: str | Path, create: bool = True, roots: NamedRoots | None = None) -> Catalog:
         path = Path(path).expanduser().absolute()
         if not path.exists():
             if not create:
@@ -220,7 +224,7 @@ class Catalog(FaceStore):
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = FULL")
             db.execute("PRAGMA foreign_keys = ON")
-            catalog = cls(path, db)
+            catalog = cls(path, db, roots)
             catalog._migrate()
         except sqlite3.DatabaseError as error:
             raise LucidaError(f"cannot open catalog {path}: {error}") from error
@@ -317,23 +321,23 @@ class Catalog(FaceStore):
         """Remember a folder the user indexed (an absolute path)."""
         self._db.execute(
             "INSERT INTO roots (path, added_at) VALUES (?, ?) ON CONFLICT (path) DO NOTHING",
-            (folder, time.time()),
+            (self._in(folder), time.time()),
         )
 
     def roots(self) -> list[str]:
-        return [p for (p,) in self._db.execute("SELECT path FROM roots ORDER BY path")]
+        return sorted(self._out(p) for (p,) in self._db.execute("SELECT path FROM roots"))
 
     # -- files and what a scan needs -------------------------------------------------------
 
     def indexed_file_states(self) -> dict[str, tuple[int, int]]:
         """path -> (size, mtime_ns) of every indexed file."""
-        return {p: (s, m) for p, s, m in self._db.execute("SELECT path, size, mtime_ns FROM files")}
+        return {self._out(p): (s, m) for p, s, m in self._db.execute("SELECT path, size, mtime_ns FROM files")}
 
     def skipped_file_states(self) -> dict[str, tuple[int | None, int | None]]:
-        return {p: (s, m) for p, s, m in self._db.execute("SELECT path, size, mtime_ns FROM skipped")}
+        return {self._out(p): (s, m) for p, s, m in self._db.execute("SELECT path, size, mtime_ns FROM skipped")}
 
     def skipped_reasons(self) -> dict[str, str]:
-        return dict(self._db.execute("SELECT path, reason FROM skipped"))
+        return {self._out(p): reason for p, reason in self._db.execute("SELECT path, reason FROM skipped")}
 
     def image_id_for_hash(self, content_hash: str) -> int | None:
         row = self._db.execute(
@@ -366,6 +370,7 @@ class Catalog(FaceStore):
 
     def put_file(self, path: str, size: int, mtime_ns: int, image_id: int) -> None:
         """Record an indexed file; it is no longer pending or skipped."""
+        path = self._in(path)
         self._db.execute(
             "INSERT INTO files (path, size, mtime_ns, image_id) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (path) DO UPDATE SET size = excluded.size, "
@@ -377,6 +382,7 @@ class Catalog(FaceStore):
 
     def put_skipped(self, path: str, size: int | None, mtime_ns: int | None, reason: str) -> None:
         """Record a file that could not be indexed. If it was indexed before, it leaves search."""
+        path = self._in(path)
         self._db.execute(
             "INSERT INTO skipped (path, size, mtime_ns, reason, at) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT (path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns, "
@@ -389,7 +395,7 @@ class Catalog(FaceStore):
     def remove_paths(self, paths: Iterable[str]) -> int:
         """Forget files that no longer exist, and skip records for them. Returns files removed."""
         removed = 0
-        for path in paths:
+        for path in map(self._in, paths):
             removed += self._db.execute("DELETE FROM files WHERE path = ?", (path,)).rowcount
             self._db.execute("DELETE FROM skipped WHERE path = ?", (path,))
             self._db.execute("DELETE FROM pending WHERE path = ?", (path,))
@@ -403,7 +409,7 @@ class Catalog(FaceStore):
 
     def replace_pending(self, paths: Iterable[str]) -> None:
         self._db.execute("DELETE FROM pending")
-        self._db.executemany("INSERT INTO pending (path) VALUES (?) ON CONFLICT (path) DO NOTHING", ((p,) for p in paths))
+        self._db.executemany("INSERT INTO pending (path) VALUES (?) ON CONFLICT (path) DO NOTHING", ((self._in(p),) for p in paths))
 
     # -- descriptions and embeddings -------------------------------------------------------
 
@@ -447,12 +453,12 @@ class Catalog(FaceStore):
     def images_to_caption(self, captioner: str, prompt: str) -> list[tuple[int, str]]:
         """(image id, one of its paths) of every filed image with no description by this
         captioner and prompt, failed ones included (they are retried)."""
-        return self._db.execute(
+        return [(i, self._out(p)) for i, p in self._db.execute(
             "SELECT f.image_id, min(f.path) FROM files f WHERE NOT EXISTS ("
             "SELECT 1 FROM descriptions d WHERE d.image_id = f.image_id AND d.describer = ? AND d.prompt = ?) "
             "GROUP BY f.image_id ORDER BY f.image_id",
             (captioner, prompt),
-        ).fetchall()
+        )]
 
     def record_caption_failure(self, image_id: int, captioner: str, prompt: str, error: str) -> None:
         self._db.execute(
@@ -465,8 +471,8 @@ class Catalog(FaceStore):
     def caption_failures(self) -> list[CaptionFailure]:
         """Images a captioner failed on (of those that still have a file), by path."""
         return [
-            CaptionFailure(*row)
-            for row in self._db.execute(
+            CaptionFailure(self._out(path), *rest)
+            for path, *rest in self._db.execute(
                 "SELECT min(f.path) AS p, c.captioner, c.prompt, c.error, c.attempts FROM caption_failures c "
                 "JOIN files f ON f.image_id = c.image_id GROUP BY c.image_id, c.captioner, c.prompt ORDER BY p"
             )
@@ -566,7 +572,7 @@ class Catalog(FaceStore):
             ).fetchall()
             for image_id, path, text, fields, kind, *rest in rows:
                 caption = display_caption(text, {"fields": json.loads(fields)} if fields else None, kind)
-                found[image_id] = ResultRow(image_id, path, caption, *rest, search_text=text)
+                found[image_id] = ResultRow(image_id, self._out(path), caption, *rest, search_text=text)
         return found
 
     def image_record(self, image_id: int) -> ImageRecord | None:
@@ -577,8 +583,8 @@ class Catalog(FaceStore):
         if row is None:
             return None
         files = [
-            StoredFile(*f)
-            for f in self._db.execute(
+            StoredFile(self._out(path), size, mtime_ns)
+            for path, size, mtime_ns in self._db.execute(
                 "SELECT path, size, mtime_ns FROM files WHERE image_id = ? ORDER BY path", (image_id,)
             )
         ]
@@ -773,16 +779,16 @@ class Catalog(FaceStore):
             f"INSERT INTO file_metadata (path, sidecars, {', '.join(_METADATA_COLUMNS)}, read_at) "
             f"VALUES (?, ?, {', '.join('?' * len(_METADATA_COLUMNS))}, ?) "
             + _upsert("path", ("sidecars", *_METADATA_COLUMNS, "read_at")),
-            (path, sidecars, *values, time.time()),
+            (self._in(path), sidecars, *values, time.time()),
         )
 
     def metadata_states(self) -> dict[str, str]:
         """path -> the sidecar signature read, of every file whose metadata is stored."""
-        return dict(self._db.execute("SELECT path, sidecars FROM file_metadata"))
+        return {self._out(p): sidecars for p, sidecars in self._db.execute("SELECT path, sidecars FROM file_metadata")}
 
     def file_metadata(self, path: str) -> PhotoMetadata | None:
         row = self._db.execute(
-            f"SELECT {', '.join(_METADATA_COLUMNS)}, sidecars FROM file_metadata WHERE path = ?", (path,)
+            f"SELECT {', '.join(_METADATA_COLUMNS)}, sidecars FROM file_metadata WHERE path = ?", (self._in(path),)
         ).fetchone()
         return _metadata_from_row(row) if row else None
 
@@ -801,6 +807,8 @@ class Catalog(FaceStore):
 
     def filtered_image_ids(self, photo_filter: PhotoFilter) -> list[int]:
         """Ids of the images with a file that passes every condition of the filter."""
+        if photo_filter.folder:
+            photo_filter = replace(photo_filter, folder=self._in(photo_filter.folder.rstrip("/")))
         conditions, values = _filter_sql(photo_filter)
         return [
             i
@@ -824,11 +832,11 @@ class Catalog(FaceStore):
 
     def image_files(self) -> list[tuple[int, str]]:
         """(image id, path) of every indexed file."""
-        return self._db.execute("SELECT image_id, path FROM files").fetchall()
+        return [(i, self._out(p)) for i, p in self._db.execute("SELECT image_id, path FROM files")]
 
     def files_under(self, roots: list[str] | None) -> list[tuple[str, int]]:
         """(path, image id) of every indexed file under one of `roots` (all when None), by path."""
-        rows = self._db.execute("SELECT path, image_id FROM files ORDER BY path").fetchall()
+        rows = sorted((self._out(p), i) for p, i in self._db.execute("SELECT path, image_id FROM files"))
         if roots is None:
             return rows
         from lucida.scan import under_any
@@ -839,11 +847,15 @@ class Catalog(FaceStore):
     # -- what export-xmp wrote -------------------------------------------------------------
 
     def xmp_write(self, target: str) -> XmpWrite | None:
-        row = self._db.execute(f"SELECT {_XMP_WRITE_COLUMNS} FROM xmp_writes WHERE target = ?", (target,)).fetchone()
-        return _xmp_write_from_row(row) if row else None
+        row = self._db.execute(f"SELECT {_XMP_WRITE_COLUMNS} FROM xmp_writes WHERE target = ?", (self._in(target),)).fetchone()
+        return self._local_write(_xmp_write_from_row(row)) if row else None
 
     def xmp_writes(self) -> list[XmpWrite]:
-        return [_xmp_write_from_row(r) for r in self._db.execute(f"SELECT {_XMP_WRITE_COLUMNS} FROM xmp_writes ORDER BY target")]
+        writes = [self._local_write(_xmp_write_from_row(r)) for r in self._db.execute(f"SELECT {_XMP_WRITE_COLUMNS} FROM xmp_writes")]
+        return sorted(writes, key=lambda w: w.target)
+
+    def _local_write(self, write: XmpWrite) -> XmpWrite:
+        return replace(write, target=self._out(write.target), photo=self._out(write.photo))
 
     def put_xmp_write(self, write: XmpWrite) -> None:
         # The people column holds the three facts about people as one JSON object; '[]', its
@@ -856,7 +868,7 @@ class Catalog(FaceStore):
             f"INSERT INTO xmp_writes ({_XMP_WRITE_COLUMNS}, written_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
             + _upsert("target", (*_XMP_WRITE_COLUMNS.split(", ")[1:], "written_at")),
             (
-                write.target, write.photo, int(write.created), write.description, write.replaced_description,
+                self._in(write.target), self._in(write.photo), int(write.created), write.description, write.replaced_description,
                 json.dumps(list(write.keywords), ensure_ascii=False),
                 json.dumps(list(write.hierarchical_keywords), ensure_ascii=False),
                 json.dumps(people, ensure_ascii=False), time.time(),
@@ -864,7 +876,22 @@ class Catalog(FaceStore):
         )
 
     def delete_xmp_write(self, target: str) -> None:
-        self._db.execute("DELETE FROM xmp_writes WHERE target = ?", (target,))
+        self._db.execute("DELETE FROM xmp_writes WHERE target = ?", (self._in(target),))
+
+    # -- the whole catalog, for a copy into PostgreSQL --------------------------------------
+
+    def dump(self, table: str, chunk: int = 10_000) -> tuple[list[str], Iterator[list[tuple]]]:
+        """One table as stored, for lucida.catalog.postgres's copy: its column names and its rows,
+        `chunk` at a time, in rowid order (parents' ids before the rows that point at them)."""
+        columns = [name for _, name, *_ in self._db.execute(f"PRAGMA table_info({table})")]
+
+        def rows() -> Iterator[list[tuple]]:
+            # A cursor of its own: the rows stream while the copy writes elsewhere.
+            cursor = self._db.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY rowid")
+            while part := cursor.fetchmany(chunk):
+                yield part
+
+        return columns, rows()
 
     # -- status ----------------------------------------------------------------------------
 
@@ -878,10 +905,10 @@ class Catalog(FaceStore):
             pending=one("SELECT count(*) FROM pending"),
             # Counted, not fetched: after an embedder switch that is every description's text.
             unembedded=one(f"SELECT count(*) {_UNEMBEDDED_DESCRIPTIONS}", embedder) if embedder else 0,
-            skipped=[
-                SkippedFile(p, r)
-                for p, r in self._db.execute("SELECT path, reason FROM skipped ORDER BY path")
-            ],
+            skipped=sorted(
+                (SkippedFile(self._out(p), r) for p, r in self._db.execute("SELECT path, reason FROM skipped")),
+                key=lambda s: s.path,
+            ),
             describers=dict(
                 self._db.execute(
                     "SELECT describer, count(DISTINCT image_id) FROM descriptions "
