@@ -11,7 +11,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +23,7 @@ import vlm_checkpoints  # noqa: E402
 from conftest import make_photo_variants  # noqa: E402
 from lucida.catalog import open_catalog  # noqa: E402
 from lucida.library import Library  # noqa: E402
+from test_postgres import wait_for  # noqa: E402
 
 PROMPT = "<MORE_DETAILED_CAPTION>"
 
@@ -99,13 +99,6 @@ def _count(db: Path, spec: str) -> int:
         return check.execute("SELECT count(*) FROM descriptions WHERE describer = ?", (spec,)).fetchone()[0]
 
 
-def _wait(predicate, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-
-
 def test_a_worker_killed_mid_run_is_restarted_and_its_batch_redone(cluster, indexed, tmp_path):
     db, _, spec = indexed
     copy = copy_of(db, tmp_path, "c.db")
@@ -120,7 +113,7 @@ def test_a_worker_killed_mid_run_is_restarted_and_its_batch_redone(cluster, inde
 
     thread = threading.Thread(target=run)
     thread.start()
-    _wait(lambda: _count(copy, spec) >= 2)
+    wait_for(lambda: _count(copy, spec) >= 2)
     [worker] = _caption_workers()
     worker.send_signal(signal.SIGKILL)
     assert _count(copy, spec) < 17, "killed mid-run"
@@ -138,7 +131,7 @@ def test_a_driver_killed_and_run_again_resumes_without_redoing_committed_work(cl
                "--ray", "auto", "--actors", "1", "--batch-size", "1"]  # fmt: skip
     env = {**os.environ, "RAY_ADDRESS": ray.get_runtime_context().gcs_address}
     driver = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _wait(lambda: _count(copy, spec) >= 3)
+    wait_for(lambda: _count(copy, spec) >= 3)
     driver.send_signal(signal.SIGKILL)
     driver.wait(timeout=30)
     before = captions(copy, spec)

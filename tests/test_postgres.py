@@ -119,6 +119,13 @@ def test_a_database_restart_under_a_run_is_one_clear_line_and_a_rerun_completes(
         code, out, err = finished(lucida(url, "index", str(photos)))
         assert code == 0, err
         assert _committed_files(url) == len(list(photos.iterdir()))
+        # A long-lived process (lucida serve) reads on after a restart without a failed request.
+        with open_catalog(url, create=False) as catalog:
+            server.stop("fast")
+            server.start()
+            assert catalog.status().files == len(list(photos.iterdir()))
+            with catalog.transaction():
+                catalog.set_setting("after", "restart")
     finally:
         server.close()
 

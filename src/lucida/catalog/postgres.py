@@ -254,8 +254,17 @@ class _Connection:
 
     def execute(self, sql: str, params: Iterable = ()):
         self._reconnect_if_lost()
+        params = tuple(params)
+        try:
+            return self._connection.execute(_pyformat(sql), params, binary=True)
+        except _psycopg().OperationalError as error:
+            # A connection the server dropped since it was last used (a restart, a failover) is
+            # only found out now: a read outside a transaction is safe to try once more on a new one.
+            if not (self._connection.broken and self._depth == 0 and sql.lstrip().upper().startswith("SELECT")):
+                raise _unreachable(self.url, error) from error
+        self._reconnect_if_lost()
         with self._reported():
-            return self._connection.execute(_pyformat(sql), tuple(params))
+            return self._connection.execute(_pyformat(sql), params, binary=True)
 
     def executemany(self, sql: str, rows: Iterable) -> None:
         self._reconnect_if_lost()
@@ -406,6 +415,9 @@ class PostgresCatalog(Catalog):
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), coalesce(max(id), 0) + 1, false) FROM {table}"
                 )
             self._db.execute("UPDATE search_generation SET value = value + 1")
+            # Statistics now, not when autovacuum gets to it: without them the planner's guesses
+            # made a first search's queries 20 times slower after copying 100,000 photos.
+            self._db.execute("ANALYZE")
         progress.finish()
         return copied
 
@@ -514,8 +526,11 @@ def _connect(url: str):
     for numpy_type, dumper in ((np.int64, "Int8Dumper"), (np.int32, "Int4Dumper"), (np.float32, "FloatDumper"), (np.float64, "FloatDumper")):
         module = psycopg.types.numeric
         connection.adapters.register_dumper(numpy_type, getattr(module, dumper))
-    # JSON comes back as its text, as SQLite gives it: the shared code parses it.
+    # JSON comes back as its text, as SQLite gives it: the shared code parses it. Results come in
+    # PostgreSQL's binary format (_Connection.execute): a vector is then read as its bytes, where
+    # parsing its text took 0.11 ms, 23 of the 43 s a first search spent loading 100,000 photos.
     connection.adapters.register_loader("json", psycopg.types.string.TextLoader)
+    connection.adapters.register_loader("json", psycopg.types.string.TextBinaryLoader)
     return connection
 
 
