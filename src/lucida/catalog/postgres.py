@@ -248,7 +248,7 @@ class _Connection:
 
     def __init__(self, url: str):
         self.url = url
-        self._vectors = False  # pgvector's types are registered on every connection once they exist
+        self._types = False  # the extensions' types are registered on every connection once they exist
         self._depth = 0  # transactions open
         self._connection = _connect(url)
 
@@ -292,11 +292,17 @@ class _Connection:
         with self._reported(), self._connection.cursor() as cursor, cursor.copy(sql) as copy:
             yield copy
 
-    def register_vectors(self) -> None:
+    def register_types(self) -> None:
+        """Load the extensions' types: pgvector's vectors as numpy arrays, citext (people's names)
+        as text; a binary result of a type psycopg does not know would be bytes."""
         from pgvector.psycopg import register_vector
 
+        psycopg = _psycopg()
         register_vector(self._connection)
-        self._vectors = True
+        citext = psycopg.types.TypeInfo.fetch(self._connection, "citext")
+        self._connection.adapters.register_loader(citext.oid, psycopg.types.string.TextBinaryLoader)
+        self._connection.adapters.register_loader(citext.oid, psycopg.types.string.TextLoader)
+        self._types = True
 
     @contextmanager
     def _reported(self) -> Iterator[None]:
@@ -309,8 +315,8 @@ class _Connection:
         if self._connection.broken and self._depth == 0:
             self._connection.close()
             self._connection = _connect(self.url)
-            if self._vectors:
-                self.register_vectors()
+            if self._types:
+                self.register_types()
 
     def close(self) -> None:
         self._connection.close()
@@ -338,7 +344,7 @@ class PostgresCatalog(Catalog):
         connection = _Connection(url)
         try:
             catalog_id = _migrate(connection, url, create)
-            connection.register_vectors()
+            connection.register_types()
         except BaseException:
             connection.close()
             raise
