@@ -261,3 +261,22 @@ def test_an_openai_compatible_captioner_and_embedder_are_evaluated_over_http(tmp
     assert {r.path for r in server.requests} == {"/v1/chat/completions", "/v1/embeddings"}
     [row] = json.loads((out / "results.json").read_text())
     assert (row["captioner"], row["prompt"], row["embedder"]) == ("openai:vlm", "short", "openai:emb@16")
+
+
+def test_a_team_shares_one_cache_in_postgresql(postgres, tmp_path):
+    from lucida.catalog import open_catalog
+
+    url = postgres.new_database()
+    lucida_eval("--limit", "3", "--out", str(tmp_path / "first"), "--cache", url)
+    assert not (tmp_path / "first" / CACHE_NAME).exists()
+
+    def written() -> dict:
+        with open_catalog(url, create=False) as cache:
+            return {i: [d.created_at for d in cache.image_record(i).descriptions] for i, _ in cache.image_files()}
+
+    before = written()
+    assert len(before) == 3
+    lucida_eval("--limit", "3", "--out", str(tmp_path / "second"), "--cache", url)  # another member, same cache
+    assert written() == before  # nothing captioned again
+    first, second = (json.loads((tmp_path / run / "results.json").read_text()) for run in ("first", "second"))
+    assert [row["metrics"] for row in first] == [row["metrics"] for row in second]

@@ -407,8 +407,13 @@ def serve(db: str | Path, host: str, port: int, token: str | None, export_patter
 @click.option("--limit", type=click.IntRange(min=1), help="Evaluate only the first N items.")
 @click.option("--api-base", help="OpenAI-compatible server for openai: models (default: the OpenAI API).")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for the report and the cache.")
+@click.option(
+    "--cache", metavar="LOCATION",
+    help="Where captions and vectors are kept between runs: a SQLite file (default: OUT/cache.db) or a "
+    "postgresql:// database a team shares (never the library's own catalog).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress; print only where the report is.")
-def eval_(images: Path, coco, karpathy, split, jsonl, captioners, prompts, embedders, limit, api_base, out: Path, quiet: bool) -> None:
+def eval_(images: Path, coco, karpathy, split, jsonl, captioners, prompts, embedders, limit, api_base, out: Path, cache, quiet: bool) -> None:
     """Evaluate captioners x prompts x embedders on a captioned data set: caption quality,
     text-to-image retrieval and cost. Captions and vectors are cached in OUT/cache.db."""
     sources = {"coco": coco, "karpathy": karpathy, "jsonl": jsonl}
@@ -420,6 +425,7 @@ def eval_(images: Path, coco, karpathy, split, jsonl, captioners, prompts, embed
         raise click.UsageError("--split goes with --karpathy, and --karpathy needs it")
     from lucida.evaluate.datasets import load_dataset
     from lucida.evaluate.report import write_report
+    from lucida.catalog_location import catalog_location
     from lucida.evaluate.runner import evaluate
     from lucida.progress import progress_for
 
@@ -427,7 +433,7 @@ def eval_(images: Path, coco, karpathy, split, jsonl, captioners, prompts, embed
     dataset = f"{kind} {path}" + (f" (split {split})" if split else "") + (f", first {limit} items" if limit else "")
     evaluation = evaluate(
         items, images, out, list(captioners), list(prompts) or None, list(embedders), dataset, progress_for(quiet),
-        api_base=api_base,
+        api_base=api_base, cache=catalog_location(cache) if cache else None,
     )
     write_report(evaluation, out)
     click.echo(f"{len(evaluation.rows)} combinations on {evaluation.images} images: {out / 'report.md'}")

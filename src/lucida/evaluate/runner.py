@@ -22,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from lucida.catalog import Catalog
+from lucida.catalog import CatalogStore as Catalog
+from lucida.catalog import open_catalog
 from lucida.errors import LucidaError
 from lucida.evaluate.datasets import EvalItem, retrieval_queries
 from lucida.evaluate.metrics import caption_metrics, retrieval_metrics
@@ -86,12 +87,15 @@ def evaluate(
     progress: Progress | None = None,
     batch_size: int = 16,
     api_base: str | None = None,
+    cache: str | Path | None = None,
 ) -> Evaluation:
     """Caption, embed and rank `items` (their images under `images_dir`) with every combination.
 
     `prompts` None runs each captioner with its own prompt; a prompt a captioner cannot take
     is a LucidaError. Model sizes come from a model's `local_path` attribute when it has one.
-    `api_base` is the OpenAI-compatible server of `openai:` models.
+    `api_base` is the OpenAI-compatible server of `openai:` models. `cache`: the catalog that
+    keeps captions and vectors between runs (default: out_dir/cache.db; a postgresql:// URL lets
+    a team share one).
     """
     progress = progress or SilentProgress()
     captioners = list(dict.fromkeys(captioners or [DEFAULT_DESCRIBER]))
@@ -106,7 +110,7 @@ def evaluate(
     out.mkdir(parents=True, exist_ok=True)
     rows: list[EvalRow] = []
     lines: list[CaptionLine] = []
-    with Catalog.open(out / CACHE_NAME) as catalog:
+    with open_catalog(cache or out / CACHE_NAME) as catalog:
         # Models are loaded (and prompts checked) before any work, so a bad spec fails at once.
         describers: list[Describer] = []
         for spec in captioners:
