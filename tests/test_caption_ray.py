@@ -142,3 +142,14 @@ def test_a_driver_killed_and_run_again_resumes_without_redoing_committed_work(cl
     after = captions(copy, spec)
     assert len(after) == 17
     assert all(after[path][2] == written for path, (_, _, written) in before.items())  # not captioned again
+
+
+def test_a_model_the_workers_do_not_have_is_one_line_before_any_work(cluster, indexed, tmp_path):
+    from lucida.errors import LucidaError
+
+    db, _, _ = indexed
+    copy = copy_of(db, tmp_path, "c.db")
+    with Library.open(copy) as library, pytest.raises(LucidaError, match=r"^captioner florence2:/no/such/folder: there is no folder") as raised:
+        library.caption_on_ray("auto", "florence2:/no/such/folder", PROMPT)
+    assert "\n" not in str(raised.value)
+    assert _count(copy, "florence2:/no/such/folder") == 0
