@@ -330,3 +330,11 @@ def test_grouping_a_person_with_many_faces_links_each_to_its_nearest_only():
     # Fewer links still hold a person together.
     few = cluster_labels(faces.astype(np.float32), links=4)
     assert len(set(few[:300])) == 1 and len(set(few[300:])) == 1 and few[0] != few[300]
+
+
+def test_a_group_number_past_any_id_is_no_group_not_a_crash(library):
+    from lucida.people import find_group
+
+    for reference in ("9" * 30, "#" + "9" * 19):
+        with pytest.raises(LucidaError, match="there is no group of faces numbered"):
+            find_group(library.catalog, reference)

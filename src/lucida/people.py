@@ -192,7 +192,8 @@ def find_group(catalog: Catalog, reference: str) -> Group:
     reference = reference.strip()
     if re.fullmatch(r"#?\d+", reference):
         cluster = int(reference.lstrip("#"))
-        if not catalog.cluster_faces(cluster):
+        # Past a 64-bit id no group can have the number (and a database could not take it).
+        if cluster >= 2**63 or not catalog.cluster_faces(cluster):
             raise LucidaError(f"there is no group of faces numbered {cluster}; `lucida people` lists them")
         return Group(cluster=cluster, label=f"#{cluster}")
     person = catalog.person_id(reference)
