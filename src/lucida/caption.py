@@ -10,6 +10,7 @@ tried again on the next run.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -70,12 +71,7 @@ def _caption_all(
         with ThreadPoolExecutor(decode_workers, thread_name_prefix="decode") as pool:
             for start in range(0, len(todo), batch_size):
                 batch = todo[start : start + batch_size]
-                decoded = list(pool.map(lambda row: read_photo(row[1], captioner.input_side), batch))
-                readable = [i for i, photo in enumerate(decoded) if not isinstance(photo, Unreadable)]
-                texts, errors = describe_each([decoded[i].image for i in readable], captioner)  # type: ignore[union-attr]
-                failures = {batch[i][0]: str(decoded[i]) for i in range(len(batch)) if i not in readable}
-                failures.update({batch[readable[j]][0]: why for j, why in errors.items()})
-                done = [(batch[readable[j]][0], d) for j, d in enumerate(texts) if d is not None]
+                done, failures = caption_batch(batch, captioner, pool.map)
                 # Captions commit before they are embedded: a caption from a paid API must survive
                 # an embedder failure. Any vectors left missing are made by the next `lucida
                 # index` or `lucida caption` run (indexer.embed_missing).
@@ -89,6 +85,22 @@ def _caption_all(
                 progress.advance(len(batch))
     finally:
         progress.finish()
+
+
+def caption_batch(
+    batch: list[tuple[int, str]], captioner: Describer, decode_map: Callable = map
+) -> tuple[list[tuple[int, Description]], dict[int, str]]:
+    """Read, decode and caption a batch of (image id, path): the captions, by image id, and why
+    each photo that has none failed. `decode_map` maps the decode over the batch (a thread
+    pool's map decodes photos in parallel). Every pipeline that captions (lucida.caption_ray's
+    actors too) goes through here, so a photo fails the same way everywhere."""
+    decoded = list(decode_map(lambda row: read_photo(row[1], captioner.input_side), batch))
+    readable = [i for i, photo in enumerate(decoded) if not isinstance(photo, Unreadable)]
+    texts, errors = describe_each([decoded[i].image for i in readable], captioner)  # type: ignore[union-attr]
+    failures = {batch[i][0]: str(decoded[i]) for i in range(len(batch)) if i not in readable}
+    failures.update({batch[readable[j]][0]: why for j, why in errors.items()})
+    done = [(batch[readable[j]][0], d) for j, d in enumerate(texts) if d is not None]
+    return done, failures
 
 
 def store_captions(

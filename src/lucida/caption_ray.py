@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lucida.caption import CaptionSummary, store_captions, store_vectors
+from lucida.caption import CaptionSummary, caption_batch, store_captions, store_vectors
 from lucida.catalog import CatalogStore
 from lucida.errors import LucidaError
 from lucida.models.base import Description
@@ -171,34 +171,25 @@ class _CaptionActor:
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
 
     def __call__(self, batch: dict) -> dict:
-        from lucida.describe import Unreadable, describe_each, read_photo
-
         started = time.monotonic()
-        paths = [str(p) for p in batch["path"]]
-        decoded = [read_photo(p, self.captioner.input_side) for p in paths]
-        readable = [i for i, photo in enumerate(decoded) if not isinstance(photo, Unreadable)]
-        described, errors = describe_each([decoded[i].image for i in readable], self.captioner)  # type: ignore[union-attr]
-        texts, details, why = [""] * len(paths), [""] * len(paths), [""] * len(paths)
-        for i, photo in enumerate(decoded):
-            if isinstance(photo, Unreadable):
-                why[i] = str(photo)
-        for j, description in enumerate(described):
-            i = readable[j]
-            if description is None:
-                why[i] = errors.get(j, "no caption")
-            else:
-                texts[i] = description.text
-                details[i] = json.dumps(description.details) if description.details else ""
-        captioned = [i for i in range(len(paths)) if not why[i]]
-        vectors, embedded = self._embedded([texts[i] for i in captioned])
-        full = np.zeros((len(paths), vectors.shape[1] if embedded else 1), dtype=np.float32)
+        ids = [int(i) for i in batch["image_id"]]
+        done, failures = caption_batch(list(zip(ids, (str(p) for p in batch["path"]))), self.captioner)
+        captions = dict(done)
+        texts = [captions[i].text if i in captions else "" for i in ids]
+        details = [json.dumps(captions[i].details) if i in captions and captions[i].details else "" for i in ids]
+        # A photo with neither a caption nor a reason (a model that returned nothing for it) is
+        # a failure too: the driver stores every row without an error as a caption.
+        why = ["" if i in captions else failures.get(i, "no caption") for i in ids]
+        captioned = [row for row, i in enumerate(ids) if i in captions]
+        vectors, embedded = self._embedded([texts[row] for row in captioned])
+        full = np.zeros((len(ids), vectors.shape[1] if embedded else 1), dtype=np.float32)
         if embedded:
             full[captioned] = vectors
         seconds = time.monotonic() - started
         return {
             "image_id": batch["image_id"], "text": np.array(texts, dtype=object), "details": np.array(details, dtype=object),
-            "error": np.array(why, dtype=object), "vector": full, "embedded": np.full(len(paths), embedded),
-            "worker": np.array([self.worker] * len(paths), dtype=object), "seconds": np.full(len(paths), seconds),
+            "error": np.array(why, dtype=object), "vector": full, "embedded": np.full(len(ids), embedded),
+            "worker": np.array([self.worker] * len(ids), dtype=object), "seconds": np.full(len(ids), seconds),
         }  # fmt: skip
 
     def _embedded(self, texts: list[str]) -> tuple[np.ndarray, bool]:

@@ -384,10 +384,7 @@ class PostgresCatalog(Catalog):
             f"ORDER BY d.image_id, {_PREFERENCE_ORDER}",
             (embedder,),
         ).fetchall()
-        if not rows:
-            return StoredEmbedding(np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32))
-        ids = np.fromiter((i for i, _ in rows), dtype=np.int64, count=len(rows))
-        return StoredEmbedding(ids, self._vector_array([v for _, v in rows]))
+        return self._stored_embedding(rows)
 
     def photo_classes(self, image_ids: Iterable[int] | None = None) -> dict[int, list[dict]]:
         if image_ids is not None:

@@ -517,6 +517,10 @@ class Catalog(FaceStore):
                 "AND e.embedder = ? WHERE EXISTS (SELECT 1 FROM files f WHERE f.image_id = w.id) ORDER BY w.id",
                 (ids, embedder, embedder),
             ).fetchall()
+        return self._stored_embedding(rows)
+
+    def _stored_embedding(self, rows: list[tuple[int, object]]) -> StoredEmbedding:
+        """(image id, stored vector) rows as a StoredEmbedding."""
         if not rows:
             return StoredEmbedding(np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32))
         image_ids = np.fromiter((i for i, _ in rows), dtype=np.int64, count=len(rows))
