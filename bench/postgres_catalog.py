@@ -128,17 +128,19 @@ def main() -> None:
     parser.add_argument("-d", "--duration", type=float, default=30.0)
     parser.add_argument("--backends", default="sqlite,postgresql", help="which catalogs to search")
     parser.add_argument("--servers", default="1,2", help="server counts to load; empty: none")
+    parser.add_argument("--url", help="a PostgreSQL catalog already copied from --catalog: no server is started and nothing is copied")
     parser.add_argument("--out", default="bench/results/postgres_catalog.json")
     args = parser.parse_args()
     facts = machine()
     print_machine(facts)
     work = Path(tempfile.mkdtemp(prefix="lucida-bench-pg-"))
     sqlite_db = work / "catalog.db"
-    shutil.copy(args.catalog, sqlite_db)  # the search index's copy goes beside it, not beside the original
-    server = LocalPostgres(durable=True)
+    if args.url is None or "sqlite" in args.backends.split(","):
+        shutil.copy(args.catalog, sqlite_db)  # the search index's copy goes beside it, not beside the original
+    server = LocalPostgres(durable=True) if args.url is None else None
     try:
-        url = server.new_database()
-        result = {"machine": facts, "copy": copy_into(sqlite_db, url), "search": {}, "serve": []}
+        url = server.new_database() if server is not None else args.url
+        result = {"machine": facts, "copy": copy_into(sqlite_db, url) if server is not None else None, "search": {}, "serve": []}
         queries = make_queries(args.queries + 1, seed=5)
         for ranking in ("vector", "hybrid"):
             for name, location in (("sqlite", sqlite_db), ("postgresql", url)):
@@ -156,7 +158,8 @@ def main() -> None:
         for servers in [int(n) for n in args.servers.split(",") if n]:
             result["serve"].append(serve(url, servers, args.clients, args.duration, make_queries(400, seed=3)))
     finally:
-        server.close()
+        if server is not None:
+            server.close()
         shutil.rmtree(work, ignore_errors=True)
     write_out(args.out, result)
 

@@ -36,6 +36,16 @@ def sample_photos(tmp_path_factory) -> Path:
     return folder
 
 
+@pytest.fixture(scope="module")
+def cluster():
+    """A real local Ray cluster of 2 CPUs for the module (the `--ray` tests)."""
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
 @pytest.fixture(scope="session")
 def postgres():
     """A real PostgreSQL server with pgvector on 127.0.0.1 for the session (tests/postgres_server.py)."""

@@ -287,3 +287,19 @@ def test_the_index_library_and_onnx_runtime_load_in_either_order():
     for first, second in (("faiss", "onnxruntime"), ("onnxruntime", "faiss")):
         loaded = subprocess.run([sys.executable, "-c", f"import {first}, {second}"], timeout=120)
         assert loaded.returncode == 0, (first, second)
+
+
+def test_ranked_by_similarity_the_photos_holding_every_word_join_when_the_nearest_hold_too_few_answers(indexed, embedder, monkeypatch):
+    """Through the index, a ranking by similarity alone weighs the evidence of its nearest photos
+    only; when they hold fewer answers than the page needs, the photos holding every word of the
+    query are considered too, so an answer that holds them is not lost for being further away."""
+    monkeypatch.setattr(search, "ANN_DEPTH", 2)
+    with Catalog.open(indexed, create=False) as catalog:
+        coffee = next(i for i, p in catalog.image_files() if "coffee" in p)
+        catalog.put_description(coffee, "notes", "", "bought at the market of Zanzibar")
+        near = Searcher(catalog, embedder, ranking="vector", exact=False)
+        exact = Searcher(catalog, embedder, ranking="vector", exact=True)
+        truth = [r.image_id for r in exact.search("zanzibar market", k=3, weak=False)]
+        assert coffee in truth  # an answer by its words, not among the nearest by meaning
+        assert [r.image_id for r in near.search("zanzibar market", k=3, weak=False)] == truth
+        assert near._ann is not None

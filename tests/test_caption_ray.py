@@ -29,13 +29,6 @@ PROMPT = "<MORE_DETAILED_CAPTION>"
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
-
-
-@pytest.fixture(scope="module")
 def indexed(tmp_path_factory, sample_photos) -> tuple[Path, Path, str]:
     """(catalog, photos, captioner spec): 17 photos indexed by the offline describer."""
     root = tmp_path_factory.mktemp("ray")

@@ -123,3 +123,22 @@ def test_similar_ranks_every_other_photo_and_never_itself(searcher):
     assert [r.score for r in similar] == sorted((r.score for r in similar), reverse=True)
     assert searcher.similar(cat.image_id, k=3, offset=3) == similar[3:6]
     assert searcher.similar(10**9) is None
+
+
+def test_the_classes_a_result_shows_are_its_photos_likeliest_even_when_a_caption_stands_for_it(
+    catalog_location, sample_photos, describer, embedder
+):
+    """A result's `why` classes come with its row when its preferred description has classes, and
+    from the next description that has them when a caption without classes stands for the photo:
+    either way, what Catalog.photo_classes says."""
+    with open_catalog(catalog_location) as catalog:
+        index_paths(catalog, [str(sample_photos)], describer, embedder)
+        cat = next(i for i, p in catalog.image_files() if p.endswith("chelsea.jpg"))
+        catalog.put_description(cat, "florence2:tiny", "<CAPTION>", "a tabby cat on a sofa", None, "captioner")
+        results = Searcher(catalog, embedder).search("a cat", k=17)
+        expected = catalog.photo_classes([r.image_id for r in results])
+        assert cat in {r.image_id for r in results} and len(expected) == len(results) == 17
+        assert next(r for r in results if r.image_id == cat).caption == "a tabby cat on a sofa"
+        for result in results:
+            assert result.why["classes"] == [{"label": c["label"], "p": c["p"]} for c in expected[result.image_id][:3]]
+            assert result.why["classes"], result.path

@@ -183,19 +183,40 @@ def test_an_index_run_leaves_the_copy_ready_for_the_next_search(tmp_path, sample
         assert len(np.load(folder / "image_ids.npy")) == 2
 
 
-def test_words_kept_one_by_one_give_what_fts5_gives_for_the_whole_query(indexed, embedder):
+def test_words_kept_one_by_one_give_the_photos_fts5_finds_each_in(indexed, embedder):
+    """A photo holds the query's words when each is in one of its descriptions (a camera in the
+    metadata's text, "night" in the describer's); tested row by row as a search through the
+    nearest-neighbour index does, and over every row as exact search does."""
     with Catalog.open(indexed, create=False) as catalog:
         searcher = Searcher(catalog, embedder)
         searcher.search("a cat", k=1)
         index = searcher._index
+        size = len(index.vectors.image_ids)
+        some_rows = np.array([0, size - 1]) if size > 1 else np.array([0])
         for words in (["cup", "coffee"], ["cat"], ["coffee", "nosuchword"], ["brown", "animal"], []):
-            for every in (True, False):
-                expected = index.rows_holding(catalog.descriptions_holding(words, every))
-                assert np.array_equal(searcher._holding(words, every), expected), (words, every)
-        assert not searcher._holding(["zanzibar"], every=False).any()
+            each = [_photo_mask(index, catalog.descriptions_holding([w], every=False)) for w in words]
+            every = np.logical_and.reduce(each) if each else np.zeros(size, dtype=bool)
+            some = np.logical_or.reduce(each) if each else np.zeros(size, dtype=bool)
+            assert np.array_equal(searcher._holding_rows(words), np.flatnonzero(every)), words
+            assert np.array_equal(searcher._holding_at(words, np.arange(size), True, every=True), every), words
+            assert np.array_equal(searcher._holding_at(words, np.arange(size), True, every=False), some), words
+            assert np.array_equal(searcher._holding_at(words, some_rows, False, every=True), every[some_rows]), words
+            assert np.array_equal(searcher._holding_at(words, some_rows, False, every=False), some[some_rows]), words
+        assert searcher._holding_rows(["cup", "coffee"]).size > 0  # the checks above are not all empty
+        assert searcher._holding_rows(["zanzibar"]).size == 0
         with Catalog.open(indexed, create=False) as writer:  # another process, say
             coffee = next(i for i, p in writer.image_files() if p.endswith("coffee.jpg"))
             writer.put_description(coffee, "notes", "", "a cup in Zanzibar")
         searcher.search("a cat", k=1)  # a new generation: the words' lists are fetched again
-        found = searcher._holding(["zanzibar"], every=False)
+        found = searcher._holding_rows(["zanzibar"])
         assert [int(i) for i in searcher._index.vectors.image_ids[found]] == [coffee]
+        # "zanzibar" from the notes and "coffee" from the describer's text: the photo holds both.
+        assert [int(i) for i in searcher._index.vectors.image_ids[searcher._holding_rows(["zanzibar", "coffee"])]] == [coffee]
+
+
+def _photo_mask(index, description_ids: np.ndarray) -> np.ndarray:
+    """A mask over the rows: the photos with one of these descriptions."""
+    mask = np.zeros(len(index.vectors.image_ids), dtype=bool)
+    rows = index.description_rows[description_ids]
+    mask[rows[rows >= 0]] = True
+    return mask

@@ -80,11 +80,17 @@ def cli(ctx: click.Context, db: str | Path) -> None:
 @click.option("--embedder", help="Embedder name or explicit spec, e.g. st:<folder> (default: config, catalog, offline default).")
 @click.option("--api-base", help="OpenAI-compatible server for openai: models (default: the OpenAI API).")
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(1, 1024))
+@click.option(
+    "--ray", "ray_address", is_flag=False, flag_value="local", metavar="[ADDRESS]",
+    help="Read, describe and embed on a Ray cluster: its address ('auto', 'ray://head:10001'), or none for one "
+    "on this machine. Every worker must reach the photos at the paths given here.",
+)
+@click.option("--actors", type=click.IntRange(min=1), help="With --ray: describers to run at once (default: one per GPU, else one per two CPUs).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary; errors only.")
 @click.pass_obj
 def index(
     db: str | Path, paths: tuple[str, ...], describer: str | None, prompt: str | None, embedder: str | None,
-    api_base: str | None, batch_size: int, quiet: bool,
+    api_base: str | None, batch_size: int, ray_address: str | None, actors: int | None, quiet: bool,
 ) -> None:
     """Index the photos under PATHS (folders or files): decode, describe, embed, store."""
     os.environ.setdefault("OMP_WAIT_POLICY", INDEX_OMP_WAIT_POLICY)
@@ -93,8 +99,12 @@ def index(
     from lucida.progress import progress_for
 
     existing_roots(paths)  # a mistyped path fails before a catalog is made or a model loads
+    if actors and not ray_address:
+        raise click.UsageError("--actors goes with --ray")
     with Library.open(db, create=True) as library, resumable_run():
-        summary = library.index(paths, progress_for(quiet), batch_size, describer, prompt, embedder, api_base)
+        summary = library.index(
+            paths, progress_for(quiet), batch_size, describer, prompt, embedder, api_base, ray_address, actors
+        )
     if quiet:
         return
     indexed = summary.unchanged + summary.described + summary.reused

@@ -27,13 +27,14 @@ from lucida.errors import LucidaError
 from lucida.describe import Unreadable, decode_photo, describe_each
 from lucida.media import DecodedPhoto, content_hash
 from lucida.metadata import MetadataReader, PhotoMetadata, SidecarFile, exiftool_executable, find_sidecars, sidecar_signature
-from lucida.models.base import Describer, Embedder
+from lucida.models.base import Describer, Description, Embedder
 from lucida.models.registry import load_now, provenance
 from lucida.progress import Progress, SilentProgress
 from lucida.scan import FoundFile, ScanProblem, disk_path, scan, under_any
 
 if TYPE_CHECKING:
     from lucida.faces import FaceSummary
+    from lucida.ray_runs import RayRun
 
 
 # Texts whose vectors one run keeps for reuse (1.5 KB each at 384 dimensions).
@@ -59,13 +60,27 @@ class IndexSummary:
     faces: FaceSummary | None = None  # what the faces tier did, when the config turns it on (lucida.faces)
 
 
+@dataclass(frozen=True)
+class Made:
+    """What the models made of a new photo's content, with the facts its record keeps."""
+
+    description: Description
+    vector: np.ndarray
+    width: int
+    height: int
+    taken_at: str | None
+
+
 @dataclass
-class _Prepared:
+class Prepared:
+    """One file of an index run on its way to the catalog."""
+
     file: FoundFile
     content_hash: str | None = None
-    photo: DecodedPhoto | None = None  # None when the content is already described
+    photo: DecodedPhoto | None = None  # decoded, to describe; None when the content is already described
     reason: str | None = None  # why it is skipped
     retry: bool = False  # skipped for a passing reason (a captioner API failed): try again next run
+    made: Made | None = None  # once described and embedded
 
 
 def index_paths(
@@ -76,8 +91,11 @@ def index_paths(
     progress: Progress | None = None,
     batch_size: int = 32,
     decode_workers: int = 2,
+    ray: RayRun | None = None,
 ) -> IndexSummary:
-    """Bring the catalog up to date with the photos under `paths` (folders or files)."""
+    """Bring the catalog up to date with the photos under `paths` (folders or files). With
+    `ray`, the files are read, described and embedded on a Ray cluster (lucida.index_ray); the
+    scan, the metadata and every write stay here."""
     progress = progress or SilentProgress()
     roots = existing_roots(paths)
     started = time.monotonic()
@@ -106,9 +124,14 @@ def index_paths(
         progress.note(f"skipped {problem.path}: {problem.reason}")
     summary.skipped.extend(new_problems)
 
-    metadata = _MetadataRun.start(catalog, found.files, todo, progress)
+    metadata = MetadataRun.start(catalog, found.files, todo, progress)
     try:
-        _describe_files(catalog, todo, describer, embedder, progress, summary, batch_size, decode_workers, metadata)
+        if ray is not None:
+            from lucida.index_ray import describe_on_ray
+
+            describe_on_ray(catalog, todo, ray, (describer.name, describer.prompt, embedder.name), progress, summary, metadata)
+        else:
+            _describe_files(catalog, todo, describer, embedder, progress, summary, batch_size, decode_workers, metadata)
         if metadata is not None:
             summary.metadata_read = metadata.refresh_stale(catalog, progress)
     finally:
@@ -168,7 +191,7 @@ def _describe_files(
     summary: IndexSummary,
     batch_size: int,
     decode_workers: int,
-    metadata: _MetadataRun | None,
+    metadata: MetadataRun | None,
 ) -> None:
     if not todo:
         return
@@ -182,10 +205,10 @@ def _describe_files(
     finally:
         progress.finish()
     known = catalog.described_hashes(describer.name, describer.prompt)
-    prepare = lambda f: _prepare(f, known, describer.input_side)  # noqa: E731
+    prepare = lambda f: prepare_file(f, known, describer.input_side)  # noqa: E731
     vectors_by_text: dict[str, np.ndarray] = {}
     progress.start("indexing", len(todo))
-    batch: list[_Prepared] = []
+    batch: list[Prepared] = []
     try:
         with ThreadPoolExecutor(decode_workers, thread_name_prefix="decode") as pool:
             for prepared in _in_order(pool, prepare, todo, window=batch_size * 2):
@@ -198,7 +221,7 @@ def _describe_files(
         progress.finish()
 
 
-def _prepare(file: FoundFile, known_hashes: set[str], min_side: int) -> _Prepared:
+def prepare_file(file: FoundFile, known_hashes: set[str], min_side: int) -> Prepared:
     """Read, hash and (unless the content is already described) decode one file. Never raises."""
     try:
         with open(file.path, "rb") as handle:
@@ -212,43 +235,66 @@ def _prepare(file: FoundFile, known_hashes: set[str], min_side: int) -> _Prepare
             change_stamp=max(info.st_mtime_ns, info.st_ctime_ns),
         )
     except PermissionError:
-        return _Prepared(file, reason="cannot read file: permission denied")
+        return Prepared(file, reason="cannot read file: permission denied")
     except OSError as error:
-        return _Prepared(file, reason=f"cannot read file: {error.strerror or error}")
+        return Prepared(file, reason=f"cannot read file: {error.strerror or error}")
     digest = content_hash(data)
     if digest in known_hashes:
-        return _Prepared(file, digest)
+        return Prepared(file, digest)
     photo = decode_photo(data, file.extension, min_side)
     if isinstance(photo, Unreadable):
-        return _Prepared(file, digest, reason=str(photo))
-    return _Prepared(file, digest, photo)
+        return Prepared(file, digest, reason=str(photo))
+    return Prepared(file, digest, photo)
 
 
 def _store_batch(
     catalog: Catalog,
-    batch: list[_Prepared],
+    batch: list[Prepared],
     describer: Describer,
     embedder: Embedder,
     progress: Progress,
     summary: IndexSummary,
     vectors_by_text: dict[str, np.ndarray],
-    metadata: _MetadataRun | None,
+    metadata: MetadataRun | None,
 ) -> None:
     if not batch:
         return
     # ExifTool reads the batch in its own process while the models describe it.
     reading = metadata.read_later([p.file.path for p in batch if p.reason is None]) if metadata else None
-    fresh = [p for p in batch if p.photo is not None]
+    describe_prepared(batch, describer, embedder, vectors_by_text)
+    store_prepared(catalog, batch, (describer.name, describer.prompt, embedder.name), progress, summary, reading, metadata)
+
+
+def describe_prepared(batch: list[Prepared], describer: Describer, embedder: Embedder, vectors_by_text: dict[str, np.ndarray]) -> None:
+    """Describe and embed the decoded photos of a batch (each one's `made`); a photo the
+    describer fails on gets the reason, to be tried again next run."""
+    fresh = [p for p in batch if p.photo is not None and p.reason is None]
     described, errors = describe_each([p.photo.image for p in fresh], describer)  # type: ignore[union-attr]
     for i, why in errors.items():
         fresh[i].reason, fresh[i].retry = f"describing failed, tried again next run: {why}", True
     descriptions = [d for i, d in enumerate(described) if i not in errors]
     fresh = [p for p in fresh if p.reason is None]
-    vectors = _embed_texts(embedder, [d.text for d in descriptions], vectors_by_text)
-    made = {id(p): (d, v) for p, d, v in zip(fresh, descriptions, vectors)}
-    kind, revision = provenance(describer.name)
-    read = reading.result() if reading else {}
+    vectors = _embed_texts(embedder, [d.text for d in descriptions], vectors_by_text)  # type: ignore[union-attr]
+    for prepared, description, vector in zip(fresh, descriptions, vectors):
+        photo = prepared.photo
+        prepared.made = Made(description, vector, photo.width, photo.height, photo.taken_at)  # type: ignore[arg-type,union-attr]
+        prepared.photo = None  # the pixels are not needed any more
 
+
+def store_prepared(
+    catalog: Catalog,
+    batch: list[Prepared],
+    models: tuple[str, str, str],
+    progress: Progress,
+    summary: IndexSummary,
+    reading: Future[dict[str, PhotoMetadata]] | None,
+    metadata: MetadataRun | None,
+) -> None:
+    """Commit a batch in one transaction: each file with its description and vector, or its
+    reason to be skipped. `models`: the describer's name and prompt, the embedder's name."""
+    describer, prompt, embedder = models
+    kind, revision = provenance(describer)
+    read = reading.result() if reading else {}
     with catalog.transaction():
         catalog.set_setting(_METADATA_WORDS_STALE, "1")  # files come and go: see index_paths
         for prepared in batch:
@@ -258,14 +304,13 @@ def _store_batch(
                 stamp = (None, None) if prepared.retry else (f.size, f.change_stamp)
                 catalog.put_skipped(f.path, *stamp, prepared.reason)
                 continue
-            photo = prepared.photo
-            if photo is not None:
-                description, vector = made[id(prepared)]
-                image_id = catalog.add_image(prepared.content_hash, photo.width, photo.height, photo.taken_at)
+            made = prepared.made
+            if made is not None:
+                image_id = catalog.add_image(prepared.content_hash, made.width, made.height, made.taken_at)
                 description_id = catalog.put_description(
-                    image_id, describer.name, describer.prompt, description.text, description.details, kind, revision
+                    image_id, describer, prompt, made.description.text, made.description.details, kind, revision
                 )
-                catalog.put_embedding(description_id, embedder.name, vector)
+                catalog.put_embedding(description_id, embedder, made.vector)
             else:
                 image_id = catalog.image_id_for_hash(prepared.content_hash)
                 if image_id is None:  # cannot happen within a run; left pending for the next
@@ -277,14 +322,14 @@ def _store_batch(
         if prepared.reason is not None:
             summary.skipped.append(ScanProblem(prepared.file.path, prepared.reason))
             progress.note(f"skipped {prepared.file.path}: {prepared.reason}")
-        elif prepared.photo is not None:
+        elif prepared.made is not None:
             summary.described += 1
         else:
             summary.reused += 1
     progress.advance(len(batch))
 
 
-class _MetadataRun:
+class MetadataRun:
     """ExifTool for one index run: reads the metadata of the files being indexed, in a thread of
     its own so it overlaps the models, and then of unchanged files whose sidecars changed."""
 
@@ -297,7 +342,7 @@ class _MetadataRun:
     @classmethod
     def start(
         cls, catalog: Catalog, files: list[FoundFile], todo: list[FoundFile], progress: Progress
-    ) -> _MetadataRun | None:
+    ) -> MetadataRun | None:
         """None when there is no metadata to read, or no ExifTool to read it (said in one line)."""
         try:
             exiftool_executable()

@@ -233,9 +233,7 @@ class Library:
         them (a rerun over an unchanged library loads none), except that a model the catalog
         does not record yet loads now: one that is not here fails before the catalog records it."""
         settings = self.catalog.settings()
-        describer_choice = choose_model(DESCRIBER, INDEX, self.config, settings, describer, prompt, api_base)
-        embedder_choice = choose_model(EMBEDDER, INDEX, self.config, settings, embedder, api_base=api_base)
-        assert describer_choice is not None and embedder_choice is not None  # indexing has defaults
+        describer_choice, embedder_choice = self._index_choices(describer, prompt, embedder, api_base)
         describer_model = self.models.describer(describer_choice, lazy=True)
         embedder_model = self.models.embedder(embedder_choice, lazy=True)
         if describer_model.name != settings.get(ACTIVE_DESCRIBER) or describer_choice.prompt:
@@ -246,6 +244,15 @@ class Library:
             with self.catalog.transaction():
                 self.catalog.set_setting(ACTIVE_API_BASE, embedder_choice.api_base)
         return describer_model, embedder_model
+
+    def _index_choices(
+        self, describer: str | None, prompt: str | None, embedder: str | None, api_base: str | None
+    ) -> tuple[ModelChoice, ModelChoice]:
+        settings = self.catalog.settings()
+        describer_choice = choose_model(DESCRIBER, INDEX, self.config, settings, describer, prompt, api_base)
+        embedder_choice = choose_model(EMBEDDER, INDEX, self.config, settings, embedder, api_base=api_base)
+        assert describer_choice is not None and embedder_choice is not None  # indexing has defaults
+        return describer_choice, embedder_choice
 
     def search_embedder(self, spec: str | None = None, api_base: str | None = None) -> Embedder | None:
         """The embedder searches use: the one the catalog was indexed with, or one asked for
@@ -286,13 +293,27 @@ class Library:
         prompt: str | None = None,
         embedder: str | None = None,
         api_base: str | None = None,
+        ray_address: str | None = None,
+        actors: int | None = None,
     ) -> IndexSummary:
-        """Bring the catalog up to date with the photos under `paths` (see lucida.indexer)."""
+        """Bring the catalog up to date with the photos under `paths` (see lucida.indexer). With
+        `ray_address`, the photos are read, described and embedded on that Ray cluster
+        (lucida.index_ray, "local": one on this machine) by `actors` actors (None: one per GPU,
+        else one per two CPUs), with the models chosen here by the same rule."""
         from lucida.indexer import existing_roots, index_paths
 
         roots = existing_roots(paths)  # a mistyped path fails before a model loads
         describer_model, embedder_model = self.index_models(describer, prompt, embedder, api_base)
-        summary = index_paths(self.catalog, roots, describer_model, embedder_model, progress, batch_size=batch_size)
+        ray = None
+        if ray_address is not None:
+            from lucida.ray_runs import RayRun
+
+            chosen, embedder_choice = self._index_choices(describer, prompt, embedder, api_base)
+            ray = RayRun(
+                ray_address, chosen.spec, chosen.prompt, chosen.api_base, embedder_choice.spec, embedder_choice.api_base,
+                actors=actors, batch_size=batch_size,
+            )  # fmt: skip
+        summary = index_paths(self.catalog, roots, describer_model, embedder_model, progress, batch_size=batch_size, ray=ray)
         if summary.described or summary.reused or summary.removed or summary.embedded:
             self.prepare_search(progress)
         if self.faces_on_index:

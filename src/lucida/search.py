@@ -388,33 +388,48 @@ class Searcher:
         depth = max(offset + k, CANDIDATE_DEPTH)
         index = self._index
         allowed = self._allowed(only) if only is not None else None
-        # The evidence, over every photo: holding every word of the query, or any (FTS5, any of
-        # a photo's descriptions); the probability of the classes the query names.
-        every_photo = self._holding(words, every=True)
-        some_photo = self._holding(words, every=False)
-        class_photo = index.class_table.scores(vector) if index.class_table is not None else None
+        # Ranked by similarity alone through the nearest-neighbour index, the evidence is
+        # weighed only for the photos considered (below).
+        lazily = self.ranking == "vector" and self._ann is not None
+        # The evidence: the photos whose descriptions (any of them: the describer's, a caption,
+        # the metadata's words) hold every word of the query between them, or any (FTS5); the
+        # probability of the classes the query names.
+        table = index.class_table
+        class_photo = table.scores(vector) if table is not None and not lazily else None
         by_class_photo = np.zeros(0, dtype=np.int64)
         if class_photo is not None and self.classes > 0 and self.ranking == "hybrid":
             passing = class_photo if allowed is None else np.where(allowed, class_photo, 0)
-            by_class_photo = index.class_table.ranking(passing, depth)  # type: ignore[union-attr]
-        # The rows this ranking considers (every photo in exact search) and their similarity.
-        rows, similarity = self._universe(vector, scores, allowed, np.union1d(np.flatnonzero(every_photo), by_class_photo), offset + k)
-        everything = len(rows) == len(stored.image_ids)
-        at = _at_rows(rows, everything)
-        # From here on, positions in `rows`. -inf marks what may not be shown: filtered out,
-        # excluded, or the other file of a pair.
-        shown = similarity if allowed is None else np.where(at(allowed), similarity, -np.inf)
-        if excluded:
-            shown = np.where(self._having(excluded, rows, everything), -np.inf, shown)
-        shown = one_per_photo(shown, at(index.group_rows))
-        showable = np.isfinite(shown)
+            by_class_photo = table.ranking(passing, depth)  # type: ignore[union-attr]
+        # The rows this ranking considers: every photo in exact search; through the index, its
+        # nearest photos and the other evidence's. Ranked by similarity alone, the photos that
+        # hold every word join only when the nearest hold too few answers for the page: an
+        # answer further away would come after them. "night" is in 457,000 descriptions of a
+        # million, and scoring them all cost a query 40-70 ms.
+        for also in ((by_class_photo, None) if lazily else (None,)):
+            if also is None:
+                also = np.union1d(self._holding_rows(words), by_class_photo)
+            rows, similarity = self._universe(vector, scores, allowed, also, offset + k)
+            everything = len(rows) == len(stored.image_ids)
+            at = _at_rows(rows, everything)
+            # From here on, positions in `rows`. -inf marks what may not be shown: filtered out,
+            # excluded, or the other file of a pair.
+            shown = similarity if allowed is None else np.where(at(allowed), similarity, -np.inf)
+            if excluded:
+                shown = np.where(self._having(excluded, rows, everything), -np.inf, shown)
+            shown = one_per_photo(shown, at(index.group_rows))
+            showable = np.isfinite(shown)
+            every = self._holding_at(words, rows, everything, every=True) & showable
+            some = self._holding_at(words, rows, everything, every=False) & showable
+            if table is None:
+                class_score = None
+            else:
+                class_score = at(class_photo) if class_photo is not None else table.scores(vector, rows)
+            relevance = self._relevance(vector, similarity, every, some, class_score)
+            threshold = self.calibration.threshold
+            is_answer = (relevance >= threshold) & showable
+            if int(is_answer.sum()) >= offset + k:
+                break
         by_vector = top_k(shown, min(depth, int(showable.sum())))
-        every = at(every_photo) & showable
-        some = at(some_photo) & showable
-        class_score = at(class_photo) if class_photo is not None else None
-        relevance = self._relevance(vector, similarity, every, some, class_score)
-        threshold = self.calibration.threshold
-        is_answer = (relevance >= threshold) & showable
         if self.ranking == "vector":
             # By similarity alone, answers first.
             candidates = by_vector
@@ -465,10 +480,11 @@ class Searcher:
                 for row in page
             }
         searched = {i: row.search_text for i, row in found.items()}
+        classes = {i: row.classes for i, row in found.items() if row.classes is not None}
         by_id = {name: {int(image_of[row]): r for row, r in at_rank.items()} for name, at_rank in ranks.items()}
         similarities = {int(image_of[position]): float(similarity[position]) for position in page}
         return RankedPage(
-            self._explained(results, words, similarities, by_id, fused, searched), answers, len(ranked)
+            self._explained(results, words, similarities, by_id, fused, searched, classes), answers, len(ranked)
         )
 
     def _universe(
@@ -535,25 +551,38 @@ class Searcher:
             ranking.append(rows[top_k(relevance[rows], min(depth, len(rows)))])
         return np.concatenate(ranking)[:depth]
 
-    def _holding(self, words: list[str], every: bool) -> np.ndarray:
-        """A mask over the rows: the photos with a description that holds every one of `words`
-        (or, not `every`, any), from each word's descriptions. People search with a vocabulary,
-        not with new words each time, so each word's list comes from FTS5 once per catalog
-        generation: a common word's list takes 2-15 ms to fetch at 100,000 photos."""
-        lists = [self._descriptions_holding(word) for word in words]
-        index = self._index
-        if not lists:
-            return np.zeros(len(index.vectors.image_ids), dtype=bool)
-        if every:
-            return index.rows_holding(reduce(lambda a, b: np.intersect1d(a, b, assume_unique=True), lists))
-        return index.rows_holding(np.concatenate(lists))
+    def _holding_rows(self, words: list[str]) -> np.ndarray:
+        """The rows (sorted) of the photos whose descriptions hold every one of `words` between
+        them: "fuji night" finds a photo whose metadata names the camera and whose describer
+        saw the night."""
+        if not words:
+            return np.zeros(0, dtype=np.int64)
+        lists = sorted((self._rows_holding(word) for word in words), key=len)
+        found = lists[0]
+        for other in lists[1:]:
+            found = found[_members(found, other, len(self._index.vectors.image_ids))]
+        return found
 
-    def _descriptions_holding(self, word: str) -> np.ndarray:
+    def _holding_at(self, words: list[str], rows: np.ndarray, everything: bool, every: bool) -> np.ndarray:
+        """A mask over these rows (sorted): the photos whose descriptions hold every one of `words`
+        between them (or, not `every`, any). Tested row by row against each word's photos, not
+        built over every photo: a search through the index looks at a few hundred of a million."""
+        size = len(self._index.vectors.image_ids)
+        if not words:
+            return np.zeros(len(rows), dtype=bool)
+        masks = (_members(None if everything else rows, self._rows_holding(word), size) for word in words)
+        return reduce(np.logical_and if every else np.logical_or, masks)
+
+    def _rows_holding(self, word: str) -> np.ndarray:
+        """The rows (sorted) of the photos with a description that holds this word. People search
+        with a vocabulary, not with new words each time, so each word's list comes from FTS5
+        once per catalog generation: a common word's list takes 2-15 ms to fetch at 100,000
+        photos, about 50 ms at a million for a word in 457,000 descriptions."""
         found = self._holders.get(word)
         if found is not None:
             self._holders.move_to_end(word)
             return found
-        found = self.catalog.descriptions_holding([word], every=False)  # sorted and distinct
+        found = self._index.rows_of(self.catalog.descriptions_holding([word], every=False))
         self._holders[word] = found
         self._held += len(found)
         while self._held > WORD_CACHE_SIZE and len(self._holders) > 1:
@@ -566,16 +595,15 @@ class Searcher:
         words (description, metadata: every word of the term) or clearly by meaning (calibrated
         relevance to the term on its own of at least EXCLUDED_FROM)."""
         stored = self._index.vectors
-        at = _at_rows(rows, everything)
         having = np.zeros(len(rows), dtype=bool)
         vectors = self._embed(list(terms), stored)
         # Exact search scores every photo for all the terms at once.
         similarities = self._scores(vectors, stored) if everything else [self._similarity(v, rows) for v in vectors]
         for term, vector, similarity in zip(terms, vectors, similarities):
-            holding = at(self._holding(query_words(term), every=True))
+            holding = self._holding_at(query_words(term), rows, everything, every=True)
             having |= holding
             class_table = self._index.class_table
-            class_score = at(class_table.scores(vector)) if class_table is not None else None
+            class_score = class_table.scores(vector, None if everything else rows) if class_table is not None else None
             cutoff = max(self.calibration.threshold, EXCLUDED_FROM)
             having |= self._relevance(vector, similarity, holding, holding, class_score) >= cutoff
         return having
@@ -604,11 +632,17 @@ class Searcher:
         ranks: dict[str, dict[int, int]],
         fused: dict[int, float] | None = None,
         searched: dict[int, str] | None = None,
+        classes_known: dict[int, list[dict]] | None = None,
     ) -> list[SearchResult]:
         """The results with `why`: similarity, their rank in each ranking fused (None where a
         ranking did not hold them or was not used) and the fused value, matched words by field,
         likeliest classes, and the text that was searched."""
-        classes_of = self.catalog.photo_classes([r.image_id for r in results])
+        # The classes of the results whose preferred description has none come from the next
+        # description that has them (Catalog.photo_classes); the others' came with their rows.
+        classes_of = dict(classes_known or {})
+        missing = [r.image_id for r in results if r.image_id not in classes_of]
+        if missing:
+            classes_of.update(self.catalog.photo_classes(missing))
         matches = self.catalog.matched_words([r.image_id for r in results], words)
         explained = []
         for result in results:
@@ -696,6 +730,19 @@ def _positions(ranking: np.ndarray, rows: np.ndarray) -> dict[int, int]:
 def _at_rows(rows: np.ndarray, everything: bool) -> Callable[[np.ndarray], np.ndarray]:
     """Selects these rows of an array over every row; the array itself when `rows` are all rows."""
     return (lambda values: values) if everything else (lambda values: values[rows])
+
+
+def _members(values: np.ndarray | None, sorted_set: np.ndarray, size: int) -> np.ndarray:
+    """A mask over `values` (rows below `size`; None: every row): which are in `sorted_set`
+    (sorted rows). A binary search per value for a few values, a mask over every row for many."""
+    if values is not None and len(values) * 8 < size:
+        if len(sorted_set) == 0:
+            return np.zeros(len(values), dtype=bool)
+        at = np.minimum(np.searchsorted(sorted_set, values), len(sorted_set) - 1)
+        return sorted_set[at] == values
+    mask = np.zeros(size, dtype=bool)
+    mask[sorted_set] = True
+    return mask if values is None else mask[values]
 
 
 def _positions_of(wanted: np.ndarray, rows: np.ndarray, everything: bool) -> np.ndarray:

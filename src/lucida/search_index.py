@@ -83,15 +83,23 @@ class ClassTable:
         """The class of each posting, aligned with rows and probabilities."""
         return np.repeat(np.arange(len(self.class_matrix)), np.diff(self.offsets))
 
-    def scores(self, query_vector: np.ndarray) -> np.ndarray:
+    def scores(self, query_vector: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
         """Each photo's probability of the classes the query names (Σ_c w_c · p(c | photo),
-        lucida.concepts), aligned with image_ids."""
+        lucida.concepts), aligned with image_ids, or with `rows` (sorted) when given: a search
+        through the nearest-neighbour index needs a few hundred of a million."""
         weights = query_class_weights(query_vector, self.class_matrix)
-        scores = np.zeros(len(self.image_ids), dtype=np.float32)
+        scores = np.zeros(len(self.image_ids) if rows is None else len(rows), dtype=np.float32)
         for c in np.flatnonzero(weights):
             start, end = self.offsets[c], self.offsets[c + 1]
-            # A photo lists a class once, so the rows of one class's postings are distinct.
-            scores[self.rows[start:end]] += np.float32(weights[c]) * self.probabilities[start:end]
+            # A photo lists a class once, so the rows of one class's postings are distinct (and
+            # sorted).
+            posted, probabilities = self.rows[start:end], self.probabilities[start:end]
+            if rows is None:
+                scores[posted] += np.float32(weights[c]) * probabilities
+            elif len(posted):
+                at = np.minimum(np.searchsorted(posted, rows), len(posted) - 1)
+                held = posted[at] == rows
+                scores[held] += np.float32(weights[c]) * probabilities[at[held]]
         return scores
 
     def ranking(self, scores: np.ndarray, depth: int) -> np.ndarray:
@@ -204,13 +212,16 @@ class SearchIndex:
             description_rows,
         )  # fmt: skip
 
-    def rows_holding(self, description_ids: np.ndarray) -> np.ndarray:
-        """A mask over the rows: the photos that have one of these descriptions."""
-        mask = np.zeros(len(self.vectors.image_ids), dtype=bool)
+    def rows_of(self, description_ids: np.ndarray) -> np.ndarray:
+        """The rows (sorted, distinct) of the photos that have one of these descriptions."""
         ids = description_ids[description_ids < len(self.description_rows)]
         rows = self.description_rows[ids]
-        mask[rows[rows >= 0]] = True
-        return mask
+        rows = rows[rows >= 0]
+        if len(rows) * 16 < len(self.vectors.image_ids):  # few: sorting them beats a mask over every row
+            return np.unique(rows)
+        mask = np.zeros(len(self.vectors.image_ids), dtype=bool)
+        mask[rows] = True
+        return np.flatnonzero(mask)
 
     @classmethod
     def load(cls, catalog: CatalogStore, embedder: Embedder, conse: float, exports: str | None) -> SearchIndex:

@@ -101,6 +101,9 @@ class ResultRow:
     height: int | None
     taken_at: str | None
     search_text: str  # the preferred description's text as stored: what ranking and the vectors read
+    # The preferred description's likeliest classes when it has them; None where photo_classes
+    # must look further (a caption without classes stands for the photo).
+    classes: list[dict] | None = None
 
 
 @dataclass(frozen=True)
@@ -566,17 +569,21 @@ class Catalog(FaceStore):
             # Only the details' fields, which the caption is made from: parsing a describer's whole
             # details (its 25 classes) for each result cost more than the query.
             rows = self._db.execute(
-                f"SELECT f.image_id, f.path, o.text, {self._json_field('o.details', 'fields')}, o.kind, o.describer, "
-                f"i.width, i.height, {_TAKEN_AT} "
+                f"SELECT f.image_id, f.path, o.text, {self._json_field('o.details', 'fields')}, "
+                f"{self._json_field('o.details', 'classes')}, o.kind, o.describer, i.width, i.height, {_TAKEN_AT} "
                 "FROM files f JOIN images i ON i.id = f.image_id JOIN descriptions o ON o.id = "
                 f"{_preferred_id('f.image_id')} LEFT JOIN file_metadata m ON m.path = f.path "
                 f"WHERE f.image_id IN ({','.join('?' * len(part))}) "
                 "AND f.path = (SELECT min(g.path) FROM files g WHERE g.image_id = f.image_id)",
                 part,
             ).fetchall()
-            for image_id, path, text, fields, kind, *rest in rows:
+            for image_id, path, text, fields, classes, kind, *rest in rows:
                 caption = display_caption(text, {"fields": json.loads(fields)} if fields else None, kind)
-                found[image_id] = ResultRow(image_id, self._out(path), caption, *rest, search_text=text)
+                listed = json.loads(classes) if classes else None
+                found[image_id] = ResultRow(
+                    image_id, self._out(path), caption, *rest, search_text=text,
+                    classes=listed if isinstance(listed, list) else None,
+                )  # fmt: skip
         return found
 
     def image_record(self, image_id: int) -> ImageRecord | None:
