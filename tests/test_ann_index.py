@@ -140,6 +140,29 @@ def test_lists_are_trained_again_when_the_catalog_has_shrunk_past_half(indexed, 
     assert retrained.size == 28 and retrained.index.nlist == 5  # 28 < 64 / 2: new lists
 
 
+def test_an_index_of_residual_codes_is_rebuilt_once_with_direct_codes(indexed, embedder):
+    """Codes of the vectors themselves, not of their offsets from their list's centre, search
+    twice as fast at 1M; an index written before (residual codes) is rebuilt by its next update."""
+    import faiss
+
+    _ranking(indexed, embedder, False, "a cat")
+    folder = _folder(indexed, embedder)
+    built = AnnIndex.open(folder)
+    assert not built.index.by_residual
+    with Catalog.open(indexed, create=False) as catalog:
+        stored = Searcher(catalog, embedder, exact=True)._current()
+    old = faiss.IndexIVFScalarQuantizer(faiss.IndexFlatIP(stored.vectors.shape[1]), stored.vectors.shape[1], 8,
+                                        faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT)  # fmt: skip
+    old.train(np.ascontiguousarray(stored.vectors))
+    old.add_with_ids(np.ascontiguousarray(stored.vectors), np.ascontiguousarray(stored.image_ids))
+    assert old.by_residual
+    ann_index._save(old, folder, built.generation)
+    assert AnnIndex.open(folder).index.by_residual
+    updated = ann_index.update(folder, stored.image_ids, stored.vectors, built.generation + 1, np.zeros(0, dtype=np.int64))
+    assert not updated.index.by_residual and updated.size == 68
+    assert _ranking(indexed, embedder, False, "a cat") == _ranking(indexed, embedder, True, "a cat")
+
+
 def test_a_stale_index_is_trusted_only_for_unchanged_photos(indexed, embedder, photo_folder, describer, monkeypatch):
     """A photo added after the file was written is found (scored exactly beside it) before any update."""
     _ranking(indexed, embedder, False, "a cat")  # writes the index

@@ -110,7 +110,8 @@ def update(folder: Path, image_ids: np.ndarray, vectors: np.ndarray, generation:
     index = None
     if current is not None and current.dimensions == vectors.shape[1]:
         trained_for = current.index.nlist**2
-        if 1 / RETRAIN_AT <= max(len(image_ids), 1) / trained_for <= RETRAIN_AT:
+        # An index written before codes stopped being residuals is rebuilt once (see _trained).
+        if not current.index.by_residual and 1 / RETRAIN_AT <= max(len(image_ids), 1) / trained_for <= RETRAIN_AT:
             index = faiss.read_index(str(current.path))  # in memory: a mapped file cannot change
             index.remove_ids(np.ascontiguousarray(changed, dtype=np.int64))
             rows = np.flatnonzero(np.isin(image_ids, changed))  # the changed photos still in the catalog
@@ -139,6 +140,11 @@ def _trained(vectors: np.ndarray):
         faiss.IndexFlatIP(vectors.shape[1]), vectors.shape[1], lists, faiss.ScalarQuantizer.QT_8bit,
         faiss.METRIC_INNER_PRODUCT,
     )  # fmt: skip
+    # The codes are of the vectors themselves, not of their offsets from their list's centre: a
+    # query is compared with them as it is, not once more per list it reads. At 1M photos,
+    # 0.62 ms a search instead of 1.35, at the same recall@10 (0.960), and a third of the build
+    # time (docs/benchmarks.md, "Issue 15").
+    index.by_residual = False
     sample = np.random.default_rng(0).permutation(len(vectors))[: lists * TRAINING_PER_LIST]
     index.train(np.ascontiguousarray(vectors[np.sort(sample)], dtype=np.float32))
     return index
