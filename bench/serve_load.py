@@ -9,6 +9,7 @@ in this process, so on a small machine they share the cores with the server, as 
 Every request carries words never searched before (a realistic query plus a request number), so
 the server's cache of recent query vectors never answers and every search embeds its query;
 `--repeat-queries` cycles through 400 queries instead, as paging and repeated searches would.
+`--without-why` asks as the web page does (why=false: it says why in a photo's detail view).
 
 Reports requests per second and p50/p95/p99 latency of /api/search as the clients saw it, and
 every non-200 answer or transport error.
@@ -66,7 +67,7 @@ def start_server(db: Path, port: int, env: dict[str, str] | None = None) -> subp
 
 
 async def load(
-    base: str, queries: list[str], clients: int, seconds: float, k: int, repeat: bool
+    base: str, queries: list[str], clients: int, seconds: float, k: int, repeat: bool, why: bool = True
 ) -> tuple[list[float], dict, float]:
     latencies: list[float] = []
     errors: dict[str, int] = {}
@@ -80,7 +81,8 @@ async def load(
                 i += clients
                 began = time.perf_counter()
                 try:
-                    response = await client.get("/api/search", params={"q": query, "k": k})
+                    params = {"q": query, "k": k} if why else {"q": query, "k": k, "why": "false"}
+                    response = await client.get("/api/search", params=params)
                     elapsed = time.perf_counter() - began
                     if response.status_code == 200:
                         latencies.append(elapsed * 1000)
@@ -106,6 +108,9 @@ def main() -> None:
     parser.add_argument("-d", "--duration", type=float, default=60.0, help="seconds of load")
     parser.add_argument("-k", type=int, default=20, help="results per search")
     parser.add_argument("--repeat-queries", action="store_true", help="cycle through 400 queries (cache hits)")
+    parser.add_argument(
+        "--without-why", action="store_true", help="ask as the web page does: why=false (it shows why in the detail view)"
+    )
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--out", help="write the results as JSON to this file")
     args = parser.parse_args()
@@ -126,7 +131,10 @@ def main() -> None:
         queries = make_queries(400, args.seed)
         load_before = load_average()
         latencies, errors, elapsed = asyncio.run(
-            load(f"http://127.0.0.1:{port}", queries, args.clients, args.duration, args.k, args.repeat_queries)
+            load(
+                f"http://127.0.0.1:{port}", queries, args.clients, args.duration, args.k, args.repeat_queries,
+                not args.without_why,
+            )  # fmt: skip
         )
         latencies.sort()
         stats = {
@@ -155,6 +163,7 @@ def main() -> None:
                 "duration_s": elapsed,
                 "k": args.k,
                 "repeat_queries": args.repeat_queries,
+                "why": not args.without_why,
                 "load_average_before": load_before,
                 **stats,
             },

@@ -251,6 +251,20 @@ def test_image_detail_has_every_fact_and_says_why_it_matched(api, library):
     assert "why" not in api.get(f"/api/images/{hit['id']}").json()
 
 
+@pytest.mark.parametrize("query, everything", [("a cat", False), ("a cat", True), ("a cup of coffee -cat", True)])
+def test_a_search_without_why_gives_the_same_page_without_it(api, query, everything):
+    """The page asks why=false (it shows why in the detail view): the same photos, scores,
+    captions and counts, and no explanation made."""
+    params = {"q": query, "k": 8, "all": str(everything).lower()}
+    explained = api.get("/api/search", params=params).json()
+    plain = api.get("/api/search", params={**params, "why": "false"}).json()
+    assert all(hit["why"] for hit in explained["results"]) and len(explained["results"]) >= (8 if everything else 1)
+    assert all(hit["why"] is None for hit in plain["results"])
+    strip = lambda page: [{**hit, "why": None} for hit in page["results"]]  # noqa: E731
+    assert strip(plain) == strip(explained)
+    assert (plain["total"], plain["weaker"]) == (explained["total"], explained["weaker"])
+
+
 def test_thumbnail_is_a_real_image_of_the_size_asked_and_cached(api, library):
     image_id = image_id_of(api, "astronaut.jpg")  # 512 x 512
     first = api.get(f"/api/images/{image_id}/thumbnail", params={"size": 128})

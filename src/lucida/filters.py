@@ -157,18 +157,19 @@ def rank_page(
     sort: Sort = "relevance",
     vector: np.ndarray | None = None,
     weak: bool = True,
+    explain: bool = True,
 ) -> RankedPage:
     """search_filtered among the image ids `only` a filter let through (None: every photo), with
     the counts: how many answers (relevance at or above the cutoff) and how many ranked in all.
     `weak=False`: the answers only, and sort="date" orders those. Without a query every passing
     photo is an answer. `vector`: the query's embedding when it was made elsewhere (the web app
-    batches them)."""
+    batches them). `explain=False`: the results without `why`."""
     catalog = searcher.catalog
     if sort not in SORTS:
         raise LucidaError(f"--sort must be one of {', '.join(SORTS)}, not {sort!r}")
     if query is not None:
         vectors = None if vector is None else np.asarray(vector, dtype=np.float32).reshape(1, -1)
-        [page] = searcher.search_many([query], k, offset, only, weak, vectors)
+        [page] = searcher.search_many([query], k, offset, only, weak, vectors, explain)
         # By date, the answers stay ahead of the weaker matches.
         answers = in_order([r for r in page.results if r.answer], sort)
         return RankedPage(answers + in_order([r for r in page.results if not r.answer], sort), page.answers, page.ranked)

@@ -474,18 +474,19 @@ class Library:
         vector: np.ndarray | None = None,
         searcher: Searcher | None = None,
         weak: bool = False,
+        explain: bool = True,
     ) -> SearchPage:
         """The k best answers to `query` that pass the filter, after skipping `offset`, in order
         of relevance or of capture time; without a query, the photos that pass, oldest first.
         An answer is a photo at or above the calibrated relevance cutoff (lucida.relevance);
         `weak=True` lists the photos below it after the answers. `vector`: the query's embedding
-        when it was made elsewhere (the web app batches them)."""
+        when it was made elsewhere (the web app batches them). `explain=False`: without `why`."""
         from lucida.filters import passing_ids, rank_page
 
         searcher = searcher or self.searcher()
         photo_filter, query, vector = self._with_people(photo_filter or PhotoFilter(), query, vector)
         only = passing_ids(self.catalog, photo_filter)
-        page = rank_page(searcher, query, only, k, offset, sort, vector, weak)
+        page = rank_page(searcher, query, only, k, offset, sort, vector, weak, explain)
         return SearchPage(page.results, page.answers, weaker=page.ranked - page.answers, people=photo_filter.people)
 
     def _with_people(

@@ -248,12 +248,14 @@ class Searcher:
         only: Collection[int] | None = None,
         weak: bool = True,
         vectors: np.ndarray | None = None,
+        explain: bool = True,
     ) -> list[RankedPage]:
         """The best k photos for each query, after skipping the `offset` best (for paging).
         With `only`, just among those image ids (e.g. the ones a metadata filter lets through).
         `weak`: the whole ranking, answers first; otherwise only the answers (relevance at or
         above the calibration's cutoff). `vectors`: the queries' embeddings when they were made
-        elsewhere (the web app batches them)."""
+        elsewhere (the web app batches them). `explain=False`: the results without `why` (the web
+        page shows why only in a photo's detail view, which asks for it there)."""
         for query in queries:
             check_query(query)
         _check_window(k, offset)
@@ -270,7 +272,7 @@ class Searcher:
         # query finds its own candidates.
         all_scores = self._scores(query_vectors, stored) if self._ann is None else [None] * len(parsed)
         return [
-            self._ranked_for_query(p.text, vector, scores, stored, k, offset, only, weak, p.excluded)
+            self._ranked_for_query(p.text, vector, scores, stored, k, offset, only, weak, p.excluded, explain)
             for p, vector, scores in zip(parsed, query_vectors, all_scores)
         ]
 
@@ -379,6 +381,7 @@ class Searcher:
         only: Collection[int] | None = None,
         weak: bool = True,
         excluded: tuple[str, ...] = (),
+        explain: bool = True,
     ) -> RankedPage:
         """Results offset+1 .. offset+k for a query (among `only` when given, never a photo that
         has an `excluded` term), each with its calibrated relevance and saying why it matched:
@@ -448,7 +451,8 @@ class Searcher:
             pointed[by_classes] = True
             candidates = np.flatnonzero(pointed & showable)
             ranked = candidates[np.lexsort((-shown[candidates], -relevance[candidates]))]
-            by_words = self._word_ranking(every, some, relevance, depth)
+            # Only `why` reads it.
+            by_words = self._word_ranking(every, some, relevance, depth) if explain else np.zeros(0, dtype=np.int64)
         answers = int(is_answer.sum())
         # Answers come first in either order; without `weak` only they are listed.
         listing = ranked if weak else ranked[is_answer[ranked]]
@@ -465,6 +469,8 @@ class Searcher:
             for i, position in zip(ids, page)
             if i in found
         ]
+        if not explain:
+            return RankedPage(results, answers, len(ranked))
         ranks = {
             name: _positions(ranking, page)
             for name, ranking in (("vector_rank", by_vector), ("word_rank", by_words), ("class_rank", by_classes))

@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -101,9 +102,10 @@ class ResultRow:
     height: int | None
     taken_at: str | None
     search_text: str  # the preferred description's text as stored: what ranking and the vectors read
-    # The preferred description's likeliest classes when it has them; None where photo_classes
-    # must look further (a caption without classes stands for the photo).
-    classes: list[dict] | None = None
+    # The preferred description's likeliest classes when it has them (shared: not to be
+    # changed); None where photo_classes must look further (a caption without classes stands
+    # for the photo).
+    classes: tuple[dict, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -578,11 +580,9 @@ class Catalog(FaceStore):
                 part,
             ).fetchall()
             for image_id, path, text, fields, classes, kind, *rest in rows:
-                caption = display_caption(text, {"fields": json.loads(fields)} if fields else None, kind)
-                listed = json.loads(classes) if classes else None
                 found[image_id] = ResultRow(
-                    image_id, self._out(path), caption, *rest, search_text=text,
-                    classes=listed if isinstance(listed, list) else None,
+                    image_id, self._out(path), _caption_of(text, fields, kind), *rest, search_text=text,
+                    classes=_listed_classes(classes) if classes else None,
                 )  # fmt: skip
         return found
 
@@ -1027,6 +1027,27 @@ def _metadata_from_row(row: tuple) -> PhotoMetadata:
     values["face_regions"] = tuple(FaceRegion(r["name"], tuple(r["box"])) for r in json.loads(values["face_regions"]))
     sidecars = tuple(path for path, _size, _mtime in json.loads(row[-1]))
     return PhotoMetadata(**values, sidecars=sidecars)
+
+
+# Result pages show the same photos again and again; their captions and classes are made once
+# from the stored strings (a few MB at most).
+RESULT_TEXTS_KEPT = 20_000
+
+
+@lru_cache(maxsize=RESULT_TEXTS_KEPT)
+def _caption_of(text: str, fields: str | None, kind: str) -> str:
+    """The display caption of a stored description (lucida.display) from its text, the JSON text
+    of its details' fields and its kind. Kept by those strings: making the caption and parsing
+    the JSON cost a server more of its time than the query that read them (docs/benchmarks.md,
+    "Issue 13")."""
+    return display_caption(text, {"fields": json.loads(fields)} if fields else None, kind)
+
+
+@lru_cache(maxsize=RESULT_TEXTS_KEPT)
+def _listed_classes(classes: str) -> tuple[dict, ...] | None:
+    """A description's classes from their stored JSON text (None unless a list)."""
+    listed = json.loads(classes)
+    return tuple(listed) if isinstance(listed, list) else None
 
 
 def _chunks(values: list, size: int = 500) -> list[list]:

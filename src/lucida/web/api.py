@@ -224,6 +224,7 @@ async def search(
     types: Annotated[str | None, Query(alias="type", max_length=200, description="raw, jpeg, heic, nef, ... (comma-separated)")] = None,
     has_gps: Annotated[bool, Query(description="Only photos with a GPS position")] = False,
     sort: Annotated[Sort, Query(description="Order of the k results: relevance or capture date")] = "relevance",
+    why: Annotated[bool, Query(description="Say why each photo matched (`why`); false saves the server that work")] = True,
 ) -> SearchPage:
     started = time.perf_counter()
     try:
@@ -235,7 +236,7 @@ async def search(
     if q is None and not photo_filter.people:
         raise HTTPException(422, "query q: Field required, unless a person is given")
     vector = None if q is None else await web.query_embedder.vector(q)
-    page = await web.library.run(lambda library: library.search(q, photo_filter, k, offset, sort, vector, weak=weak))
+    page = await web.library.run(lambda library: library.search(q, photo_filter, k, offset, sort, vector, weak=weak, explain=why))
     return _page(web, q or "", started, page)
 
 

@@ -200,11 +200,12 @@ async function loadMore() {
     let page;
     if (source.kind === "text") {
       const all = state.weak ? "true" : null; // the offset then runs on past the answers
-      page = await api(apiPath("api/search", { q: source.query, k: pageSize(), offset: state.results.length, all }));
+      // why=false: the page says why a photo matched in its detail view, which asks for it there.
+      page = await api(apiPath("api/search", { q: source.query, k: pageSize(), offset: state.results.length, all, why: "false" }));
     } else if (source.kind === "similar") {
       page = await api(apiPath(`api/similar/${source.id}`, { k: pageSize(), offset: state.results.length }));
     } else if (source.kind === "person") {
-      page = await api(apiPath("api/search", { person: source.name, k: pageSize(), offset: state.results.length }));
+      page = await api(apiPath("api/search", { person: source.name, k: pageSize(), offset: state.results.length, why: "false" }));
     } else if (source.kind === "face") {
       page = await api(apiPath(`api/faces/${source.id}/similar`, { k: pageSize(), offset: state.results.length }));
     } else {
