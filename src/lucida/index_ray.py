@@ -93,8 +93,7 @@ def _model_names(describer: str, prompt: str | None, api_base: str | None, embed
 def _prepared(batch: dict) -> list[Prepared]:
     """The files of one batch from the actors, as the store takes them."""
     prepared = []
-    for row, path in enumerate(batch["path"]):
-        file = FoundFile(str(path), int(batch["size"][row]), int(batch["mtime_ns"][row]), int(batch["change_stamp"][row]))
+    for row, file in enumerate(_files_of(batch)):
         made = None
         if batch["made"][row]:
             details = str(batch["details"][row])
@@ -112,6 +111,14 @@ def _prepared(batch: dict) -> list[Prepared]:
             made=made,
         ))  # fmt: skip
     return prepared
+
+
+def _files_of(batch: dict) -> list[FoundFile]:
+    """The files of a batch, from its columns (_FILE_FIELDS)."""
+    return [
+        FoundFile(str(path), int(batch["size"][row]), int(batch["mtime_ns"][row]), int(batch["change_stamp"][row]))
+        for row, path in enumerate(batch["path"])
+    ]  # fmt: skip
 
 
 class _IndexActor:
@@ -132,12 +139,8 @@ class _IndexActor:
 
     def __call__(self, batch: dict) -> dict:
         started = time.monotonic()
-        files = [
-            FoundFile(str(path), int(batch["size"][row]), int(batch["mtime_ns"][row]), int(batch["change_stamp"][row]))
-            for row, path in enumerate(batch["path"])
-        ]  # fmt: skip
         side = self.describer.input_side
-        prepared = list(self.decoders.map(lambda f: prepare_file(f, self.known, side), files))
+        prepared = list(self.decoders.map(lambda f: prepare_file(f, self.known, side), _files_of(batch)))
         describe_prepared(prepared, self.describer, self.embedder, self.vectors_by_text)
         dimensions = next((len(p.made.vector) for p in prepared if p.made is not None), 1)
         vectors = np.zeros((len(prepared), dimensions), dtype=np.float32)

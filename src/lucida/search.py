@@ -421,8 +421,9 @@ class Searcher:
                 shown = np.where(self._having(excluded, rows, everything), -np.inf, shown)
             shown = one_per_photo(shown, at(index.group_rows))
             showable = np.isfinite(shown)
-            every = self._holding_at(words, rows, everything, every=True) & showable
-            some = self._holding_at(words, rows, everything, every=False) & showable
+            held = self._word_masks(words, rows, everything)  # each word's once, for both
+            every = _combined(held, len(rows), every=True) & showable
+            some = _combined(held, len(rows), every=False) & showable
             if table is None:
                 class_score = None
             else:
@@ -571,13 +572,15 @@ class Searcher:
 
     def _holding_at(self, words: list[str], rows: np.ndarray, everything: bool, every: bool) -> np.ndarray:
         """A mask over these rows (sorted): the photos whose descriptions hold every one of `words`
-        between them (or, not `every`, any). Tested row by row against each word's photos, not
+        between them (or, not `every`, any)."""
+        return _combined(self._word_masks(words, rows, everything), len(rows), every)
+
+    def _word_masks(self, words: list[str], rows: np.ndarray, everything: bool) -> list[np.ndarray]:
+        """For each of `words`, a mask over these rows (sorted; every row when `everything`): the
+        photos with a description that holds it. Tested row by row against the word's photos, not
         built over every photo: a search through the index looks at a few hundred of a million."""
         size = len(self._index.vectors.image_ids)
-        if not words:
-            return np.zeros(len(rows), dtype=bool)
-        masks = (_members(None if everything else rows, self._rows_holding(word), size) for word in words)
-        return reduce(np.logical_and if every else np.logical_or, masks)
+        return [_members(None if everything else rows, self._rows_holding(word), size) for word in words]
 
     def _rows_holding(self, word: str) -> np.ndarray:
         """The rows (sorted) of the photos with a description that holds this word. People search
@@ -736,6 +739,13 @@ def _positions(ranking: np.ndarray, rows: np.ndarray) -> dict[int, int]:
 def _at_rows(rows: np.ndarray, everything: bool) -> Callable[[np.ndarray], np.ndarray]:
     """Selects these rows of an array over every row; the array itself when `rows` are all rows."""
     return (lambda values: values) if everything else (lambda values: values[rows])
+
+
+def _combined(masks: list[np.ndarray], size: int, every: bool) -> np.ndarray:
+    """True where every one of these masks is (not `every`: any); False everywhere for none."""
+    if not masks:
+        return np.zeros(size, dtype=bool)
+    return reduce(np.logical_and if every else np.logical_or, masks)
 
 
 def _members(values: np.ndarray | None, sorted_set: np.ndarray, size: int) -> np.ndarray:
