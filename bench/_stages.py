@@ -84,7 +84,8 @@ def install(clock: StageClock) -> None:
         return wrapper
 
     indexer.decode_photo = timed("decode (draft mode)", indexer.decode_photo, thread_clock=True)
-    indexer._prepare = timed("_prepare", indexer._prepare, thread_clock=True)
+    # _describe_files calls prepare_file through the module, so the wrapper is what it runs.
+    indexer.prepare_file = timed("_prepare", indexer.prepare_file, thread_clock=True)
     ImageNetDescriber.class_probabilities = timed("describer: forward pass", ImageNetDescriber.class_probabilities)
     ImageNetDescriber.describe = timed("_imagenet describe", ImageNetDescriber.describe)
     SignalDescriber.describe = timed("_signal describe", SignalDescriber.describe)

@@ -97,6 +97,10 @@ class CountingEmbedder:
     def embed_queries(self, texts: list[str]) -> np.ndarray:
         return self.model.embed_queries(texts)
 
+    @property
+    def vectors_cache(self):
+        return getattr(self.model, "vectors_cache", None)
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -127,3 +127,41 @@ def test_where_nothing_can_be_kept_no_export_is_tried(tiny_embedder_folder, monk
     monkeypatch.setattr(onnx_text, "_export_into", no_export)
     model = load_embedder(f"st:{tiny_embedder_folder}")
     assert isinstance(model, SentenceTransformerEmbedder) and model.embed_queries(["a cat"]).shape == (1, 32)
+
+
+def test_a_text_gets_the_same_vector_whatever_texts_are_beside_it(embedder):
+    # Batches hold texts of one length only: nothing is padded, so a text's vector is the one it
+    # gets alone (three of these have the same number of tokens and share a batch).
+    texts = ["a cat", "a dog", "a car", *TEXTS]
+    together = embedder.embed_documents(texts)
+    alone = np.concatenate([embedder.embed_documents([t]) for t in texts])
+    assert np.abs(together - alone).max() < 1e-5
+    assert len({len(e.ids) for e in embedder._tokenizer.encode_batch(texts[:3])}) == 1
+
+
+def test_a_new_catalog_takes_the_class_vectors_made_on_this_machine(tiny_embedder_folder, monkeypatch, tmp_path):
+    from lucida import concepts
+
+    monkeypatch.setenv("LUCIDA_CACHE", str(tmp_path / "cache"))
+    model = load_embedder(f"st:{tiny_embedder_folder}")
+    assert isinstance(model, OnnxTextEmbedder)
+    monkeypatch.setattr(concepts, "_made", {})
+    with Catalog.open(tmp_path / "first.db") as catalog:
+        first = concepts.class_vectors(catalog, model)
+    [kept] = list(model.vectors_cache.glob("class-vectors-*.npy"))
+    assert np.load(kept).shape == (1000, 32)
+
+    embedded: list[int] = []
+    real = model.embed_documents
+    monkeypatch.setattr(model, "embed_documents", lambda texts: embedded.append(len(texts)) or real(texts))
+    monkeypatch.setattr(concepts, "_made", {})  # a new process
+    with Catalog.open(tmp_path / "second.db") as catalog:
+        second = concepts.class_vectors(catalog, model)
+    assert embedded == [] and all(np.array_equal(first[s], second[s]) for s in first)
+
+    kept.write_bytes(b"not an array")  # damaged: made again, and kept again
+    monkeypatch.setattr(concepts, "_made", {})
+    with Catalog.open(tmp_path / "third.db") as catalog:
+        third = concepts.class_vectors(catalog, model)
+    assert embedded == [1000] and np.load(kept).shape == (1000, 32)
+    assert all(np.allclose(first[s], third[s], atol=1e-6) for s in first)

@@ -13,6 +13,11 @@ mixes them into the descriptions' own vectors (lucida.search).
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import os
+from pathlib import Path
+
 import numpy as np
 
 from lucida.catalog import Catalog
@@ -45,11 +50,37 @@ def class_vectors(catalog: Catalog, embedder: Embedder) -> dict[str, np.ndarray]
         known.update(catalog.text_vectors(embedder.name, missing))
         missing = [t for t in missing if t not in known]
     if missing:
-        made = dict(zip(missing, embedder.embed_documents(missing)))
+        made = dict(zip(missing, _embedded_on_this_machine(embedder, list(texts.values()), missing)))
         with catalog.transaction():
             catalog.put_text_vectors(embedder.name, made)
         known.update(made)
     return {synset: known[text] for synset, text in texts.items()}
+
+
+def _embedded_on_this_machine(embedder: Embedder, every: list[str], missing: list[str]) -> np.ndarray:
+    """The vectors of `missing` (some of the class texts `every`), from the embedder's cache
+    folder when an earlier catalog made them on this machine: a new catalog's first index run
+    used to spend 5 CPU-seconds embedding the 1,000 class texts (docs/benchmarks.md, issue 18)."""
+    folder = getattr(embedder, "vectors_cache", None)
+    if folder is None:
+        return embedder.embed_documents(missing)
+    path = Path(folder) / f"class-vectors-{hashlib.sha256(chr(10).join(every).encode()).hexdigest()[:16]}.npy"
+    try:
+        matrix = np.load(path)
+    except (OSError, ValueError):  # none yet, or damaged
+        matrix = None
+    if matrix is None or matrix.shape[0] != len(every) or matrix.dtype != np.float32:
+        matrix = embedder.embed_documents(every)
+        part = path.with_name(f"{path.name}.{os.getpid()}.part")
+        try:
+            with open(part, "wb") as handle:
+                np.save(handle, matrix)
+            os.replace(part, path)
+        except OSError:  # a read-only cache: the next new catalog spends the same seconds
+            with contextlib.suppress(OSError):
+                part.unlink(missing_ok=True)
+    row = {text: i for i, text in enumerate(every)}
+    return matrix[[row[text] for text in missing]]
 
 
 def conse_vector(classes: list[dict], vectors: dict[str, np.ndarray]) -> np.ndarray | None:

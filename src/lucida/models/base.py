@@ -57,3 +57,6 @@ class Embedder(Protocol):
     def embed_queries(self, texts: list[str]) -> np.ndarray:
         """The same for search queries (some models embed queries differently)."""
         ...
+
+    # An embedder whose vector for a text can never change may also have `vectors_cache`: a
+    # folder where vectors of fixed texts are kept from one catalog to the next (lucida.concepts).

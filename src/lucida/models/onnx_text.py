@@ -69,14 +69,15 @@ class OnnxTextEmbedder:
         # The weights it was exported from (`lucida eval` reports their size), else the export.
         self.local_path = Path(weights) if weights else self.folder
         self.convention = convention
-        # Small batches, sorted by length: each batch is padded to its longest text.
-        self.batch_size = batch_size
+        self.batch_size = batch_size  # at most, of texts with the same number of tokens
+        # Vectors of fixed texts (the ImageNet class texts, lucida.concepts) may be kept here: the
+        # folder is keyed by the weights and the export format, so its vectors never change.
+        self.vectors_cache = self.folder
         what = f"embedder {name}"
         try:
             meta = json.loads((self.folder / META).read_text())
             self.inputs: list[str] = meta["inputs"]
             self.dimensions: int = meta["dimensions"]
-            self.pad_id: int = meta["pad_id"]
             self._tokenizer = Tokenizer.from_file(str(self.folder / "tokenizer.json"))
         except Exception as error:  # a damaged cache: exported again
             raise ExportFailed(f"{what}: its export in {self.folder} cannot be loaded ({error})") from error
@@ -93,20 +94,21 @@ class OnnxTextEmbedder:
         if not texts:
             return vectors
         encodings = self._tokenizer.encode_batch(texts)
-        order = np.argsort([-len(e.ids) for e in encodings], kind="stable")
-        for start in range(0, len(texts), self.batch_size):
-            chosen = order[start : start + self.batch_size]
-            batch = [encodings[i] for i in chosen]
-            width = max(len(e.ids) for e in batch)
-            feeds = {}
-            for name in self.inputs:
-                # Padding is masked out of attention and pooling; its id only has to be valid.
-                column = np.full((len(batch), width), self.pad_id if name == "input_ids" else 0, dtype=np.int64)
-                for row, encoding in enumerate(batch):
-                    values = getattr(encoding, _ENCODING_FIELD[name])
-                    column[row, : len(values)] = values
-                feeds[name] = column
-            vectors[chosen] = self._session.run(None, feeds)[0]
+        # A batch holds texts of one length only, so nothing is padded. Padded to the longest of
+        # 16 length-sorted texts, the describer's texts (29-231 tokens) cost a third more CPU
+        # (docs/benchmarks.md, issue 18), and with no padding a text's vector does not depend on
+        # the texts beside it.
+        by_length: dict[int, list[int]] = {}
+        for i, encoding in enumerate(encodings):
+            by_length.setdefault(len(encoding.ids), []).append(i)
+        for same_length in by_length.values():
+            for start in range(0, len(same_length), self.batch_size):
+                chosen = same_length[start : start + self.batch_size]
+                feeds = {
+                    name: np.array([getattr(encodings[i], _ENCODING_FIELD[name]) for i in chosen], dtype=np.int64)
+                    for name in self.inputs
+                }
+                vectors[chosen] = self._session.run(None, feeds)[0]
         return vectors
 
 

@@ -555,6 +555,11 @@ class LazyEmbedder:
     def embed_queries(self, texts: list[str]) -> np.ndarray:
         return self.model().embed_queries(texts)
 
+    @property
+    def vectors_cache(self) -> Path | None:
+        """Where the model keeps vectors of fixed texts, if it does (lucida.concepts)."""
+        return getattr(self.model(), "vectors_cache", None)
+
 
 def load_now(model: Describer | Embedder) -> None:
     """Load a lazily loaded model now (LazyDescriber, LazyEmbedder); any other is loaded."""
