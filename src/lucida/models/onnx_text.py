@@ -95,7 +95,7 @@ class OnnxTextEmbedder:
             return vectors
         encodings = self._tokenizer.encode_batch(texts)
         # A batch holds texts of one length only, so nothing is padded. Padded to the longest of
-        # 16 length-sorted texts, the describer's texts (29-231 tokens) cost a third more CPU
+        # 16 length-sorted texts, the describer's texts (28-231 tokens) cost a third more CPU
         # (docs/benchmarks.md, issue 18), and with no padding a text's vector does not depend on
         # the texts beside it.
         by_length: dict[int, list[int]] = {}
@@ -185,7 +185,6 @@ def _export_into(name: str, weights: Path, work: Path) -> dict:
         "inputs": inputs,
         "dimensions": int((getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension)()),
         "max_tokens": int(model.max_seq_length),
-        "pad_id": int(model.tokenizer.pad_token_id or 0),
         "fused": fused,
     }
     (work / META).write_text(json.dumps(meta))
