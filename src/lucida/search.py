@@ -26,11 +26,12 @@ from lucida.catalog import CatalogStore
 from lucida.catalog.store import StoredEmbedding
 from lucida.errors import LucidaError
 from lucida.models.base import Embedder
-from lucida.query import parse_query
+from lucida.query import ParsedQuery, parse_query
 from lucida.pairs import PhotoGroups, export_pattern, one_per_photo
 from lucida.ranking import fused_value, matched_fields, query_words, top_k
 from lucida.relevance import EXCLUDED_FROM, Calibration, calibration_for
 from lucida.search_index import SearchIndex, second_files
+from lucida.translation import query_language, translate_query
 
 QUERY_CACHE_SIZE = 1024  # query vectors kept (1.5 KB each at 384 dimensions)
 # Description ids kept for the words searched most recently (8 bytes each: 32 MB).
@@ -263,8 +264,9 @@ class Searcher:
         stored = self._current()
         if len(stored.image_ids) == 0:
             return [RankedPage([], 0, 0) for _ in queries]
-        if vectors is None or any(p.excluded for p in parsed):
-            # A vector made elsewhere embedded the whole text, exclusions included.
+        parsed = [self._in_english(p, query) for p, query in zip(parsed, queries)]
+        if vectors is None or any(p.text != query for p, query in zip(parsed, queries)):
+            # A vector made elsewhere embedded the query as typed: exclusions, other languages.
             query_vectors = self._embed([p.text for p in parsed], stored)
         else:
             query_vectors = np.stack([self._query_vector(v, stored)[0] for v in vectors])
@@ -275,6 +277,22 @@ class Searcher:
             self._ranked_for_query(p.text, vector, scores, stored, k, offset, only, weak, p.excluded, explain)
             for p, vector, scores in zip(parsed, query_vectors, all_scores)
         ]
+
+    def _in_english(self, parsed: ParsedQuery, typed: str) -> ParsedQuery:
+        """The query as search ranks it: in English words when it was typed in another language
+        (lucida.translation), unless the catalog's words have it as typed. What to find and
+        what to exclude are read in the language of the whole query ("un animal sans chat")."""
+
+        def holds(word: str) -> bool:
+            return len(self._rows_holding(word)) > 0
+
+        if not parsed.excluded:
+            return ParsedQuery(translate_query(parsed.text, holds).text)
+        language = query_language(typed)
+        return ParsedQuery(
+            translate_query(parsed.text, holds, language).text,
+            tuple(translate_query(term, holds, language).text for term in parsed.excluded),
+        )
 
     def search_vector(
         self, vector: np.ndarray, k: int = 20, offset: int = 0, only: Collection[int] | None = None

@@ -13,6 +13,7 @@ import hmac
 import ipaddress
 import logging
 import re
+import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import quote, quote_plus, unquote, unquote_plus, urlsplit
@@ -25,6 +26,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from lucida import translation
 from lucida.catalog_location import catalog_location
 from lucida.errors import LucidaError
 from lucida.library import ModelSet
@@ -70,6 +72,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
+        # Compiling the dictionaries of other languages takes seconds, once per machine.
+        threading.Thread(target=translation.prepare, name="dictionaries", daemon=True).start()
         yield
         web.job.wait(timeout=5)
         web.library.close()
