@@ -9,6 +9,11 @@ from lucida.catalog import open_catalog
 from lucida.errors import LucidaError
 from lucida.indexer import index_paths
 from lucida.search import Searcher, top_k
+from lucida.translation import dictionaries_installed
+
+needs_dictionaries = pytest.mark.skipif(
+    not dictionaries_installed(), reason="no FreeDict dictionaries: run make system-deps"
+)
 
 
 def test_top_k_orders_best_first_and_breaks_ties_by_position():
@@ -142,3 +147,28 @@ def test_the_classes_a_result_shows_are_its_photos_likeliest_even_when_a_caption
         for result in results:
             assert result.why["classes"] == [{"label": c["label"], "p": c["p"]} for c in expected[result.image_id][:3]]
             assert result.why["classes"], result.path
+
+
+# Queries in other languages, searched in English words (lucida.translation, tests/test_translation.py).
+@needs_dictionaries
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("une tasse de café", "coffee.jpg"),
+        ("eine Rakete", "rocket.jpg"),
+        ("una moto", "motorcycle.jpg"),
+        ("猫", "chelsea.jpg"),
+        ("コーヒーカップ", "coffee.jpg"),
+    ],
+)
+def test_queries_in_other_languages_find_the_sample_photo_first(searcher, query, expected):
+    results = searcher.search(query, k=3)
+    assert results[0].path.endswith("/" + expected), [r.path for r in results]
+
+
+@needs_dictionaries
+def test_an_excluded_word_in_another_language_is_translated_too(searcher):
+    everything = [r.path for r in searcher.search("un animal", k=17)]
+    assert any(p.endswith("/chelsea.jpg") for p in everything)
+    without = [r.path for r in searcher.search("un animal sans chat", k=17)]
+    assert not any(p.endswith("/chelsea.jpg") for p in without)

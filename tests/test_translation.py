@@ -1,5 +1,6 @@
 """Queries in other languages searched in English words (lucida.translation), from the FreeDict
-dictionaries Debian ships (`make system-deps` installs them), with the real offline models."""
+dictionaries Debian ships (`make system-deps` installs them). Searches of the sample photos in
+other languages: tests/test_search.py."""
 
 from __future__ import annotations
 
@@ -9,15 +10,12 @@ from pathlib import Path
 import pytest
 
 from lucida import translation
-from lucida.catalog import open_catalog
-from lucida.indexer import index_paths
-from lucida.search import Searcher
 from lucida.translation import translate_query
 
 QUERIES = Path(__file__).resolve().parent.parent / "data" / "eval" / "lucida-offline" / "queries.jsonl"
 
 pytestmark = pytest.mark.skipif(
-    not translation._installed_sources(), reason="no FreeDict dictionaries: run make system-deps"
+    not translation.dictionaries_installed(), reason="no FreeDict dictionaries: run make system-deps"
 )
 
 
@@ -104,33 +102,3 @@ def test_the_compiled_dictionaries_are_made_once_and_atomically(tmp_path, monkey
         assert compiled.stat().st_mtime_ns == stamp  # read, not made again
     finally:
         translation._dictionary.cache_clear()
-
-
-@pytest.fixture(scope="module")
-def searcher(module_catalog_location, sample_photos, describer, embedder):
-    catalog = open_catalog(module_catalog_location)
-    index_paths(catalog, [str(sample_photos)], describer, embedder)
-    yield Searcher(catalog, embedder)
-    catalog.close()
-
-
-@pytest.mark.parametrize(
-    ("query", "expected"),
-    [
-        ("une tasse de café", "coffee.jpg"),
-        ("eine Rakete", "rocket.jpg"),
-        ("una moto", "motorcycle.jpg"),
-        ("猫", "chelsea.jpg"),
-        ("コーヒーカップ", "coffee.jpg"),
-    ],
-)
-def test_queries_in_other_languages_find_the_sample_photo_first(searcher, query, expected):
-    results = searcher.search(query, k=3)
-    assert results[0].path.endswith("/" + expected), [r.path for r in results]
-
-
-def test_an_excluded_word_in_another_language_is_translated_too(searcher):
-    everything = [r.path for r in searcher.search("un animal", k=17)]
-    assert any(p.endswith("/chelsea.jpg") for p in everything)
-    without = [r.path for r in searcher.search("un animal sans chat", k=17)]
-    assert not any(p.endswith("/chelsea.jpg") for p in without)

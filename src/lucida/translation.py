@@ -104,6 +104,11 @@ def prepare() -> None:
     _dictionary()
 
 
+def dictionaries_installed() -> bool:
+    """Whether any of the FreeDict dictionaries is where lucida looks for them."""
+    return bool(_installed_sources())
+
+
 def query_language(query: str) -> str:
     """The language a query is in, as translate_query reads it: "en" for English, and for a
     query it cannot tell (no dictionaries, a tie with English)."""
