@@ -15,6 +15,7 @@ import pytest
 
 from lucida.catalog import Catalog
 from lucida.indexer import index_paths
+from lucida.translation import dictionaries_installed
 
 from conftest import interruptible, make_photo_variants
 
@@ -68,7 +69,8 @@ def test_search_json_contract_is_exact(indexed_db, sample_photos):
     assert len(lines) == 1, "exactly one JSON object"
     payload = json.loads(lines[0])
     # issue 12: counts; issue 16: the named people every result shows
-    assert set(payload) == {"query", "people", "total", "weaker", "results"} and payload["query"] == "a cat"
+    assert set(payload) == {"query", "people", "searched_as", "total", "weaker", "results"}
+    assert payload["query"] == "a cat" and payload["searched_as"] is None  # English: searched as typed
     assert payload["people"] == []
     assert payload["total"] >= 1 and payload["total"] + payload["weaker"] == 17
     results = payload["results"]
@@ -108,6 +110,16 @@ def test_queries_file_prints_json_lines_in_order(indexed_db, sample_photos, tmp_
         str(sample_photos / "rocket.jpg"),
     ]
     assert all(len(p["results"]) == 3 for p in payloads)
+
+
+@pytest.mark.skipif(not dictionaries_installed(), reason="no FreeDict dictionaries: run make system-deps")
+def test_a_query_in_another_language_says_the_english_words_it_was_searched_by(indexed_db, sample_photos):
+    done = run("search", "une tasse de café", "-k", "2", db=indexed_db)
+    said, first = done.stdout.splitlines()[:2]
+    assert said == "searched as: cup coffee"
+    assert first.split(maxsplit=2)[2] == str(sample_photos / "coffee.jpg")
+    payload = json.loads(run("search", "une tasse de café", "-k", "1", "--json", db=indexed_db).stdout)
+    assert payload["query"] == "une tasse de café" and payload["searched_as"] == "cup coffee"
 
 
 def test_human_search_output_has_rank_score_path_and_description(indexed_db, sample_photos):

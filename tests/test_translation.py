@@ -30,7 +30,7 @@ pytestmark = pytest.mark.skipif(
         ("rote Blume", "de", "red flower"),  # lucida.languages' colour, not "die Rote"
         ("una jirafa", "es", "giraffe"),
         ("pájaros", "es", "bird"),  # a plural the dictionary has only as its singular
-        ("fiori", "it", "bloom"),
+        ("fiori", "it", "flower"),  # the describer's word of the entry (bloom, flower)
         ("une moto rouge", "fr", "motorcycle red"),
         ("猫", "ja", "cat"),
         ("ラクダ", "ja", "camel"),  # katakana found under its hiragana headword

@@ -36,11 +36,12 @@ from schemathesis.generation import GenerationMode
 from lucida.catalog import Catalog
 from lucida.cli import cli
 from lucida.indexer import index_paths
+from lucida.translation import dictionaries_installed
 from lucida.web import create_app
 
 from conftest import make_photo_variants, png_bomb
 
-SEARCH_KEYS = {"query", "took_ms", "total", "weaker", "people", "results"}
+SEARCH_KEYS = {"query", "took_ms", "total", "weaker", "people", "searched_as", "results"}
 RESULT_KEYS = {"id", "path", "score", "caption", "thumbnail_url", "taken_at", "width", "height", "files", "why", "answer"}
 ABSENT = "a zebra"  # no sample photo shows one, and the classifier knows zebras (an ImageNet class)
 TOKEN = "s3cret-token"
@@ -129,6 +130,14 @@ def test_search_answers_the_documented_shape_with_the_cat_first(api, library):
     assert (first["width"], first["height"]) == Image.open(first["path"]).size
     flags = [hit["answer"] for hit in page["results"]]
     assert flags == sorted(flags, reverse=True)  # the answers first
+
+
+@pytest.mark.skipif(not dictionaries_installed(), reason="no FreeDict dictionaries: run make system-deps")
+def test_a_query_in_another_language_is_searched_in_english_words_and_says_so(api, library):
+    page = search(api, "eine Rakete", k=3)
+    assert page["query"] == "eine Rakete" and page["searched_as"] == "rocket"
+    assert Path(page["results"][0]["path"]).name == "rocket.jpg"
+    assert search(api, "a rocket", k=3)["searched_as"] is None
 
 
 def test_search_lists_the_answers_and_all_adds_the_weaker_matches(api, library):

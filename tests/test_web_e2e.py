@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -22,6 +23,7 @@ uvicorn = pytest.importorskip("uvicorn")
 
 from lucida.catalog import Catalog  # noqa: E402
 from lucida.indexer import index_paths  # noqa: E402
+from lucida.translation import dictionaries_installed  # noqa: E402
 from lucida.web.app import create_app  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -209,6 +211,18 @@ def test_query_in_the_url_opens_with_results(page, server):
     page.wait_for_selector("#grid .tile")
     assert page.locator("#q").input_value() == "coffee"
     assert Path(tile_paths(page)[0]).name == "coffee.jpg"
+
+
+@pytest.mark.skipif(not dictionaries_installed(), reason="no FreeDict dictionaries: run make system-deps")
+def test_a_query_in_another_language_says_what_it_was_searched_as(page, server):
+    page.goto(server + "/?q=" + quote("une tasse de café"))
+    page.wait_for_selector("#grid .tile")
+    assert Path(tile_paths(page)[0]).name == "coffee.jpg"
+    summary = page.locator("#summary").inner_text()
+    assert "“une tasse de café”" in summary and "searched as “cup coffee”" in summary
+    page.goto(server + "/?q=coffee")
+    page.wait_for_selector("#grid .tile")
+    assert "searched as" not in page.locator("#summary").inner_text()
 
 
 def test_scrolling_down_loads_the_next_page(browser, server):

@@ -254,6 +254,7 @@ def search(
                 payload = {
                     "query": text,
                     "people": list(page.people),  # named people every result shows
+                    "searched_as": page.searched,  # a query in another language, in English words
                     "total": page.total,  # answers (without a QUERY: the photos that pass)
                     "weaker": page.weaker,  # matches below the cutoff, listed after the answers with --all
                     "results": [
@@ -267,6 +268,8 @@ def search(
                 continue
             if len(texts) > 1:
                 click.echo(f"# {text}")
+            if page.searched:
+                click.echo(f"searched as: {page.searched}")
             if page.people:
                 click.echo(f"photos of {' and '.join(page.people)}")
             if not results and searcher.size:

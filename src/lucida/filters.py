@@ -172,7 +172,8 @@ def rank_page(
         [page] = searcher.search_many([query], k, offset, only, weak, vectors, explain)
         # By date, the answers stay ahead of the weaker matches.
         answers = in_order([r for r in page.results if r.answer], sort)
-        return RankedPage(answers + in_order([r for r in page.results if not r.answer], sort), page.answers, page.ranked)
+        weaker = in_order([r for r in page.results if not r.answer], sort)
+        return RankedPage(answers + weaker, page.answers, page.ranked, page.searched)
     if k < 1 or offset < 0:
         raise LucidaError(f"-k must be at least 1 and offset 0 or more, not {k} and {offset}")
     times = catalog.capture_times()

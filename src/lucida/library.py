@@ -145,6 +145,8 @@ class SearchPage:
     weaker: int = 0  # photos ranked below the cutoff: what `weak=True` ("--all") adds after the answers
     # The named people the results must show: those the query mentioned and those asked for.
     people: tuple[str, ...] = ()
+    # The query in the English words it was searched by, when typed in another language.
+    searched: str | None = None
 
 
 @dataclass(frozen=True)
@@ -487,7 +489,13 @@ class Library:
         photo_filter, query, vector = self._with_people(photo_filter or PhotoFilter(), query, vector)
         only = passing_ids(self.catalog, photo_filter)
         page = rank_page(searcher, query, only, k, offset, sort, vector, weak, explain)
-        return SearchPage(page.results, page.answers, weaker=page.ranked - page.answers, people=photo_filter.people)
+        return SearchPage(
+            page.results,
+            page.answers,
+            weaker=page.ranked - page.answers,
+            people=photo_filter.people,
+            searched=page.searched,
+        )
 
     def _with_people(
         self, photo_filter: PhotoFilter, query: str | None, vector: np.ndarray | None

@@ -9,6 +9,7 @@ and beside the catalog (lucida.search_index).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import unicodedata
@@ -128,6 +129,9 @@ class RankedPage:
     results: list[SearchResult]
     answers: int  # photos at or above the relevance cutoff (among those the search could show)
     ranked: int  # photos the search ranked, answers or not
+    # The query in the English words search ranked by, when it was typed in another language
+    # (lucida.translation); None when it was searched as typed.
+    searched: str | None = None
 
 
 class Searcher:
@@ -264,7 +268,8 @@ class Searcher:
         stored = self._current()
         if len(stored.image_ids) == 0:
             return [RankedPage([], 0, 0) for _ in queries]
-        parsed = [self._in_english(p, query) for p, query in zip(parsed, queries)]
+        typed = parsed
+        parsed = [self._in_english(p, query) for p, query in zip(typed, queries)]
         if vectors is None or any(p.text != query for p, query in zip(parsed, queries)):
             # A vector made elsewhere embedded the query as typed: exclusions, other languages.
             query_vectors = self._embed([p.text for p in parsed], stored)
@@ -273,9 +278,13 @@ class Searcher:
         # Exact search scores every photo for all the queries at once; through the index, each
         # query finds its own candidates.
         all_scores = self._scores(query_vectors, stored) if self._ann is None else [None] * len(parsed)
-        return [
+        pages = [
             self._ranked_for_query(p.text, vector, scores, stored, k, offset, only, weak, p.excluded, explain)
             for p, vector, scores in zip(parsed, query_vectors, all_scores)
+        ]
+        return [
+            page if p.text == t.text else dataclasses.replace(page, searched=p.text)
+            for page, p, t in zip(pages, parsed, typed)
         ]
 
     def _in_english(self, parsed: ParsedQuery, typed: str) -> ParsedQuery:

@@ -12,9 +12,9 @@ words up in a millisecond. Without the dictionaries a query is searched as typed
 - **Which language.** A query is translated only when more of its words are that language's than
   English (articles and prepositions count double), so "a cat", "pizza" and "chat room" stay
   English and "un chat" is French. Kana or kanji make it Japanese.
-- **Which sense.** A word has several ("Hund": a mine car, a dog). The first sense whose
-  translation is a word the describer writes (an ImageNet class or one of its WordNet
-  categories) wins, else the dictionary's first (JMdict's common words first).
+- **Which sense.** A word has several ("Hund": a mine car, a dog). A translation that is a word
+  the describer writes (an ImageNet class or one of its WordNet categories) wins, else the
+  dictionary's first (JMdict's common words first); see _best.
 - **Names stay**: lucida.languages' colours, months and countries ("rote" is red, not a
   communist), a query whose words are all capitalised in a language that writes nouns in
   lower case ("Picos de Europa"), numbers, and any word no dictionary has. Articles and
@@ -286,8 +286,8 @@ def _dictionary_forms(word: str, language: str) -> list[str]:
 def _best(entries: list[list[str]]) -> str:
     """A word's most likely translation for a photo search: the first entry (sense) whose first
     translation names something the describer writes ("Hund" is first a mine car, then a dog),
-    else the first entry that names one at all (its first translation: "fleur" -> bloom, not
-    flower, as the entry lists them), else the first."""
+    else the first such word in any entry ("fleur": bloom, flower -> flower; "feuille": leaf,
+    sheet -> sheet, the price of the rule), else the first translation."""
     vocabulary = _describer_vocabulary()
 
     def named(english: str) -> bool:
@@ -298,8 +298,9 @@ def _best(entries: list[list[str]]) -> str:
         if named(translations[0]):
             return translations[0]
     for translations in entries:
-        if any(named(english) for english in translations):
-            return translations[0]
+        for english in translations:
+            if named(english):
+                return english
     return entries[0][0]
 
 

@@ -123,6 +123,8 @@ class SearchPage(BaseModel):
     weaker: int  # a text query's matches below the cutoff: what all=true lists after the answers
     # The named people every result shows: those asked for with person= and those the query named.
     people: list[str] = []
+    # A query typed in another language: the English words it was searched by ("une grenouille": "frog").
+    searched_as: str | None = None
     results: list[SearchHit]
 
 
@@ -184,7 +186,7 @@ def _hits(web: WebContext, results: list[SearchResult]) -> list[SearchHit]:
 def _page(web: WebContext, query: str, started: float, page: LibraryPage) -> SearchPage:
     return SearchPage(
         query=query, took_ms=_ms_since(started), total=page.total, weaker=page.weaker, people=list(page.people),
-        results=_hits(web, page.results),
+        searched_as=page.searched, results=_hits(web, page.results),
     )
 
 

@@ -55,6 +55,7 @@ const state = {
   detailId: null,
   status: null, // the last answer of /api/status
   shownPeople: [], // who the text query's results show (named in it); from the last page
+  searchedAs: null, // a text query in another language: the English words it was searched by
   people: [], // the row of people, as /api/people lists them
   peopleTotal: 0,
 };
@@ -179,6 +180,7 @@ function startSearch(source) {
   state.done = source === null;
   state.loading = false;
   state.shownPeople = [];
+  state.searchedAs = null;
   markActivePerson();
   ui.grid.replaceChildren();
   ui.weakerBar.hidden = true;
@@ -220,6 +222,7 @@ async function loadMore() {
     state.total = page.total ?? state.results.length + fresh.length;
     state.weaker = page.weaker ?? 0;
     state.shownPeople = page.people || [];
+    state.searchedAs = page.searched_as || null;
     const listed = state.weak ? state.total + state.weaker : state.total;
     state.done = fresh.length === 0 || state.results.length + fresh.length >= listed;
     appendResults(fresh);
@@ -263,6 +266,10 @@ function renderSummary(tookMs) {
     : source.kind === "person" ? ["of ", el("span", { class: "source" }, source.name)]
     : source.kind === "face" ? ["with a face like ", el("span", { class: "source" }, source.name)]
     : ["like the photo ", el("span", { class: "source" }, source.file.name || "you dropped")];
+  // A query in another language was searched in English words: say which.
+  if (source.kind === "text" && state.searchedAs) {
+    what.push(", searched as ", el("span", { class: "source searched-as" }, `“${state.searchedAs}”`), ",");
+  }
   // A query that names people ("Grace Hopper in uniform") shows only their photos: say so.
   if (source.kind === "text" && state.shownPeople.length) {
     what.push(", photos of ", el("span", { class: "source" }, state.shownPeople.join(" and ")), ",");
