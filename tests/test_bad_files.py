@@ -291,7 +291,7 @@ def test_search_json_contract_is_unaffected(library, clean_library):
     lines = library.search.stdout.splitlines()
     assert len(lines) == 1
     payload = json.loads(lines[0])
-    assert set(payload) == {"query", "people", "total", "weaker", "results"}
+    assert set(payload) == {"query", "people", "searched_as", "total", "weaker", "results"}
     assert payload["query"] == "a cat"
     for result in payload["results"]:
         assert set(result) == {"path", "score", "caption", "taken_at", "files", "why", "answer"}

@@ -136,8 +136,12 @@ def test_search_answers_the_documented_shape_with_the_cat_first(api, library):
 def test_a_query_in_another_language_is_searched_in_english_words_and_says_so(api, library):
     page = search(api, "eine Rakete", k=3)
     assert page["query"] == "eine Rakete" and page["searched_as"] == "rocket"
-    assert Path(page["results"][0]["path"]).name == "rocket.jpg"
+    hit = page["results"][0]
+    assert Path(hit["path"]).name == "rocket.jpg"
     assert search(api, "a rocket", k=3)["searched_as"] is None
+    # The detail view weighs the same English words as the search: its score is the hit's similarity.
+    detail = api.get(f"/api/images/{hit['id']}", params={"q": "eine Rakete"}).json()
+    assert detail["why"]["score"] == pytest.approx(hit["why"]["similarity"], abs=1e-5)
 
 
 def test_search_lists_the_answers_and_all_adds_the_weaker_matches(api, library):

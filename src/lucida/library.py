@@ -555,15 +555,18 @@ class Library:
         """The folders indexed so far: the only ones the web app may index again."""
         return self.catalog.roots()
 
-    def photo(self, image_id: int, query_vector: np.ndarray | None = None) -> PhotoDetails | None:
-        """Everything the catalog knows about a photo; with a query's vector, the score a search
-        for it gives the photo. None when no file shows that photo."""
+    def photo(
+        self, image_id: int, query: str | None = None, query_vector: np.ndarray | None = None
+    ) -> PhotoDetails | None:
+        """Everything the catalog knows about a photo; with a query, the similarity its search
+        weighs for the photo (`query_vector`: the query's embedding as typed, when made
+        elsewhere). None when no file shows that photo."""
         record = self.catalog.image_record(image_id)
         if record is None:
             return None
         score = None
-        if query_vector is not None:
-            score = self.searcher().score_vector(query_vector, image_id)
+        if query is not None:
+            score = self.searcher().score_query(query, image_id, query_vector)
         classes = self.catalog.photo_classes([image_id]).get(image_id, [])
         return PhotoDetails(record, record.preferred.display if record.preferred else None, score, classes)
 

@@ -336,6 +336,17 @@ class Searcher:
         itself = np.flatnonzero(self._index.group_rows == group) if group >= 0 else np.array([row])
         return self._ranked(np.asarray(stored.vectors[row], dtype=np.float32), stored, k, offset, without=itself)
 
+    def score_query(self, query: str, image_id: int, vector: np.ndarray | None = None) -> float | None:
+        """How well one photo matches a query: the cosine similarity its search weighs, of the
+        words it searches for (exclusions left out, another language in English words).
+        `vector`: the query's embedding as typed, when it was made elsewhere (the web app's)."""
+        check_query(query)
+        stored = self._current()
+        searched = self._in_english(parse_query(query), query).text if len(stored.image_ids) else query
+        if vector is None or searched != query:
+            vector = self._embed([searched], stored)[0]
+        return self.score_vector(vector, image_id)
+
     def score_vector(self, vector: np.ndarray, image_id: int) -> float | None:
         """How well one photo matches a query vector: the score a search would give it.
         None when the photo has no vector."""

@@ -308,10 +308,12 @@ async def image(
     ] = None,
 ) -> dict[str, Any]:
     # Through the query embedder, not the library's searcher: the page has just searched these
-    # words, so their vector is cached there, and no model runs on the catalog thread.
-    vector = await web.query_embedder.vector(q) if q and q.strip() else None
+    # words, so their vector is cached there, and no model runs on the catalog thread (unless
+    # the search was of other words: exclusions left out, another language's in English).
+    query = q if q and q.strip() else None
+    vector = await web.query_embedder.vector(query) if query else None
     details, faces = await web.library.run(
-        lambda library: (library.photo(image_id, vector), library.faces_in(image_id))
+        lambda library: (library.photo(image_id, query, vector), library.faces_in(image_id))
     )
     if details is None:
         raise _no_photo(image_id)
