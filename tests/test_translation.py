@@ -102,3 +102,29 @@ def test_the_compiled_dictionaries_are_made_once_and_atomically(tmp_path, monkey
         assert compiled.stat().st_mtime_ns == stamp  # read, not made again
     finally:
         translation._dictionary.cache_clear()
+
+
+def test_a_damaged_compiled_file_is_made_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("LUCIDA_CACHE", str(tmp_path))
+    translation._dictionary.cache_clear()
+    try:
+        assert translate_query("une girafe").text == "giraffe"
+        (compiled,) = (tmp_path / "dictionaries").iterdir()
+        compiled.write_bytes(b"not a database" * 100)
+        translation._dictionary.cache_clear()
+        assert translate_query("une girafe").text == "giraffe"
+        assert [p.name for p in (tmp_path / "dictionaries").iterdir()] == [compiled.name]
+    finally:
+        translation._dictionary.cache_clear()
+
+
+def test_a_cache_that_cannot_be_written_searches_as_typed(tmp_path, monkeypatch, caplog):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("LUCIDA_CACHE", str(blocker / "cache"))  # no folder can be made under a file, root or not
+    translation._dictionary.cache_clear()
+    try:
+        assert translate_query("une girafe") == translation.Translation("en", "une girafe")
+        assert any("searched as typed" in record.getMessage() for record in caplog.records)
+    finally:
+        translation._dictionary.cache_clear()

@@ -145,9 +145,11 @@ class Dictionary:
     def __init__(self, path: Path):
         self._path = path
         self._local = threading.local()
+        # Reads both tables, so a damaged file shows here rather than in a search.
         self.languages = frozenset(
             row[0] for row in self._db().execute("SELECT DISTINCT language FROM translations")
         )
+        self._db().execute("SELECT count(*) FROM english").fetchone()
 
     def _db(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
@@ -333,14 +335,31 @@ def _dictionary() -> Dictionary | None:
     key = hashlib.sha256(f"{_FORMAT}:{stamp}".encode()).hexdigest()[:16]
     path = cache_root() / "dictionaries" / f"freedict-{key}.sqlite"
     with _lock:
-        if not path.exists():
-            log.warning("queries in other languages: preparing the dictionaries, once (10-30 s)")
+        for attempt in (1, 2):
             try:
-                _compile(sources, path)
-            except (OSError, sqlite3.Error, ValueError, KeyError) as error:  # a read-only cache, a damaged file
-                log.warning("queries in other languages are searched as typed: the dictionaries: %s", error)
-                return None
-    return Dictionary(path)
+                if not path.exists():
+                    log.warning("queries in other languages: preparing the dictionaries, once (10-30 s)")
+                    _compile(sources, path)
+                    _remove_older(path)
+                return Dictionary(path)
+            except sqlite3.DatabaseError as error:  # a damaged compiled file: made again, once
+                if attempt == 2 or not path.exists():
+                    problem: Exception = error
+                    break
+                log.warning("the compiled dictionaries are damaged (%s); making them again", error)
+                path.unlink(missing_ok=True)
+            except (OSError, sqlite3.Error, ValueError, KeyError) as error:  # a read-only cache, unreadable sources
+                problem = error
+                break
+    log.warning("queries in other languages are searched as typed: the dictionaries: %s", problem)
+    return None
+
+
+def _remove_older(path: Path) -> None:
+    """Other compiled dictionaries in the folder (of packages since upgraded): 65 MB each."""
+    for older in path.parent.glob("freedict-*.sqlite"):
+        if older != path:
+            older.unlink(missing_ok=True)
 
 
 def _installed_sources() -> dict[str, tuple[str, str]]:
