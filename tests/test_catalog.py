@@ -69,7 +69,19 @@ def test_replacing_a_description_drops_its_old_vectors(catalog_location):
         assert catalog.descriptions_without_embedding("e") == []
         with catalog.transaction():
             description_id = catalog.put_description(image_id, "d", "", "new text")
-        assert catalog.descriptions_without_embedding("e") == [(description_id, "new text")]
+        assert catalog.descriptions_without_embedding("e") == [(description_id, "new text", None)]
+
+
+def test_embedded_descriptions_come_page_by_page_in_id_order(catalog_location):
+    with open_catalog(catalog_location) as catalog:
+        for n in range(5):
+            add_photo(catalog, f"/p/{n}.jpg", f"h{n}", f"text {n}")
+        assert catalog.embedding_count("e") == 5 and catalog.embedding_count("other") == 0
+        first = catalog.embedded_descriptions("e", limit=3)
+        assert [t for _, t, _ in first] == ["text 0", "text 1", "text 2"] and first[0][2] is None
+        rest = catalog.embedded_descriptions("e", after=first[-1][0], limit=3)
+        assert [t for _, t, _ in rest] == ["text 3", "text 4"]
+        assert catalog.embedded_descriptions("e", after=rest[-1][0]) == []
 
 
 def test_search_vectors_prefer_the_active_describer(catalog_location):

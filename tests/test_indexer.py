@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from lucida.catalog import Catalog
+from lucida.concepts import EMBEDDED_TEXT_FORM, EMBEDDED_TEXT_SETTING, embedded_text
 from lucida.errors import LucidaError
 from lucida.indexer import index_paths
 from lucida.library import Library
@@ -140,6 +141,51 @@ def test_switching_embedder_reembeds_without_describing(tmp_path, photo_folder, 
         # Switching back needs no work at all: the old vectors are still there.
         back = index_paths(catalog, [str(photo_folder)], counting, embedder)
         assert (back.embedded, back.described) == (0, 0)
+
+
+def test_vectors_are_made_without_the_definitions_and_a_catalog_made_before_is_embedded_again(
+    tmp_path, photo_folder, describer, embedder
+):
+    counting = CountingDescriber(describer)
+    db = tmp_path / "c.db"
+    with Catalog.open(db) as catalog:
+        index_paths(catalog, [str(photo_folder)], counting, embedder)
+        assert catalog.get_setting(f"{EMBEDDED_TEXT_SETTING}:{embedder.name}") == EMBEDDED_TEXT_FORM
+        stored = catalog.embedded_descriptions(embedder.name)
+        assert len(stored) == 17
+        for description_id, text, details in stored:
+            shown = embedded_text(text, details)
+            assert "(" in text and "(" not in shown and len(shown) < len(text)  # the definitions are gone
+            assert shown.split(". ")[0] in text and " format" in shown  # the pixels' words stay
+        made_now = catalog.vectors_of([i for i, _, _ in stored], embedder.name)
+        expected = embedder.embed_documents([embedded_text(t, d) for _, t, d in stored])
+        assert np.allclose(made_now, expected, atol=1e-5)
+        # A catalog indexed before: its vectors made of the whole text, no form recorded.
+        with catalog.transaction():
+            for (description_id, _, _), vector in zip(stored, embedder.embed_documents([t for _, t, _ in stored])):
+                catalog.put_embedding(description_id, embedder.name, vector)
+            catalog.delete_setting(f"{EMBEDDED_TEXT_SETTING}:{embedder.name}")
+        again = index_paths(catalog, [str(photo_folder)], counting, embedder)
+        assert (again.described, again.embedded) == (0, 17) and counting.described == 17  # nothing described again
+        assert np.allclose(catalog.vectors_of([i for i, _, _ in stored], embedder.name), expected, atol=1e-5)
+        assert catalog.get_setting(f"{EMBEDDED_TEXT_SETTING}:{embedder.name}") == EMBEDDED_TEXT_FORM
+        assert index_paths(catalog, [str(photo_folder)], counting, embedder).embedded == 0  # once
+        # A run interrupted after the first 10: the next one goes on from there.
+        whole = embedder.embed_documents([t for _, t, _ in stored])
+        with catalog.transaction():
+            for (description_id, _, _), vector in zip(stored, whole):
+                catalog.put_embedding(description_id, embedder.name, vector)
+            catalog.set_setting(f"{EMBEDDED_TEXT_SETTING}:{embedder.name}", f"{EMBEDDED_TEXT_FORM}:{stored[9][0]}")
+        assert index_paths(catalog, [str(photo_folder)], counting, embedder).embedded == 7
+        ids = [i for i, _, _ in stored]
+        assert np.allclose(catalog.vectors_of(ids[:10], embedder.name), whole[:10], atol=1e-5)
+        assert np.allclose(catalog.vectors_of(ids[10:], embedder.name), expected[10:], atol=1e-5)
+        assert Searcher(catalog, embedder).search("a cat", k=1)[0].path.endswith("/chelsea.jpg")
+
+
+def test_a_caption_is_embedded_whole():
+    assert embedded_text("a cat (tabby) on a sofa", None) == "a cat (tabby) on a sofa"
+    assert embedded_text("a cat (tabby) on a sofa", {"fields": {}}) == "a cat (tabby) on a sofa"
 
 
 def test_switching_describer_keeps_old_descriptions_until_replaced(tmp_path, photo_folder, describer, embedder):

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from lucida.catalog import Catalog, CatalogStore
+from lucida.concepts import embedded_text
 from lucida.describe import Unreadable, describe_each, read_photo
 from lucida.indexer import embed_missing
 from lucida.models.base import Describer, Description, Embedder
@@ -77,7 +78,8 @@ def _caption_all(
                 # index` or `lucida caption` run (indexer.embed_missing).
                 ids = store_captions(catalog, captioner.name, captioner.prompt, kind, revision, done, failures)
                 if ids:
-                    store_vectors(catalog, embedder.name, ids, embedder.embed_documents([d.text for _, d in done]))
+                    texts = [embedded_text(d.text, d.details) for _, d in done]
+                    store_vectors(catalog, embedder.name, ids, embedder.embed_documents(texts))
                 for image_id, why in failures.items():
                     progress.note(f"caption failed for {dict(batch)[image_id]}: {why}")
                 summary.captioned += len(done)

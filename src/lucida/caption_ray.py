@@ -23,6 +23,7 @@ import numpy as np
 
 from lucida.caption import CaptionSummary, caption_batch, store_captions, store_vectors
 from lucida.catalog import CatalogStore
+from lucida.concepts import embedded_text
 from lucida.models.base import Description
 from lucida.progress import Progress, SilentProgress
 from lucida.ray_runs import LOCAL, RayRun, WorkerRates, actor_pool, connect, import_ray, through_actors, unwrapped
@@ -122,7 +123,7 @@ class _CaptionActor:
         # a failure too: the driver stores every row without an error as a caption.
         why = ["" if i in captions else failures.get(i, "no caption") for i in ids]
         captioned = [row for row, i in enumerate(ids) if i in captions]
-        vectors, embedded = self._embedded([texts[row] for row in captioned])
+        vectors, embedded = self._embedded([embedded_text(captions[ids[row]].text, captions[ids[row]].details) for row in captioned])
         full = np.zeros((len(ids), vectors.shape[1] if embedded else 1), dtype=np.float32)
         if embedded:
             full[captioned] = vectors

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,39 @@ TOP_CLASSES = 10
 # Class text vectors already made in this process, by embedder name: tests and the web app make
 # many catalogs and would otherwise embed the 1,000 class texts into each.
 _made: dict[str, dict[str, np.ndarray]] = {}
+
+
+# What the vectors of a catalog's descriptions were made of, per embedder (its setting
+# f"{EMBEDDED_TEXT_SETTING}:{embedder}"): "2" is embedded_text's form. A catalog whose vectors
+# were made of the whole text (before 2026-12-01) has them made again by its next index run.
+EMBEDDED_TEXT_SETTING = "embedded_text"
+EMBEDDED_TEXT_FORM = "2"
+
+
+def embedded_text(text: str, details: dict | None) -> str:
+    """What of a description its vector is made of: the text without the WordNet definitions
+    the classifier describer writes after each class ("Egyptian cat (a domestic cat of Egypt).
+    tabby, ..." -> "Egyptian cat. tabby, ..."). BM25 and the detail view still read the whole
+    text; the vector reads the names, the categories and the pixels' words. Half the tokens (99
+    -> 48 on average), so indexing spends half as long embedding, and search finds about as well
+    (docs/benchmarks.md, issue 18: R@10 0.80 -> 0.83 on the held-out half, 0.78 -> 0.76 on dev).
+    Any other text (a caption) is embedded whole."""
+    classes = (details or {}).get("classes")
+    if not classes or not isinstance(classes, list):
+        return text
+    definitions = _definitions()
+    for listed in classes:
+        definition = definitions.get(listed.get("synset")) if isinstance(listed, dict) else None
+        if definition:
+            text = text.replace(f" ({definition})", "", 1)
+    return text
+
+
+@cache
+def _definitions() -> dict[str, str]:
+    from lucida.models.imagenet_classes import load_imagenet_classes
+
+    return {c.synset: c.definition for c in load_imagenet_classes()}
 
 
 def class_text(lemmas: list[str], definition: str) -> str:

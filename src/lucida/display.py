@@ -3,7 +3,8 @@
 A describer's text is written for search: every likely class with its WordNet definition, a
 dozen categories, the pixel facts as synonyms ("Egyptian cat (a domestic cat of Egypt). tabby,
 tabby cat (a cat with a grey or tawny coat ...). a kind of vertebrate, craniate; chordate; ...").
-Ranking, the search vectors and BM25 read that text as it is stored. A person reads a short
+BM25 reads that text as it is stored, and the search vectors are made of it without its
+definitions (concepts.embedded_text). A person reads a short
 caption made from the same description: its class names, a category word or two and what the
 pixels show ("Egyptian cat, tabby — animal; brown, orange"). `display_caption` is the one place
 that rule lives: the search results, the web page, `export-xmp` and `lucida eval`'s

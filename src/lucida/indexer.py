@@ -21,7 +21,7 @@ import numpy as np
 
 from lucida.catalog import Catalog
 from lucida.catalog.store import ACTIVE_DESCRIBER, ACTIVE_EMBEDDER
-from lucida.concepts import add_conse_vectors
+from lucida.concepts import EMBEDDED_TEXT_FORM, EMBEDDED_TEXT_SETTING, add_conse_vectors, embedded_text
 from lucida.metadata_text import update_metadata_descriptions
 from lucida.errors import LucidaError
 from lucida.describe import Unreadable, decode_photo, describe_each
@@ -104,6 +104,8 @@ def index_paths(
     with catalog.transaction():
         catalog.set_setting(ACTIVE_DESCRIBER, describer.name)
         catalog.set_setting(ACTIVE_EMBEDDER, embedder.name)
+        if not catalog.embedding_count(embedder.name):  # every vector of this space is made as now
+            catalog.set_setting(f"{EMBEDDED_TEXT_SETTING}:{embedder.name}", EMBEDDED_TEXT_FORM)
         for root in roots:
             if os.path.isdir(root):  # folders become library roots, which `lucida serve` may reindex
                 catalog.add_root(root)
@@ -274,7 +276,8 @@ def describe_prepared(batch: list[Prepared], describer: Describer, embedder: Emb
         fresh[i].reason, fresh[i].retry = f"describing failed, tried again next run: {why}", True
     descriptions = [d for i, d in enumerate(described) if i not in errors]
     fresh = [p for p in fresh if p.reason is None]
-    vectors = _embed_texts(embedder, [d.text for d in descriptions], vectors_by_text)  # type: ignore[union-attr]
+    texts = [embedded_text(d.text, d.details) for d in descriptions]  # type: ignore[union-attr]
+    vectors = _embed_texts(embedder, texts, vectors_by_text)
     for prepared, description, vector in zip(fresh, descriptions, vectors):
         photo = prepared.photo
         prepared.made = Made(description, vector, photo.width, photo.height, photo.taken_at)  # type: ignore[arg-type,union-attr]
@@ -432,22 +435,58 @@ def _gone_paths(catalog: Catalog, roots: list[str], seen: set[str], unreadable_d
 
 
 def embed_missing(catalog: Catalog, embedder: Embedder, progress: Progress, chunk: int = 256) -> int:
-    """Embed every stored description that lacks a vector from `embedder`. No image is decoded."""
+    """Embed every stored description that lacks a vector from `embedder`, and make again the
+    vectors a catalog made of the whole text before (concepts.embedded_text). No image is
+    decoded."""
+    made_again = _embed_again(catalog, embedder, progress, chunk)
     rows = catalog.descriptions_without_embedding(embedder.name)
     if not rows:
-        return 0
+        return made_again
     progress.start(f"embedding with {embedder.name}", len(rows))
     try:
         for start in range(0, len(rows), chunk):
-            part = rows[start : start + chunk]
-            vectors = embedder.embed_documents([text for _, text in part])
-            with catalog.transaction():
-                for (description_id, _), vector in zip(part, vectors):
-                    catalog.put_embedding(description_id, embedder.name, vector)
-            progress.advance(len(part))
+            _store_embedded(catalog, embedder, rows[start : start + chunk])
+            progress.advance(len(rows[start : start + chunk]))
     finally:
         progress.finish()
-    return len(rows)
+    return made_again + len(rows)
+
+
+def _embed_again(catalog: Catalog, embedder: Embedder, progress: Progress, chunk: int) -> int:
+    """Make again, once, the vectors a catalog made of its descriptions' whole text before
+    concepts.embedded_text: page by page in id order, each page's vectors committed with how
+    far the work has come (the setting "2:<last id>"), so an interrupted run resumes there."""
+    setting = f"{EMBEDDED_TEXT_SETTING}:{embedder.name}"
+    state = catalog.get_setting(setting) or ""
+    if state == EMBEDDED_TEXT_FORM:
+        return 0
+    after = int(state.split(":")[1]) if state.startswith(EMBEDDED_TEXT_FORM + ":") else 0
+    made = 0
+    progress.start(f"embedding again with {embedder.name}", catalog.embedding_count(embedder.name))
+    try:
+        while page := catalog.embedded_descriptions(embedder.name, after, chunk):
+            after = page[-1][0]
+            whole = [row for row in page if embedded_text(row[1], row[2]) != row[1]]  # captions stay as they are
+            _store_embedded(catalog, embedder, whole, (setting, f"{EMBEDDED_TEXT_FORM}:{after}"))
+            made += len(whole)
+            progress.advance(len(page))
+        catalog.set_setting(setting, EMBEDDED_TEXT_FORM)
+    finally:
+        progress.finish()
+    return made
+
+
+def _store_embedded(
+    catalog: Catalog, embedder: Embedder, rows: list[tuple[int, str, dict | None]], setting: tuple[str, str] | None = None
+) -> None:
+    """Embed these stored descriptions (id, text, details) and store their vectors in one
+    transaction, with `setting` (key, value) when given."""
+    vectors = embedder.embed_documents([embedded_text(text, details) for _, text, details in rows]) if rows else []
+    with catalog.transaction():
+        for (description_id, _, _), vector in zip(rows, vectors):
+            catalog.put_embedding(description_id, embedder.name, vector)
+        if setting is not None:
+            catalog.set_setting(*setting)
 
 
 def _in_order(pool: ThreadPoolExecutor, work: Callable, items: list, window: int) -> Iterator:

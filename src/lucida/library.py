@@ -727,7 +727,9 @@ def describe_upload(data: bytes, extension: str, describer: Describer, embedder:
     [description], errors = describe_each([photo.image], describer)
     if description is None:
         raise LucidaError(f"{describer.name} could not describe the photo: {errors[0]}")
-    return description.text, embedder.embed_documents([description.text])[0]
+    from lucida.concepts import embedded_text
+
+    return description.text, embedder.embed_documents([embedded_text(description.text, description.details)])[0]
 
 
 __all__ = [

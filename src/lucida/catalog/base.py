@@ -150,8 +150,17 @@ class CatalogStore(Protocol):
     def put_embedding(self, description_id: int, embedder: str, vector: np.ndarray) -> None:
         ...
 
-    def descriptions_without_embedding(self, embedder: str) -> list[tuple[int, str]]:
-        """(description id, text) of every description of a filed image not yet embedded."""
+    def descriptions_without_embedding(self, embedder: str) -> list[tuple[int, str, dict | None]]:
+        """(description id, text, details) of every description of a filed image not yet embedded."""
+        ...
+
+    def embedding_count(self, embedder: str) -> int:
+        """How many descriptions have a vector from this embedder."""
+        ...
+
+    def embedded_descriptions(self, embedder: str, after: int = 0, limit: int = 2048) -> list[tuple[int, str, dict | None]]:
+        """(description id, text, details) of the descriptions of filed images that have a
+        vector from this embedder, by id from `after` on, at most `limit`."""
         ...
 
     def search_vectors(

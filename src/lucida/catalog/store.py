@@ -490,11 +490,26 @@ class Catalog(FaceStore):
             (description_id, embedder, self._vector_value(vector)),
         )
 
-    def descriptions_without_embedding(self, embedder: str) -> list[tuple[int, str]]:
-        """(description id, text) of every description of a filed image not yet embedded."""
-        return self._db.execute(
-            f"SELECT d.id, d.text {_UNEMBEDDED_DESCRIPTIONS} ORDER BY d.id", (embedder,)
-        ).fetchall()
+    def descriptions_without_embedding(self, embedder: str) -> list[tuple[int, str, dict | None]]:
+        """(description id, text, details) of every description of a filed image not yet embedded."""
+        rows = self._db.execute(f"SELECT d.id, d.text, d.details {_UNEMBEDDED_DESCRIPTIONS} ORDER BY d.id", (embedder,))
+        return [(i, text, json.loads(details) if details else None) for i, text, details in rows]
+
+    def embedding_count(self, embedder: str) -> int:
+        """How many descriptions have a vector from this embedder."""
+        return self._db.execute("SELECT count(*) FROM embeddings WHERE embedder = ?", (embedder,)).fetchone()[0]
+
+    def embedded_descriptions(self, embedder: str, after: int = 0, limit: int = 2048) -> list[tuple[int, str, dict | None]]:
+        """(description id, text, details) of the descriptions of filed images that have a
+        vector from this embedder, by id from `after` on, at most `limit` (a page: at a million
+        photos the whole list would not fit in memory)."""
+        rows = self._db.execute(
+            f"SELECT d.id, d.text, d.details FROM descriptions d JOIN embeddings e ON e.description_id = d.id "
+            f"WHERE e.embedder = ? AND d.id > ? AND d.describer != '{METADATA_DESCRIBER}' "
+            "AND EXISTS (SELECT 1 FROM files f WHERE f.image_id = d.image_id) ORDER BY d.id LIMIT ?",
+            (embedder, after, limit),
+        )
+        return [(i, text, json.loads(details) if details else None) for i, text, details in rows]
 
     def search_vectors(
         self, embedder: str, table: str = "embeddings", image_ids: np.ndarray | None = None
