@@ -89,33 +89,32 @@ def test_without_dictionaries_a_query_is_searched_as_typed(tmp_path, monkeypatch
         translation._dictionary.cache_clear()
 
 
-def test_the_compiled_dictionaries_are_made_once_and_atomically(tmp_path, monkeypatch):
+@pytest.fixture
+def own_cache(tmp_path, monkeypatch):
+    """A cache folder of the test's own, the compiled dictionaries forgotten before and after."""
     monkeypatch.setenv("LUCIDA_CACHE", str(tmp_path))
     translation._dictionary.cache_clear()
-    try:
-        assert translate_query("eine Katze").text == "cat"
-        (compiled,) = (tmp_path / "dictionaries").iterdir()
-        assert compiled.suffix == ".sqlite"
-        stamp = compiled.stat().st_mtime_ns
-        translation._dictionary.cache_clear()
-        assert translate_query("un chien").text == "dog"
-        assert compiled.stat().st_mtime_ns == stamp  # read, not made again
-    finally:
-        translation._dictionary.cache_clear()
-
-
-def test_a_damaged_compiled_file_is_made_again(tmp_path, monkeypatch):
-    monkeypatch.setenv("LUCIDA_CACHE", str(tmp_path))
+    yield tmp_path
     translation._dictionary.cache_clear()
-    try:
-        assert translate_query("une girafe").text == "giraffe"
-        (compiled,) = (tmp_path / "dictionaries").iterdir()
-        compiled.write_bytes(b"not a database" * 100)
-        translation._dictionary.cache_clear()
-        assert translate_query("une girafe").text == "giraffe"
-        assert [p.name for p in (tmp_path / "dictionaries").iterdir()] == [compiled.name]
-    finally:
-        translation._dictionary.cache_clear()
+
+
+def test_the_compiled_dictionaries_are_made_once_and_atomically(own_cache):
+    assert translate_query("eine Katze").text == "cat"
+    (compiled,) = (own_cache / "dictionaries").iterdir()
+    assert compiled.suffix == ".sqlite"
+    stamp = compiled.stat().st_mtime_ns
+    translation._dictionary.cache_clear()
+    assert translate_query("un chien").text == "dog"
+    assert compiled.stat().st_mtime_ns == stamp  # read, not made again
+
+
+def test_a_damaged_compiled_file_is_made_again(own_cache):
+    assert translate_query("une girafe").text == "giraffe"
+    (compiled,) = (own_cache / "dictionaries").iterdir()
+    compiled.write_bytes(b"not a database" * 100)
+    translation._dictionary.cache_clear()
+    assert translate_query("une girafe").text == "giraffe"
+    assert [p.name for p in (own_cache / "dictionaries").iterdir()] == [compiled.name]
 
 
 def test_a_cache_that_cannot_be_written_searches_as_typed(tmp_path, monkeypatch, caplog):

@@ -462,7 +462,11 @@ def _embed_again(catalog: Catalog, embedder: Embedder, progress: Progress, chunk
         return 0
     after = int(state.split(":")[1]) if state.startswith(EMBEDDED_TEXT_FORM + ":") else 0
     made = 0
-    progress.start(f"embedding again with {embedder.name}", catalog.embedding_count(embedder.name))
+    count = catalog.embedding_count(embedder.name)
+    if not count:  # nothing was made before: every vector to come is made as now
+        catalog.set_setting(setting, EMBEDDED_TEXT_FORM)
+        return 0
+    progress.start(f"embedding again with {embedder.name}", count)
     try:
         while page := catalog.embedded_descriptions(embedder.name, after, chunk):
             after = page[-1][0]
