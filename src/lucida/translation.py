@@ -131,7 +131,11 @@ def _held(query: str, words: list[str], holds: Callable[[str], bool]) -> bool:
     """Whether the catalog has every word of the query that is not an article or preposition."""
     if is_japanese(query):
         return holds(unicodedata.normalize("NFKC", query).casefold().strip())
-    content = [w.casefold() for w in words if len(w) > 1 and not any(w.casefold() in f for f in _FUNCTION.values())]
+    content = [
+        w.casefold()
+        for w in words
+        if len(w) > 1 and not any(c.isdigit() for c in w) and not any(w.casefold() in f for f in _FUNCTION.values())
+    ]
     return bool(content) and all(holds(word) for word in content)
 
 
@@ -164,22 +168,52 @@ class Dictionary:
         ).fetchone()
         return [entry.split("|") for entry in row[0].split("\t")] if row else []
 
-    def is_english(self, word: str) -> bool:
-        """Whether the word is a common English one: in the translations of several headwords
-        (a rare one, "rouge" or "fleur", is more likely the other language's)."""
-        row = self._db().execute("SELECT uses FROM english WHERE word = ?", (fold(word),)).fetchone()
-        return row is not None and row[0] >= _COMMON_ENGLISH
+    def common_english(self, words: list[str]) -> set[str]:
+        """Those of the (lower-case) words that are common English ones: in the translations of
+        several headwords (a rare one, "rouge" or "fleur", is more likely the other language's)."""
+        folded = {word: fold(word) for word in words}
+        marks = ",".join("?" * len(set(folded.values())))
+        common = {
+            word
+            for (word,) in self._db().execute(
+                f"SELECT word FROM english WHERE uses >= ? AND word IN ({marks})", (_COMMON_ENGLISH, *set(folded.values()))
+            )
+        }
+        return {word for word, key in folded.items() if key in common}
 
     def language_of(self, words: list[str]) -> str:
-        """The language most of the words are in; "en" on a tie with English."""
-        lowered = [w.casefold() for w in words]
-        scores = {"en": sum(2 if w in _FUNCTION["en"] else int(self.is_english(w)) for w in lowered)}
+        """The language most of the words are in; "en" on a tie with English. Numbers say
+        nothing. A language that could not beat English even if the dictionary had every word
+        is not looked up, so an English query costs one lookup of its words."""
+        lowered = [w.casefold() for w in words if not any(char.isdigit() for char in w)]
+        if not lowered:
+            return "en"
+        english = self.common_english(lowered)
+        scores = {"en": sum(2 if w in _FUNCTION["en"] else int(w in english) for w in lowered)}
         for language in sorted(self.languages - {"ja"}):
-            scores[language] = sum(
-                2 if w in _FUNCTION[language] else int(bool(self._found(language, w))) for w in lowered
-            )
+            function = _FUNCTION[language]
+            if sum(2 if w in function else 1 for w in lowered) <= scores["en"]:
+                continue
+            known = self._known(language, [w for w in lowered if w not in function])
+            scores[language] = sum(2 if w in function else int(w in known) for w in lowered)
         best = max(scores.values())
         return "en" if scores["en"] == best else max(scores, key=scores.get)
+
+    def _known(self, language: str, words: list[str]) -> set[str]:
+        """Those of the (lower-case) words the language's dictionary has, as _found reads them,
+        in one lookup."""
+        forms = {word: [word, *_dictionary_forms(word, language), fold(word)] for word in words}
+        every = sorted({form for found in forms.values() for form in found})
+        if not every:
+            return set()
+        marks = ",".join("?" * len(every))
+        present = {
+            word
+            for (word,) in self._db().execute(
+                f"SELECT word FROM translations WHERE language = ? AND word IN ({marks})", (language, *every)
+            )
+        }
+        return {word for word, found in forms.items() if any(form in present for form in found)}
 
     def translated(self, words: list[str], language: str) -> list[str]:
         """The words in English: the names lucida.languages knows (colours, months, places) by
