@@ -123,7 +123,7 @@ class _CaptionActor:
         # a failure too: the driver stores every row without an error as a caption.
         why = ["" if i in captions else failures.get(i, "no caption") for i in ids]
         captioned = [row for row, i in enumerate(ids) if i in captions]
-        vectors, embedded = self._embedded([embedded_text(captions[ids[row]].text, captions[ids[row]].details) for row in captioned])
+        vectors, embedded = self._embedded([embedded_text(captions[i].text, captions[i].details) for i in ids if i in captions])
         full = np.zeros((len(ids), vectors.shape[1] if embedded else 1), dtype=np.float32)
         if embedded:
             full[captioned] = vectors

@@ -100,12 +100,13 @@ def index_paths(
     roots = existing_roots(paths)
     started = time.monotonic()
     summary = IndexSummary(embedder=embedder.name)
+    # Before this run adds vectors: a catalog's older ones are made again (or, with none yet,
+    # every vector is recorded as made as now).
+    summary.embedded = embed_again(catalog, embedder, progress)
 
     with catalog.transaction():
         catalog.set_setting(ACTIVE_DESCRIBER, describer.name)
         catalog.set_setting(ACTIVE_EMBEDDER, embedder.name)
-        if not catalog.embedding_count(embedder.name):  # every vector of this space is made as now
-            catalog.set_setting(f"{EMBEDDED_TEXT_SETTING}:{embedder.name}", EMBEDDED_TEXT_FORM)
         for root in roots:
             if os.path.isdir(root):  # folders become library roots, which `lucida serve` may reindex
                 catalog.add_root(root)
@@ -148,7 +149,7 @@ def index_paths(
         if summary.removed:
             catalog.set_setting(_METADATA_WORDS_STALE, "1")
 
-    summary.embedded = embed_missing(catalog, embedder, progress)
+    summary.embedded += embed_missing(catalog, embedder, progress)
     add_conse_vectors(catalog, embedder, progress)
     # Only a commit that filed, dropped or re-read something can change a photo's metadata words,
     # and it marks them stale; a no-change rerun (and every idle `lucida watch` pass) skips
@@ -438,7 +439,7 @@ def embed_missing(catalog: Catalog, embedder: Embedder, progress: Progress, chun
     """Embed every stored description that lacks a vector from `embedder`, and make again the
     vectors a catalog made of the whole text before (concepts.embedded_text). No image is
     decoded."""
-    made_again = _embed_again(catalog, embedder, progress, chunk)
+    made_again = embed_again(catalog, embedder, progress, chunk)
     rows = catalog.descriptions_without_embedding(embedder.name)
     if not rows:
         return made_again
@@ -452,7 +453,7 @@ def embed_missing(catalog: Catalog, embedder: Embedder, progress: Progress, chun
     return made_again + len(rows)
 
 
-def _embed_again(catalog: Catalog, embedder: Embedder, progress: Progress, chunk: int) -> int:
+def embed_again(catalog: Catalog, embedder: Embedder, progress: Progress, chunk: int = 256) -> int:
     """Make again, once, the vectors a catalog made of its descriptions' whole text before
     concepts.embedded_text: page by page in id order, each page's vectors committed with how
     far the work has come (the setting "2:<last id>"), so an interrupted run resumes there."""

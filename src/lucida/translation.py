@@ -33,7 +33,7 @@ import re
 import sqlite3
 import threading
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -172,13 +172,7 @@ class Dictionary:
         """Those of the (lower-case) words that are common English ones: in the translations of
         several headwords (a rare one, "rouge" or "fleur", is more likely the other language's)."""
         folded = {word: fold(word) for word in words}
-        marks = ",".join("?" * len(set(folded.values())))
-        common = {
-            word
-            for (word,) in self._db().execute(
-                f"SELECT word FROM english WHERE uses >= ? AND word IN ({marks})", (_COMMON_ENGLISH, *set(folded.values()))
-            )
-        }
+        common = self._present("SELECT word FROM english WHERE uses >= ?", _COMMON_ENGLISH, folded.values())
         return {word for word, key in folded.items() if key in common}
 
     def language_of(self, words: list[str]) -> str:
@@ -202,18 +196,18 @@ class Dictionary:
     def _known(self, language: str, words: list[str]) -> set[str]:
         """Those of the (lower-case) words the language's dictionary has, as _found reads them,
         in one lookup."""
-        forms = {word: [word, *_dictionary_forms(word, language), fold(word)] for word in words}
-        every = sorted({form for found in forms.values() for form in found})
-        if not every:
-            return set()
-        marks = ",".join("?" * len(every))
-        present = {
-            word
-            for (word,) in self._db().execute(
-                f"SELECT word FROM translations WHERE language = ? AND word IN ({marks})", (language, *every)
-            )
-        }
+        forms = {word: _forms(word, language) for word in words}
+        every = {form for found in forms.values() for form in found}
+        present = self._present("SELECT word FROM translations WHERE language = ?", language, every)
         return {word for word, found in forms.items() if any(form in present for form in found)}
+
+    def _present(self, select: str, parameter: object, words: Iterable[str]) -> set[str]:
+        """Those of `words` that `select` (a query of one parameter) finds, in one lookup."""
+        keys = sorted(set(words))
+        if not keys:
+            return set()
+        marks = ",".join("?" * len(keys))
+        return {word for (word,) in self._db().execute(f"{select} AND word IN ({marks})", (parameter, *keys))}
 
     def translated(self, words: list[str], language: str) -> list[str]:
         """The words in English: the names lucida.languages knows (colours, months, places) by
@@ -227,10 +221,10 @@ class Dictionary:
                 if n == 1 and phrase in _FUNCTION[language]:
                     i += 1
                     break
-                found = self._found(language, phrase)
-                if n == 1 and (named := english_name(phrase)):
-                    found = [[" ".join(named)]]  # "rote" is red here, not "die Rote" (a communist)
-                elif n == 1 and not found and (named := english_equivalents(phrase)):
+                named = english_name(phrase) if n == 1 else []
+                # "rote" is red here, not "die Rote" (a communist)
+                found = [[" ".join(named)]] if named else self._found(language, phrase)
+                if n == 1 and not found and (named := english_equivalents(phrase)):
                     found = [[" ".join(named)]]  # Schwarzweißfotos
                 if found:
                     english.append(_best(found))
@@ -270,16 +264,17 @@ class Dictionary:
         return english
 
     def _found(self, language: str, word: str) -> list[list[str]]:
-        """The entries of a (lower case) word, of its dictionary form (a plural, an adjective's
-        ending), or of it without accents, in that order."""
-        found = self.lookup(language, word)
-        if found or " " in word:
-            return found
-        for form in [*_dictionary_forms(word, language), fold(word)]:
-            found = self.lookup(language, form)
-            if found:
+        """The entries of the first of a (lower-case) word's forms (_forms) the dictionary has."""
+        for form in _forms(word, language):
+            if found := self.lookup(language, form):
                 return found
         return []
+
+
+def _forms(word: str, language: str) -> list[str]:
+    """The headwords a (lower-case) word may be under, most likely first: itself, its dictionary
+    form (a plural, an adjective's ending), itself without accents. A phrase only as it is."""
+    return [word] if " " in word else [word, *_dictionary_forms(word, language), fold(word)]
 
 
 def _hiragana(text: str) -> str:

@@ -56,11 +56,11 @@ def _preferred_id(image_id: str = "o.image_id", among: str = "TRUE") -> str:
     )
 
 
-# Descriptions of images that have a file and no vector from the embedder bound to `?`.
+# The descriptions (aliased d) that get a vector: not metadata text, of a photo with a file.
+_EMBEDDABLE = f"d.describer != '{METADATA_DESCRIBER}' AND EXISTS (SELECT 1 FROM files f WHERE f.image_id = d.image_id)"
+# Those of them with no vector from the embedder bound to `?`.
 _UNEMBEDDED_DESCRIPTIONS = (
-    "FROM descriptions d "
-    f"WHERE d.describer != '{METADATA_DESCRIBER}' "
-    "AND EXISTS (SELECT 1 FROM files f WHERE f.image_id = d.image_id) "
+    f"FROM descriptions d WHERE {_EMBEDDABLE} "
     "AND NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.description_id = d.id AND e.embedder = ?)"
 )
 
@@ -505,8 +505,7 @@ class Catalog(FaceStore):
         photos the whole list would not fit in memory)."""
         rows = self._db.execute(
             f"SELECT d.id, d.text, d.details FROM descriptions d JOIN embeddings e ON e.description_id = d.id "
-            f"WHERE e.embedder = ? AND d.id > ? AND d.describer != '{METADATA_DESCRIBER}' "
-            "AND EXISTS (SELECT 1 FROM files f WHERE f.image_id = d.image_id) ORDER BY d.id LIMIT ?",
+            f"WHERE e.embedder = ? AND d.id > ? AND {_EMBEDDABLE} ORDER BY d.id LIMIT ?",
             (embedder, after, limit),
         )
         return [(i, text, json.loads(details) if details else None) for i, text, details in rows]
