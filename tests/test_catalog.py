@@ -263,3 +263,105 @@ def test_a_password_never_shows_in_what_lucida_prints(postgres):
     with pytest.raises(LucidaError, match="^cannot reach the catalog database postgresql://lucida@127") as raised:
         open_catalog(url)
     assert "s3cret" not in str(raised.value) and "\n" not in str(raised.value)
+
+
+# A library with what makes filters hard: folders whose names start alike, files without
+# metadata, RAW+JPEG pairs whose files disagree, capture times only in the image.
+_FOLDERS = ["/lib/trip", "/lib/trip2", "/lib/trip-old", "/lib/trip/sub", "/lib/tripé", "/lib/Trip", "/other"]
+_CAMERAS = [("FUJIFILM", "X100V"), ("FUJIFILM", "X-T5"), ("Canon", "Canon EOS R5"), ("NIKON CORPORATION", "NIKON Z 6"), (None, "X100V"), ("Apple", None)]
+_LENSES = [None, "XF23mmF2 R WR", "RF100-500mm F4.5-7.1 L IS USM", "NIKKOR Z 24-70mm f/4 S", "100%_macro"]
+
+
+def _random_library(catalog: Catalog, seed: int = 7) -> dict[str, tuple[int, str | None, object]]:
+    """path -> (image id, the image's capture time, the file's PhotoMetadata or None)."""
+    from lucida.metadata import PhotoMetadata
+
+    rng = np.random.default_rng(seed)
+    pick = lambda values: values[int(rng.integers(len(values)))]  # noqa: E731
+    files = {}
+    with catalog.transaction():
+        for n in range(240):
+            image_taken = pick([None, "2019-06-30T23:59:59", "2019-07-01T00:00:00", "2021-02-03T10:00:00", "2024-12-31T08:00:00"])
+            image_id = catalog.add_image(f"hash{n}", 10, 10, image_taken)
+            paths = [f"{pick(_FOLDERS)}/IMG_{n:04d}{pick(['.JPG', '.jpeg', '.HEIC'])}"]
+            if rng.random() < 0.2:  # its RAW beside it
+                paths.append(paths[0].rsplit(".", 1)[0] + pick([".RAF", ".cr3"]))
+            for path in paths:
+                catalog.put_file(path, 1, 1, image_id)
+                if rng.random() < 0.15:
+                    files[path] = (image_id, image_taken, None)
+                    continue
+                make, model = pick(_CAMERAS)
+                metadata = PhotoMetadata(
+                    taken_at=pick([None, "2019-06-15T12:00:00+02:00", "2019-07-01T00:00:00", "2021-02-03T10:00:00", "2023-05-05T05:05:05"]),
+                    make=make, model=model, lens=pick(_LENSES),
+                    focal_length=pick([None, 23.0, 35.0, 70.0, 400.0]),
+                    rating=pick([None, -1, 0, 3, 4, 5]), label=pick([None, "Red", "red", "Blue", ""]),
+                    latitude=pick([None, 48.85]), longitude=pick([None, 2.35]),
+                )  # fmt: skip
+                catalog.put_metadata(path, metadata, "")
+                files[path] = (image_id, image_taken, metadata)
+    return files
+
+
+def _passes(path: str, image_taken: str | None, m, f) -> bool:
+    """The filter's definition, written plainly (lucida.catalog.filter.PhotoFilter)."""
+    taken = (m.taken_at if m is not None and m.taken_at else None) or image_taken
+    if (f.taken_from or f.taken_before) and taken is None:
+        return False
+    if f.taken_from and not taken >= f.taken_from or f.taken_before and not taken < f.taken_before:
+        return False
+    if f.folder and not path.startswith(f.folder.rstrip("/") + "/"):
+        return False
+    if f.extensions and not any(path.lower().endswith(e) for e in f.extensions):
+        return False
+    if f.camera or f.lens or f.focal_min is not None or f.focal_max is not None or f.min_rating is not None or f.label or f.has_gps:
+        if m is None:
+            return False
+        camera = f"{m.make or ''} {m.model or ''}".lower()
+        if not all(word in camera for word in (f.camera or "").lower().split()):
+            return False
+        if not all(m.lens and word in m.lens.lower() for word in (f.lens or "").lower().split()):
+            return False
+        if f.focal_min is not None and not (m.focal_length is not None and m.focal_length >= f.focal_min - 0.05):
+            return False
+        if f.focal_max is not None and not (m.focal_length is not None and m.focal_length <= f.focal_max + 0.05):
+            return False
+        if f.min_rating is not None and not (m.rating is not None and m.rating >= f.min_rating):
+            return False
+        if f.label and (m.label or "").lower() != f.label.lower():
+            return False
+        if f.has_gps and (m.latitude is None or m.longitude is None):
+            return False
+    return True
+
+
+def test_filtered_image_ids_are_exactly_the_filters_definition(catalog_location):
+    """The filter's SQL reaches the passing photos through indexes (migration 9) and narrowing
+    subqueries; on a library built to trip them, it returns exactly what the definition says."""
+    from lucida.catalog.filter import PhotoFilter
+
+    filters = [
+        PhotoFilter(camera="x100v"), PhotoFilter(camera="fujifilm"), PhotoFilter(camera="FUJIFILM x100v"),
+        PhotoFilter(camera="canon r5"), PhotoFilter(camera="z 6"), PhotoFilter(camera="apple"), PhotoFilter(camera="leica"),
+        PhotoFilter(lens="xf23"), PhotoFilter(lens="24-70 nikkor"), PhotoFilter(lens="100%_"), PhotoFilter(lens="_"),
+        PhotoFilter(label="RED"), PhotoFilter(label="blue"), PhotoFilter(min_rating=4), PhotoFilter(min_rating=-1),
+        PhotoFilter(focal_min=30, focal_max=80), PhotoFilter(focal_max=23), PhotoFilter(has_gps=True),
+        PhotoFilter(taken_from="2019-07"), PhotoFilter(taken_before="2019-07"),
+        PhotoFilter(taken_from="2019-06", taken_before="2019-07"), PhotoFilter(taken_from="2021", taken_before="2022"),
+        PhotoFilter(folder="/lib/trip"), PhotoFilter(folder="/lib/trip/"), PhotoFilter(folder="/lib/tri"),
+        PhotoFilter(folder="/lib"), PhotoFilter(folder="/lib/Trip"), PhotoFilter(folder="/lib/tripé"),
+        PhotoFilter(extensions=frozenset({".raf", ".cr3"})), PhotoFilter(extensions=frozenset({".jpg"})),
+        PhotoFilter(extensions=frozenset({".jpg", ".jpeg", ".heic"})), PhotoFilter(extensions=frozenset({".peg"})),
+        PhotoFilter(camera="fujifilm", taken_from="2019-06", taken_before="2021-03", folder="/lib/trip"),
+        PhotoFilter(camera="x100v", min_rating=3, label="red"), PhotoFilter(lens="nikkor", has_gps=True, focal_min=30),
+        PhotoFilter(taken_from="2019", folder="/lib/trip2", extensions=frozenset({".jpg"})),
+    ]  # fmt: skip
+    with open_catalog(catalog_location) as catalog:
+        files = _random_library(catalog)
+        for photo_filter in filters:
+            expected = sorted({image_id for path, (image_id, taken, m) in files.items() if _passes(path, taken, m, photo_filter)})
+            assert sorted(catalog.filtered_image_ids(photo_filter)) == expected, photo_filter
+        # Some filters let photos through and others none: the library exercises both.
+        sizes = [len(catalog.filtered_image_ids(f)) for f in filters]
+        assert min(sizes) == 0 and max(sizes) > 100

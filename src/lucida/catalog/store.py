@@ -835,12 +835,18 @@ class Catalog(FaceStore):
         if photo_filter.folder:
             photo_filter = replace(photo_filter, folder=self._in(photo_filter.folder.rstrip("/")))
         conditions, values = _filter_sql(photo_filter)
+        # Only the tables the conditions read: a file without metadata fails any condition on it
+        # (an inner join, which lets the search start from file_metadata's indexes), and the
+        # image is read for its capture time only.
+        dated = photo_filter.taken_from is not None or photo_filter.taken_before is not None
+        metadata_join = "JOIN" if _needs_metadata(photo_filter) else "LEFT JOIN"
+        tables = "files f" + (" JOIN images i ON i.id = f.image_id" if dated else "")
+        if dated or metadata_join == "JOIN":
+            tables += f" {metadata_join} file_metadata m ON m.path = f.path"
         return [
             i
             for (i,) in self._db.execute(
-                "SELECT DISTINCT f.image_id FROM files f JOIN images i ON i.id = f.image_id "
-                "LEFT JOIN file_metadata m ON m.path = f.path"
-                + (f" WHERE {' AND '.join(conditions)}" if conditions else ""),
+                f"SELECT DISTINCT f.image_id FROM {tables}" + (f" WHERE {' AND '.join(conditions)}" if conditions else ""),
                 values,
             )
         ]
@@ -954,10 +960,25 @@ class Catalog(FaceStore):
 
 # A file's capture time: what ExifTool read, else what decoding found (no ExifTool, or none read yet).
 _TAKEN_AT = "coalesce(m.taken_at, i.taken_at)"
+# What a camera's and a lens's words are looked for in, and a colour label compared with: the
+# expressions migration 9 indexes, written the same way here so that the indexes apply.
+_CAMERA_TEXT = "lower(coalesce({t}make, '') || ' ' || coalesce({t}model, ''))"
+_LENS_TEXT = "lower({t}lens)"
+_LABEL_TEXT = "lower({t}label)"
+
+
+def _needs_metadata(f: PhotoFilter) -> bool:
+    """Whether every file that passes has a metadata row: a condition on its camera, lens, focal
+    length, rating, label or position fails without one."""
+    return bool(
+        f.camera or f.lens or f.focal_min is not None or f.focal_max is not None or f.min_rating is not None
+        or f.label or f.has_gps
+    )  # fmt: skip
 
 
 def _filter_sql(f: PhotoFilter) -> tuple[list[str], list]:
-    """WHERE conditions over files f, images i and file_metadata m, and their parameters."""
+    """WHERE conditions over files f, images i (needed only for a date condition) and
+    file_metadata m, and their parameters."""
     conditions: list[str] = []
     values: list = []
 
@@ -965,13 +986,33 @@ def _filter_sql(f: PhotoFilter) -> tuple[list[str], list]:
         conditions.append(sql)
         values.extend(args)
 
-    if f.taken_from:
-        add(f"{_TAKEN_AT} >= ?", f.taken_from)
-    if f.taken_before:
-        add(f"{_TAKEN_AT} < ?", f.taken_before)
-    for column, words in (("coalesce(m.make, '') || ' ' || coalesce(m.model, '')", f.camera), ("m.lens", f.lens)):
-        for word in (words or "").lower().split():
-            add(f"lower({column}) LIKE ? ESCAPE '\\'", f"%{_like_escaped(word)}%")
+    if f.taken_from or f.taken_before:
+        bounds = [(">=", f.taken_from), ("<", f.taken_before)]
+        in_range = " AND ".join(f"taken_at {op} ?" for op, bound in bounds if bound)
+        limits = [bound for _, bound in bounds if bound]
+        for op, bound in bounds:
+            if bound:
+                add(f"{_TAKEN_AT} {op} ?", bound)
+        # The capture time is the file's, else the image's: a file that passes has one of the two
+        # in range, so the two indexed ranges hold every passing file (and few others).
+        add(
+            f"f.path IN (SELECT path FROM file_metadata WHERE {in_range} "
+            f"UNION ALL SELECT path FROM files WHERE image_id IN (SELECT id FROM images WHERE {in_range}))",
+            *limits, *limits,
+        )  # fmt: skip
+    for expression, typed in ((_CAMERA_TEXT, f.camera), (_LENS_TEXT, f.lens)):
+        words = (typed or "").lower().split()
+        if words:
+            # The distinct texts that hold every word, found by stepping through the expression's
+            # index (a few dozen cameras among a million files), then the files with those texts.
+            text = expression.format(t="")
+            holds = " AND ".join("x LIKE ? ESCAPE '\\'" for _ in words)
+            add(
+                f"{expression.format(t='m.')} IN (WITH RECURSIVE v(x) AS (SELECT min({text}) FROM file_metadata "
+                f"UNION ALL SELECT (SELECT min({text}) FROM file_metadata WHERE {text} > v.x) FROM v WHERE v.x IS NOT NULL) "
+                f"SELECT x FROM v WHERE {holds})",
+                *(f"%{_like_escaped(word)}%" for word in words),
+            )
     if f.focal_min is not None:
         add("m.focal_length >= ?", f.focal_min - 0.05)  # recorded focal lengths are rounded
     if f.focal_max is not None:
@@ -979,14 +1020,26 @@ def _filter_sql(f: PhotoFilter) -> tuple[list[str], list]:
     if f.min_rating is not None:
         add("m.rating >= ?", f.min_rating)
     if f.label:
-        add("lower(m.label) = ?", f.label.lower())
+        add(f"{_LABEL_TEXT.format(t='m.')} = ?", f.label.lower())
     if f.folder:
         prefix = f.folder.rstrip("/") + "/"
-        add("substr(f.path, 1, ?) = ?", len(prefix), prefix)
+        # Paths compare byte by byte, so those under the folder lie between prefix and the same
+        # with its "/" raised to "0": a range the path's index reads directly.
+        add("f.path >= ? AND f.path < ?", prefix, prefix[:-1] + "0")
     if f.extensions:
-        # Extensions are lower-case and hold no '%' or '_'.
-        ends = sorted(f.extensions)
-        add("(" + " OR ".join("lower(f.path) LIKE ?" for _ in ends) + ")", *(f"%{e}" for e in ends))
+        # A path's last characters, lower-cased, compared with the extensions of that length: one
+        # comparison per file instead of a pattern per extension (1.3 s for the eight RAW ones at
+        # a million files, 0.36 s this way). Extensions are lower-case, with their dot.
+        by_length: dict[int, list[str]] = {}
+        for end in sorted(f.extensions):
+            by_length.setdefault(len(end), []).append(end)
+        add(
+            "(" + " OR ".join(
+                f"lower(substr(f.path, length(f.path) - {size - 1})) IN ({', '.join('?' * len(ends))})"
+                for size, ends in by_length.items()
+            ) + ")",
+            *(end for ends in by_length.values() for end in ends),
+        )  # fmt: skip
     if f.has_gps:
         add("m.latitude IS NOT NULL AND m.longitude IS NOT NULL")
     # A photo of each person named (face_people says who a face shows). IN, not EXISTS: SQLite
