@@ -188,7 +188,9 @@ def main() -> None:
         print(f"update after {len(changed)} changed photos: {result['update_ms'] / 1000:.1f} s")
         # Back to the catalog's own generation, so that later runs see a current index.
         latest = ann_index.AnnIndex.open(folder)
-        latest.path.rename(latest.path.with_name(f"{current.generation:020d}{latest.path.suffix}"))
+        for written in (latest.path, latest.path.with_suffix(ann_index._PLACEMENT)):
+            if written.exists():
+                written.rename(written.with_name(f"{current.generation:020d}{written.suffix}"))
         result["index_file_mb"] = sum(p.stat().st_size for p in folder.glob(f"*{ann_index._SUFFIX}")) / 1e6
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"index file {result['index_file_mb']:.0f} MB; peak RSS of this process {result['peak_rss_mb']:.0f} MB")

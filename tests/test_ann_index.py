@@ -326,3 +326,67 @@ def test_ranked_by_similarity_the_photos_holding_every_word_join_when_the_neares
         assert coffee in truth  # an answer by its words, not among the nearest by meaning
         assert [r.image_id for r in near.search("zanzibar market", k=3, weak=False)] == truth
         assert near._ann is not None
+
+
+def _clustered(rng: np.random.Generator, centres: np.ndarray, per_centre: int, spread: float = 0.15) -> np.ndarray:
+    """Unit vectors in tight groups around the centres, as photo vectors are (bursts, a describer's
+    identical texts)."""
+    vectors = np.repeat(centres, per_centre, axis=0) + rng.normal(0, spread / np.sqrt(centres.shape[1]), (len(centres) * per_centre, centres.shape[1]))
+    return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_photos_of_a_new_kind_make_the_lists_train_again_and_others_do_not(tmp_path):
+    """New photos far from every list's centre would be missed by the queries near them; past
+    MISPLACED_SHARE of the catalog the lists are trained again. Photos like the ones the lists
+    were trained on are only added."""
+    rng = np.random.default_rng(5)
+    unit = lambda v: v / np.linalg.norm(v, axis=1, keepdims=True)  # noqa: E731
+    old_centres, new_centres = unit(rng.normal(size=(40, 64))), unit(rng.normal(size=(4, 64)))
+    vectors = _clustered(rng, old_centres, 100)
+    ids = np.arange(1, len(vectors) + 1, dtype=np.int64)
+    first = ann_index.update(tmp_path, ids, vectors, 1, ids)
+    assert first.placement is not None and first.placement.added == 0
+    centres = lambda index: faiss_centres(index)  # noqa: E731
+
+    # 200 more of the same kinds: added to the lists as they are.
+    alike = _clustered(rng, old_centres[:4], 50)
+    ids2 = np.arange(len(ids) + 1, len(ids) + 201, dtype=np.int64)
+    kept = ann_index.update(tmp_path, np.concatenate([ids, ids2]), np.concatenate([vectors, alike]), 2, ids2)
+    assert kept.size == 4200 and kept.placement.added == 200
+    assert kept.placement.misplaced <= ann_index.MISPLACED_SHARE * 4200
+    assert np.array_equal(centres(kept.index), centres(first.index))
+
+    # 200 of kinds no list is near: the lists are trained again, on every photo.
+    other = _clustered(rng, new_centres, 50)
+    ids3 = np.arange(len(ids) + 201, len(ids) + 401, dtype=np.int64)
+    all_ids, all_vectors = np.concatenate([ids, ids2, ids3]), np.concatenate([vectors, alike, other])
+    before = ann_index._centre_similarity(kept.index, other)
+    retrained = ann_index.update(tmp_path, all_ids, all_vectors, 3, ids3)
+    assert retrained.size == 4400 and retrained.placement.added == 0
+    assert not np.array_equal(centres(retrained.index), centres(kept.index))
+    after = ann_index._centre_similarity(retrained.index, other)
+    assert np.median(after) > np.median(before) + 0.1  # the new kinds have lists of their own now
+    # Only the newest generation's files are kept, each index with its placement.
+    assert sorted(p.suffix for p in tmp_path.iterdir() if not p.name.startswith(".")) == [".faiss", ".placement"]
+
+
+def test_an_index_without_its_placement_gets_one_at_its_next_update(tmp_path):
+    """An index written before placements were kept (or by a writer killed between the two
+    files) is used as it is, and measured afresh by its next update."""
+    rng = np.random.default_rng(6)
+    vectors = _clustered(rng, rng.normal(size=(30, 32)), 50)
+    ids = np.arange(1, len(vectors) + 1, dtype=np.int64)
+    built = ann_index.update(tmp_path, ids, vectors, 1, ids)
+    built.path.with_suffix(".placement").unlink()
+    reopened = AnnIndex.open(tmp_path)
+    assert reopened.placement is None and reopened.size == len(ids)
+    updated = ann_index.update(tmp_path, ids, vectors, 2, ids[::150])  # one photo of each of ten groups
+    assert updated.placement is not None and updated.placement.added == 10
+    assert np.array_equal(faiss_centres(updated.index), faiss_centres(built.index))
+
+
+def faiss_centres(index) -> np.ndarray:
+    import faiss
+
+    quantizer = faiss.extract_index_ivf(index).quantizer
+    return faiss.rev_swig_ptr(faiss.downcast_index(quantizer).get_xb(), quantizer.ntotal * quantizer.d).reshape(quantizer.ntotal, quantizer.d).copy()

@@ -5,6 +5,7 @@ other languages: tests/test_search.py."""
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -127,3 +128,31 @@ def test_a_cache_that_cannot_be_written_searches_as_typed(tmp_path, monkeypatch,
         assert any("searched as typed" in record.getMessage() for record in caplog.records)
     finally:
         translation._dictionary.cache_clear()
+
+
+def test_while_another_thread_compiles_the_dictionaries_queries_are_searched_as_typed(own_cache, monkeypatch):
+    """lucida serve compiles them in a thread as it starts; its first searches must not wait the
+    15-30 s that takes."""
+    started, release = threading.Event(), threading.Event()
+    real = translation._compile
+
+    def slow(sources, path):
+        started.set()
+        release.wait(120)
+        real(sources, path)
+
+    monkeypatch.setattr(translation, "_compile", slow)
+    compiling = threading.Thread(target=translation.prepare)
+    compiling.start()
+    answers = []
+    try:
+        assert started.wait(60)
+        asking = threading.Thread(target=lambda: answers.append((translate_query("une girafe"), translation.query_language("une girafe"))))
+        asking.start()
+        asking.join(30)  # a query that waited for the compile would still be waiting
+        assert not asking.is_alive()
+    finally:
+        release.set()
+        compiling.join()
+    assert answers == [(translation.Translation("en", "une girafe"), "en")]
+    assert translate_query("une girafe").text == "giraffe"  # compiled: translated from now on

@@ -15,8 +15,9 @@ The catalog stays the truth; the index is derived and can be deleted at any time
   one is ranked by what it is now, whatever the file says.
 - `update` (after an index, caption or watch pass) catches up: removes the changed photos' old
   codes, adds their new ones and writes a new file (a few seconds at 1M). When the catalog has
-  grown or shrunk past twice or half what the lists were trained for, the lists are trained
-  again and the index rebuilt (under a minute at 1M). A file is written beside and renamed into
+  grown or shrunk past twice or half what the lists were trained for, or photos of a new kind
+  have arrived that no list's centre is near (see Placement), the lists are trained again and
+  the index rebuilt (under a minute at 1M). A file is written beside and renamed into
   place, so a crash at any point leaves the previous file or the new one, never half of one.
 - An inverted file rather than a graph (HNSW, usearch or faiss), measured on lucida's vectors
   (docs/benchmarks.md, "Issue 15"): photo libraries are clusters of near-duplicates (bursts, a
@@ -28,12 +29,13 @@ The catalog stays the truth; the index is derived and can be deleted at any time
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -50,9 +52,39 @@ TRAINING_PER_LIST = 50
 # The lists are trained again when the photos have become more than this many times (or fewer
 # than 1/this) the number they were trained for.
 RETRAIN_AT = 2.0
+# Photos of a new kind (a new subject, a trip somewhere new) can land far from every list's
+# centre; a query near them reads other lists and misses them. After 10,000 such photos joined
+# a million (bench/synthetic_catalog.py --add), recall@10 fell from 0.961 to 0.943, 40 of its
+# 114 misses among the 1% new photos. So each update counts the vectors it adds that are less
+# similar to their list's centre than PLACEMENT_QUANTILE of the vectors the lists were trained
+# on, and the lists are trained again once those exceed what chance puts there by this share of
+# the catalog (2,000 photos at a million).
+PLACEMENT_QUANTILE = 0.05
+MISPLACED_SHARE = 0.002
+# Vectors the placement reference is measured on.
+PLACEMENT_SAMPLE = 20_000
 _SUFFIX = ".faiss"
+_PLACEMENT = ".placement"
 # A half-written file older than this was left by a writer that died (a write takes a minute at most).
 STALE_WRITE_S = 3600
+
+
+@dataclass(frozen=True)
+class Placement:
+    """How well the vectors added since the lists were trained sit in them."""
+
+    reference: float  # PLACEMENT_QUANTILE of the training vectors' similarity to their list's centre
+    added: int = 0  # vectors added since
+    below: int = 0  # of them, those less similar to their list's centre than `reference`
+
+    @property
+    def misplaced(self) -> float:
+        """The added vectors far from every centre beyond the share chance puts there."""
+        return self.below - PLACEMENT_QUANTILE * self.added
+
+    def after(self, similarity: np.ndarray) -> Placement:
+        """This placement once vectors with these similarities to their centres are added."""
+        return Placement(self.reference, self.added + len(similarity), self.below + int((similarity < self.reference).sum()))
 
 
 @dataclass
@@ -62,6 +94,7 @@ class AnnIndex:
     index: object  # faiss.IndexIVFScalarQuantizer
     generation: int
     path: Path
+    placement: Placement | None = None  # None for an index written before placements were kept
 
     @property
     def size(self) -> int:
@@ -95,7 +128,7 @@ class AnnIndex:
         except RuntimeError as error:
             log.info("nearest-neighbour index %s unreadable (%s); it will be rebuilt", path, error)
             return None
-        return cls(index, int(path.stem), path)
+        return cls(index, int(path.stem), path, _read_placement(path))
 
 
 def update(folder: Path, image_ids: np.ndarray, vectors: np.ndarray, generation: int, changed: np.ndarray) -> AnnIndex:
@@ -112,17 +145,24 @@ def update(folder: Path, image_ids: np.ndarray, vectors: np.ndarray, generation:
         trained_for = current.index.nlist**2
         # An index written before codes stopped being residuals is rebuilt once (see _trained).
         if not current.index.by_residual and 1 / RETRAIN_AT <= max(len(image_ids), 1) / trained_for <= RETRAIN_AT:
-            index = faiss.read_index(str(current.path))  # in memory: a mapped file cannot change
-            index.remove_ids(np.ascontiguousarray(changed, dtype=np.int64))
             rows = np.flatnonzero(np.isin(image_ids, changed))  # the changed photos still in the catalog
+            # An index from before placements were kept gets its reference from today's vectors.
+            placement = current.placement or Placement(_reference(current.index, vectors))
+            placement = placement.after(_centre_similarity(current.index, vectors[rows]))
+            if placement.misplaced <= MISPLACED_SHARE * len(image_ids):
+                index = faiss.read_index(str(current.path))  # in memory: a mapped file cannot change
+                index.remove_ids(np.ascontiguousarray(changed, dtype=np.int64))
+            else:
+                log.info("%d new photos lie far from the index's lists: training them again", placement.below)
     if index is None:
         index = _trained(vectors)
         rows = np.arange(len(image_ids))
+        placement = Placement(_reference(index, vectors))
     if len(rows):
         index.add_with_ids(np.ascontiguousarray(vectors[rows], dtype=np.float32), np.ascontiguousarray(image_ids[rows]))
-    path = _save(index, folder, generation)
-    for old in folder.glob(f"*{_SUFFIX}"):
-        if old != path:
+    path = _save(index, folder, generation, placement)
+    for old in [*folder.glob(f"*{_SUFFIX}"), *folder.glob(f"*{_PLACEMENT}")]:
+        if old.name.split(".")[0] != path.stem:
             old.unlink(missing_ok=True)
     opened = AnnIndex.open(folder)
     if opened is None:
@@ -150,7 +190,35 @@ def _trained(vectors: np.ndarray):
     return index
 
 
-def _save(index, folder: Path, generation: int) -> Path:
+def _centre_similarity(index, vectors: np.ndarray) -> np.ndarray:
+    """Each vector's similarity to the nearest of the index's list centres."""
+    import faiss
+
+    if not len(vectors):
+        return np.zeros(0, dtype=np.float32)
+    quantizer = faiss.extract_index_ivf(index).quantizer
+    similarity, _ = quantizer.search(np.ascontiguousarray(vectors, dtype=np.float32), 1)
+    return similarity[:, 0]
+
+
+def _reference(index, vectors: np.ndarray) -> float:
+    """PLACEMENT_QUANTILE of the similarity to their nearest centre of (a sample of) these
+    vectors, the ones the lists were trained on."""
+    sample = np.random.default_rng(1).permutation(len(vectors))[:PLACEMENT_SAMPLE]
+    similarity = _centre_similarity(index, vectors[np.sort(sample)])
+    return float(np.quantile(similarity, PLACEMENT_QUANTILE)) if len(similarity) else -1.0
+
+
+def _read_placement(path: Path) -> Placement | None:
+    try:
+        return Placement(**json.loads(path.with_suffix(_PLACEMENT).read_text()))
+    except (OSError, ValueError, TypeError):  # none (an older index, or a writer killed between the two files)
+        return None
+
+
+def _save(index, folder: Path, generation: int, placement: Placement | None = None) -> Path:
+    """Write the index as `folder/<generation>.faiss`, and its placement beside it first (an
+    index found without one gets a new reference at its next update)."""
     import faiss
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -162,10 +230,19 @@ def _save(index, folder: Path, generation: int) -> Path:
         except OSError:
             pass
     path = folder / f"{generation:020d}{_SUFFIX}"
-    handle, temporary = tempfile.mkstemp(prefix=".ann-", dir=folder)
+    if placement is not None:
+        _write_atomically(path.with_suffix(_PLACEMENT), lambda name: Path(name).write_text(json.dumps(asdict(placement))))
+    _write_atomically(path, lambda name: faiss.write_index(index, name))
+    return path
+
+
+def _write_atomically(path: Path, write) -> None:
+    """`write(temporary name)`, then fsync and rename into place: a crash leaves the old file or
+    the new one."""
+    handle, temporary = tempfile.mkstemp(prefix=".ann-", dir=path.parent)
     os.close(handle)
     try:
-        faiss.write_index(index, temporary)
+        write(temporary)
         with open(temporary, "rb") as written:
             os.fsync(written.fileno())
         os.chmod(temporary, 0o644)  # mkstemp makes it private; the catalog beside it may be shared
@@ -173,7 +250,6 @@ def _save(index, folder: Path, generation: int) -> Path:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-    return path
 
 
 def _newest(folder: Path) -> Path | None:

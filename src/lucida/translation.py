@@ -85,7 +85,7 @@ def translate_query(query: str, holds: Callable[[str], bool] | None = None, lang
     words = _words(query)
     if holds is not None and _held(query, words, holds):
         return Translation("en", query)
-    dictionary = _dictionary()
+    dictionary = _available()
     if dictionary is None or not words:
         return Translation("en", query)
     if is_japanese(query):
@@ -112,7 +112,7 @@ def dictionaries_installed() -> bool:
 def query_language(query: str) -> str:
     """The language a query is in, as translate_query reads it: "en" for English, and for a
     query it cannot tell (no dictionaries, a tie with English)."""
-    dictionary = _dictionary()
+    dictionary = _available()
     words = _words(query)
     if dictionary is None or not words:
         return "en"
@@ -347,6 +347,17 @@ def _describer_vocabulary() -> frozenset[str]:
 
 
 _lock = threading.Lock()
+# Set while a thread compiles the dictionaries (lucida serve's, as it starts).
+_compiling = threading.Event()
+
+
+def _available() -> Dictionary | None:
+    """The dictionaries for a query: None while another thread is compiling them, so that a
+    server's first searches are answered as typed rather than after a 15-30 s wait (a new CLI
+    process compiles them itself, once)."""
+    if _compiling.is_set():
+        return None
+    return _dictionary()
 
 
 @cache
@@ -368,7 +379,11 @@ def _dictionary() -> Dictionary | None:
             try:
                 if not path.exists():
                     log.warning("queries in other languages: preparing the dictionaries, once (10-30 s)")
-                    _compile(sources, path)
+                    _compiling.set()
+                    try:
+                        _compile(sources, path)
+                    finally:
+                        _compiling.clear()
                     _remove_older(path)
                 return Dictionary(path)
             except sqlite3.DatabaseError as error:  # a damaged compiled file: made again, once
