@@ -5,7 +5,8 @@ Reports, with the real query embedder loaded:
 - the one-time costs: the search index's copy built from SQL, the nearest-neighbour index built
   from scratch, and a new process's open of both;
 - vector-only search: p50/p95 end to end (query embedding included) through the index and
-  exactly, and recall@10 of the index's results against exact search on the same queries;
+  exactly, and recall@10 of the index's results against exact search on the same queries; and
+  through the index without `why`, as `lucida search` prints and the web page asks;
 - hybrid search through the index and exactly;
 - a filtered search (FUJIFILM X100V, 1% of the photos): latency with the filter's own SQL, and
   whether it returns the same photos as exact filtered search;
@@ -105,6 +106,23 @@ def main() -> None:
               f"{result['vector']['exact_ms']['p95']:.1f} ms; recall@{args.k} {result['vector']['recall_at_k']:.3f} "
               f"(lowest {result['vector']['recall_min']:.1f}); the same queries again, their words' photos fetched: "
               f"p50 {result['vector']['ann_words_fetched_ms']['p50']:.1f} ms p95 {result['vector']['ann_words_fetched_ms']['p95']:.1f} ms")  # fmt: skip
+
+        # The same, as `lucida search` prints and the web page asks (`why=false`): without saying
+        # why each photo matched. A searcher of its own, so that it fetches each word itself.
+        lean = Searcher(catalog, embedder, ranking="vector", exact=False)
+        lean_ms, lean_warm_ms = [], []
+        for timings in (lean_ms, lean_warm_ms):
+            for query in queries[WARMUP:]:
+                lean.recent_queries = type(lean.recent_queries)()
+                got, ms = timed(lean.search, query, args.k, explain=False)
+                timings.append(ms)
+                if [r.image_id for r in got] != [r.image_id for r in found_near[query]]:
+                    raise SystemExit(f"{query!r}: without why, other photos")
+        result["vector_without_why"] = {"ann_ms": stats(lean_ms), "ann_words_fetched_ms": stats(lean_warm_ms)}
+        print(f"  without why (as the CLI prints and the page asks): p50 {result['vector_without_why']['ann_ms']['p50']:.1f} ms "
+              f"p95 {result['vector_without_why']['ann_ms']['p95']:.1f} ms; words fetched: p50 "
+              f"{result['vector_without_why']['ann_words_fetched_ms']['p50']:.1f} ms p95 "
+              f"{result['vector_without_why']['ann_words_fetched_ms']['p95']:.1f} ms")  # fmt: skip
 
         # The index alone: the nearest photos by cosine it finds (asked for ANN_DEPTH, scored
         # again exactly), against the exact nearest, without the answers-first order a search

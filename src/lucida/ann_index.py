@@ -3,8 +3,8 @@ file beside the catalog: finds a query's most similar photos among a million in 
 instead of scoring every vector (200 ms at 1M on 2 cores).
 
 The photos' vectors are split into about sqrt(n) lists by k-means; a query scores the list
-centres and reads only the PROBES nearest lists (16 of 1,000 at a million photos), with the
-vectors stored as 8-bit codes. A search then scores what it found again exactly, from the
+centres and reads only the nearest lists (20 of 1,000 at a million photos, 63 of 319 at
+100,000: see `probes`), with the vectors stored as 8-bit codes. A search then scores what it found again exactly, from the
 current float32 vectors (lucida.search).
 
 The catalog stays the truth; the index is derived and can be deleted at any time.
@@ -45,8 +45,14 @@ from lucida.search_index import folder_beside
 log = logging.getLogger(__name__)
 
 # Lists read per query: recall@10 0.96 against exact at a million photos in 1,000 lists
-# (bench/ann_engines.py).
+# (bench/ann_engines.py)...
 PROBES = 16
+# ...and at least enough lists to read this many vectors. With fewer photos the lists are fewer
+# and each mixes more kinds of photo, so a query's nearest centres say less about where its best
+# photos are: at 100,000 photos (319 lists) 16 lists found 0.887 of the exact top 10, 32 lists
+# 0.939 and 64 lists 0.980 (docs/benchmarks.md, "Issue 15"). Reading 20,000 codes takes about a
+# millisecond.
+MIN_SCANNED = 20_000
 # Vectors the k-means of the lists is trained on, per list (faiss asks for at least 39).
 TRAINING_PER_LIST = 50
 # The lists are trained again when the photos have become more than this many times (or fewer
@@ -110,7 +116,7 @@ class AnnIndex:
         k = min(k, self.size)
         if k <= 0:
             return np.zeros(0, dtype=np.int64)
-        self.index.nprobe = PROBES
+        self.index.nprobe = probes(self.index.nlist, self.size)
         _, found = self.index.search(np.asarray(vector, dtype=np.float32).reshape(1, -1), k)
         return found[0][found[0] >= 0].astype(np.int64)
 
@@ -129,6 +135,12 @@ class AnnIndex:
             log.info("nearest-neighbour index %s unreadable (%s); it will be rebuilt", path, error)
             return None
         return cls(index, int(path.stem), path, _read_placement(path))
+
+
+def probes(lists: int, size: int) -> int:
+    """How many of an index's lists a query reads: PROBES, or more to read MIN_SCANNED vectors."""
+    per_list = max(size / max(lists, 1), 1.0)
+    return min(lists, max(PROBES, math.ceil(MIN_SCANNED / per_list)))
 
 
 def update(folder: Path, image_ids: np.ndarray, vectors: np.ndarray, generation: int, changed: np.ndarray) -> AnnIndex:

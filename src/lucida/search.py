@@ -240,10 +240,16 @@ class Searcher:
         return self.exact is False or (self.exact is None and len(self._index.vectors.image_ids) >= ANN_FROM)
 
     def search(
-        self, query: str, k: int = 20, offset: int = 0, only: Collection[int] | None = None, weak: bool = True
+        self,
+        query: str,
+        k: int = 20,
+        offset: int = 0,
+        only: Collection[int] | None = None,
+        weak: bool = True,
+        explain: bool = True,
     ) -> list[SearchResult]:
         """The best k photos for the query (see search_many)."""
-        return self.search_many([query], k, offset, only, weak)[0].results
+        return self.search_many([query], k, offset, only, weak, explain=explain)[0].results
 
     def search_many(
         self,
