@@ -365,3 +365,38 @@ def test_filtered_image_ids_are_exactly_the_filters_definition(catalog_location)
         # Some filters let photos through and others none: the library exercises both.
         sizes = [len(catalog.filtered_image_ids(f)) for f in filters]
         assert min(sizes) == 0 and max(sizes) > 100
+
+
+def test_a_filter_asked_again_sees_every_write(catalog_location):
+    """A filter's answer is kept for the next page, but never past a write: this connection's
+    or another's."""
+    from dataclasses import replace as replaced
+
+    from lucida.catalog.filter import PhotoFilter
+
+    best = PhotoFilter(min_rating=5)
+    with open_catalog(catalog_location) as catalog:
+        files = _random_library(catalog)
+
+        def expected():
+            return sorted({i for path, (i, taken, m) in files.items() if _passes(path, taken, m, best)})
+
+        assert sorted(catalog.filtered_image_ids(best)) == expected()
+        assert sorted(catalog.filtered_image_ids(best)) == expected()  # asked again: the same
+        # A photo rated 5 by this connection...
+        path, (image_id, taken, metadata) = next((p, v) for p, v in files.items() if v[2] is not None and v[2].rating != 5)
+        files[path] = (image_id, taken, replaced(metadata, rating=5))
+        catalog.put_metadata(path, files[path][2], "")
+        assert image_id in catalog.filtered_image_ids(best)
+        assert sorted(catalog.filtered_image_ids(best)) == expected()
+        # ...and one un-rated by another connection.
+        path, (image_id, taken, metadata) = next((p, v) for p, v in files.items() if v[2] is not None and v[2].rating == 5)
+        files[path] = (image_id, taken, replaced(metadata, rating=1))
+        with open_catalog(catalog_location) as other:
+            other.put_metadata(path, files[path][2], "")
+        assert sorted(catalog.filtered_image_ids(best)) == expected()
+        # A file removed by this connection.
+        gone = next(p for p, v in files.items() if v[0] in expected())
+        catalog.remove_paths([gone])
+        del files[gone]
+        assert sorted(catalog.filtered_image_ids(best)) == expected()

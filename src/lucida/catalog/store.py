@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -185,6 +186,8 @@ class Catalog(FaceStore):
         # Paths go in as the catalog keeps them and come out as this machine's (lucida.named_roots).
         self._roots = roots or NamedRoots()
         self._in, self._out = self._roots.stored, self._roots.local
+        # The last few filters' passing images, with the catalog state they were read at.
+        self._filtered: OrderedDict[tuple, np.ndarray] = OrderedDict()
 
     # -- the SQL dialect: SQLite's here; lucida.catalog.postgres overrides these -------------
 
@@ -831,7 +834,29 @@ class Catalog(FaceStore):
         return found
 
     def filtered_image_ids(self, photo_filter: PhotoFilter) -> list[int]:
-        """Ids of the images with a file that passes every condition of the filter."""
+        """Ids of the images with a file that passes every condition of the filter. The same
+        filter again, with nothing written since, is answered from memory: the web page asks it
+        for every page of results, and a filter that lets most photos through reads every file's
+        metadata (0.4-0.5 s at a million photos)."""
+        state = self._write_state()
+        key = (photo_filter, state)
+        if state is not None and key in self._filtered:
+            self._filtered.move_to_end(key)
+            return self._filtered[key].tolist()
+        found = self._filtered_image_ids(photo_filter)
+        if state is not None:
+            self._filtered[key] = np.asarray(found, dtype=np.int64)
+            while len(self._filtered) > FILTERS_KEPT:
+                self._filtered.popitem(last=False)
+        return found
+
+    def _write_state(self) -> tuple | None:
+        """What changes whenever anything may have been written to the catalog: another
+        connection's commit (SQLite's data_version) or a row this connection changed. None where
+        no such marker can be had cheaply."""
+        return (self.data_version(), self._db.total_changes)
+
+    def _filtered_image_ids(self, photo_filter: PhotoFilter) -> list[int]:
         if photo_filter.folder:
             photo_filter = replace(photo_filter, folder=self._in(photo_filter.folder.rstrip("/")))
         conditions, values = _filter_sql(photo_filter)
@@ -958,6 +983,8 @@ class Catalog(FaceStore):
         )
 
 
+# Filters whose passing images a catalog keeps (a few million ids at most, at 1M photos).
+FILTERS_KEPT = 4
 # A file's capture time: what ExifTool read, else what decoding found (no ExifTool, or none read yet).
 _TAKEN_AT = "coalesce(m.taken_at, i.taken_at)"
 # What a camera's and a lens's words are looked for in, and a colour label compared with: the
