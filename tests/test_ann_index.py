@@ -346,7 +346,6 @@ def test_photos_of_a_new_kind_make_the_lists_train_again_and_others_do_not(tmp_p
     ids = np.arange(1, len(vectors) + 1, dtype=np.int64)
     first = ann_index.update(tmp_path, ids, vectors, 1, ids)
     assert first.placement is not None and first.placement.added == 0
-    centres = lambda index: faiss_centres(index)  # noqa: E731
 
     # 200 more of the same kinds: added to the lists as they are.
     alike = _clustered(rng, old_centres[:4], 50)
@@ -354,7 +353,7 @@ def test_photos_of_a_new_kind_make_the_lists_train_again_and_others_do_not(tmp_p
     kept = ann_index.update(tmp_path, np.concatenate([ids, ids2]), np.concatenate([vectors, alike]), 2, ids2)
     assert kept.size == 4200 and kept.placement.added == 200
     assert kept.placement.misplaced <= ann_index.MISPLACED_SHARE * 4200
-    assert np.array_equal(centres(kept.index), centres(first.index))
+    assert np.array_equal(faiss_centres(kept.index), faiss_centres(first.index))
 
     # 200 of kinds no list is near: the lists are trained again, on every photo.
     other = _clustered(rng, new_centres, 50)
@@ -363,7 +362,7 @@ def test_photos_of_a_new_kind_make_the_lists_train_again_and_others_do_not(tmp_p
     before = ann_index._centre_similarity(kept.index, other)
     retrained = ann_index.update(tmp_path, all_ids, all_vectors, 3, ids3)
     assert retrained.size == 4400 and retrained.placement.added == 0
-    assert not np.array_equal(centres(retrained.index), centres(kept.index))
+    assert not np.array_equal(faiss_centres(retrained.index), faiss_centres(kept.index))
     after = ann_index._centre_similarity(retrained.index, other)
     assert np.median(after) > np.median(before) + 0.1  # the new kinds have lists of their own now
     # Only the newest generation's files are kept, each index with its placement.
@@ -386,7 +385,9 @@ def test_an_index_without_its_placement_gets_one_at_its_next_update(tmp_path):
 
 
 def faiss_centres(index) -> np.ndarray:
+    """The list centres of an index, as an (nlist, d) array."""
     import faiss
 
     quantizer = faiss.extract_index_ivf(index).quantizer
-    return faiss.rev_swig_ptr(faiss.downcast_index(quantizer).get_xb(), quantizer.ntotal * quantizer.d).reshape(quantizer.ntotal, quantizer.d).copy()
+    flat = faiss.rev_swig_ptr(faiss.downcast_index(quantizer).get_xb(), quantizer.ntotal * quantizer.d)
+    return flat.reshape(quantizer.ntotal, quantizer.d).copy()

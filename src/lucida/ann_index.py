@@ -4,8 +4,8 @@ instead of scoring every vector (200 ms at 1M on 2 cores).
 
 The photos' vectors are split into about sqrt(n) lists by k-means; a query scores the list
 centres and reads only the nearest lists (20 of 1,000 at a million photos, 63 of 319 at
-100,000: see `probes`), with the vectors stored as 8-bit codes. A search then scores what it found again exactly, from the
-current float32 vectors (lucida.search).
+100,000: see `probes`), with the vectors stored as 8-bit codes. A search then scores what it
+found again exactly, from the current float32 vectors (lucida.search).
 
 The catalog stays the truth; the index is derived and can be deleted at any time.
 - It is keyed by image id and records the search generation it reflects (lucida.catalog's
@@ -17,8 +17,8 @@ The catalog stays the truth; the index is derived and can be deleted at any time
   codes, adds their new ones and writes a new file (a few seconds at 1M). When the catalog has
   grown or shrunk past twice or half what the lists were trained for, or photos of a new kind
   have arrived that no list's centre is near (see Placement), the lists are trained again and
-  the index rebuilt (under a minute at 1M). A file is written beside and renamed into
-  place, so a crash at any point leaves the previous file or the new one, never half of one.
+  the index rebuilt (under a minute at 1M). A file is written beside and renamed into place, so
+  a crash at any point leaves the previous file or the new one, never half of one.
 - An inverted file rather than a graph (HNSW, usearch or faiss), measured on lucida's vectors
   (docs/benchmarks.md, "Issue 15"): photo libraries are clusters of near-duplicates (bursts, a
   describer's identical texts), where a graph's links stay inside each cluster: usearch's HNSW
