@@ -416,9 +416,9 @@ class PostgresCatalog(Catalog):
             yield
 
     def _write_state(self) -> tuple | None:
-        # data_version is the snapshot's xmax, which moves when a transaction is given its id,
-        # not when it commits: no proof that a filter's answer is still current, so it is read
-        # every time.
+        # data_version is the snapshot's xmax, one past the latest transaction id to complete: a
+        # transaction that began earlier and commits after a later one has completed leaves it
+        # where it was. No proof that a filter's answer is still current, so it is read every time.
         return None
 
     def data_version(self) -> int:
