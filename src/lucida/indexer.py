@@ -446,8 +446,9 @@ def embed_missing(catalog: Catalog, embedder: Embedder, progress: Progress, chun
     progress.start(f"embedding with {embedder.name}", len(rows))
     try:
         for start in range(0, len(rows), chunk):
-            _store_embedded(catalog, embedder, rows[start : start + chunk])
-            progress.advance(len(rows[start : start + chunk]))
+            part = rows[start : start + chunk]
+            _store_embedded(catalog, embedder, part)
+            progress.advance(len(part))
     finally:
         progress.finish()
     return made_again + len(rows)

@@ -134,7 +134,7 @@ def _held(query: str, words: list[str], holds: Callable[[str], bool]) -> bool:
     content = [
         w.casefold()
         for w in words
-        if len(w) > 1 and not any(c.isdigit() for c in w) and not any(w.casefold() in f for f in _FUNCTION.values())
+        if len(w) > 1 and not _numeric(w) and not any(w.casefold() in f for f in _FUNCTION.values())
     ]
     return bool(content) and all(holds(word) for word in content)
 
@@ -179,7 +179,7 @@ class Dictionary:
         """The language most of the words are in; "en" on a tie with English. Numbers say
         nothing. A language that could not beat English even if the dictionary had every word
         is not looked up, so an English query costs one lookup of its words."""
-        lowered = [w.casefold() for w in words if not any(char.isdigit() for char in w)]
+        lowered = [w.casefold() for w in words if not _numeric(w)]
         if not lowered:
             return "en"
         english = self.common_english(lowered)
@@ -269,6 +269,12 @@ class Dictionary:
             if found := self.lookup(language, form):
                 return found
         return []
+
+
+def _numeric(word: str) -> bool:
+    """Whether a word holds a digit ("2019", "70-200mm"): no evidence of any language, nor a
+    word a catalog must hold for the query to stay as typed."""
+    return any(char.isdigit() for char in word)
 
 
 def _forms(word: str, language: str) -> list[str]:

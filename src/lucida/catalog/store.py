@@ -495,8 +495,9 @@ class Catalog(FaceStore):
 
     def descriptions_without_embedding(self, embedder: str) -> list[tuple[int, str, dict | None]]:
         """(description id, text, details) of every description of a filed image not yet embedded."""
-        rows = self._db.execute(f"SELECT d.id, d.text, d.details {_UNEMBEDDED_DESCRIPTIONS} ORDER BY d.id", (embedder,))
-        return [(i, text, json.loads(details) if details else None) for i, text, details in rows]
+        return _texts_and_details(
+            self._db.execute(f"SELECT d.id, d.text, d.details {_UNEMBEDDED_DESCRIPTIONS} ORDER BY d.id", (embedder,))
+        )
 
     def embedding_count(self, embedder: str) -> int:
         """How many descriptions have a vector from this embedder."""
@@ -511,7 +512,7 @@ class Catalog(FaceStore):
             f"WHERE e.embedder = ? AND d.id > ? AND {_EMBEDDABLE} ORDER BY d.id LIMIT ?",
             (embedder, after, limit),
         )
-        return [(i, text, json.loads(details) if details else None) for i, text, details in rows]
+        return _texts_and_details(rows)
 
     def search_vectors(
         self, embedder: str, table: str = "embeddings", image_ids: np.ndarray | None = None
@@ -860,14 +861,16 @@ class Catalog(FaceStore):
         if photo_filter.folder:
             photo_filter = replace(photo_filter, folder=self._in(photo_filter.folder.rstrip("/")))
         conditions, values = _filter_sql(photo_filter)
-        # Only the tables the conditions read: a file without metadata fails any condition on it
-        # (an inner join, which lets the search start from file_metadata's indexes), and the
-        # image is read for its capture time only.
-        dated = photo_filter.taken_from is not None or photo_filter.taken_before is not None
-        metadata_join = "JOIN" if _needs_metadata(photo_filter) else "LEFT JOIN"
-        tables = "files f" + (" JOIN images i ON i.id = f.image_id" if dated else "")
-        if dated or metadata_join == "JOIN":
-            tables += f" {metadata_join} file_metadata m ON m.path = f.path"
+        # Only the tables the conditions read: the image for its capture time only, and a file's
+        # metadata with an inner join where a file without it fails a condition (which lets the
+        # search start from file_metadata's indexes).
+        tables = "files f"
+        if _dated(photo_filter):
+            tables += " JOIN images i ON i.id = f.image_id"
+        if _needs_metadata(photo_filter):
+            tables += " JOIN file_metadata m ON m.path = f.path"
+        elif _dated(photo_filter):
+            tables += " LEFT JOIN file_metadata m ON m.path = f.path"
         return [
             i
             for (i,) in self._db.execute(
@@ -994,6 +997,16 @@ _LENS_TEXT = "lower({t}lens)"
 _LABEL_TEXT = "lower({t}label)"
 
 
+def _texts_and_details(rows: Iterable[tuple[int, str, str | None]]) -> list[tuple[int, str, dict | None]]:
+    """(description id, text, details) rows with their details' JSON read."""
+    return [(i, text, json.loads(details) if details else None) for i, text, details in rows]
+
+
+def _dated(f: PhotoFilter) -> bool:
+    """Whether the filter asks for a capture time range."""
+    return bool(f.taken_from or f.taken_before)
+
+
 def _needs_metadata(f: PhotoFilter) -> bool:
     """Whether every file that passes has a metadata row: a condition on its camera, lens, focal
     length, rating, label or position fails without one."""
@@ -1013,13 +1026,12 @@ def _filter_sql(f: PhotoFilter) -> tuple[list[str], list]:
         conditions.append(sql)
         values.extend(args)
 
-    if f.taken_from or f.taken_before:
-        bounds = [(">=", f.taken_from), ("<", f.taken_before)]
-        in_range = " AND ".join(f"taken_at {op} ?" for op, bound in bounds if bound)
-        limits = [bound for _, bound in bounds if bound]
+    if _dated(f):
+        bounds = [(op, bound) for op, bound in ((">=", f.taken_from), ("<", f.taken_before)) if bound]
         for op, bound in bounds:
-            if bound:
-                add(f"{_TAKEN_AT} {op} ?", bound)
+            add(f"{_TAKEN_AT} {op} ?", bound)
+        in_range = " AND ".join(f"taken_at {op} ?" for op, _ in bounds)
+        limits = [bound for _, bound in bounds]
         # The capture time is the file's, else the image's: a file that passes has one of the two
         # in range, so the two indexed ranges hold every passing file (and few others).
         add(
