@@ -192,6 +192,30 @@ def test_word_search_takes_words_so_fts5_syntax_in_a_query_is_only_words(catalog
         assert catalog.matched_words([image_id], ["near", "nothing"])[image_id][0] == ["near"]
 
 
+def test_matched_words_are_the_words_the_catalog_finds(catalog_location):
+    # The page's matched words are found apart from the catalog's own word index (SQLite: in a
+    # table in memory); they must be found in exactly the photos that index finds, stemmed and
+    # folded as it does.
+    texts = [
+        "Two dogs running on the beach at sunset",
+        "a dog runs; CAFÉ terrace, night",
+        "cafe and café, a street at night",
+        "tabby cat (a cat with a grey coat)",
+        "red car, parked",
+    ]
+    with open_catalog(catalog_location) as catalog:
+        ids = [add_photo(catalog, f"/p/{n}.jpg", f"h{n}", text) for n, text in enumerate(texts)]
+        descriptions, images = catalog.description_images()
+        for words in (["dog"], ["dogs", "night"], ["running"], ["cafe"], ["cats"], ["car", "sunset"], ["nothing"]):
+            matched = catalog.matched_words(ids, words)
+            holding = images[np.isin(descriptions, catalog.descriptions_holding(words, every=False))]
+            assert sorted(matched) == sorted(holding.tolist()), words
+        dogs = catalog.matched_words(ids, ["dogs"])
+        assert dogs[ids[0]][0] == ["dogs"] and dogs[ids[1]][0] == ["dog"]
+        assert catalog.matched_words(ids, ["cafe"])[ids[2]][0][:2] == ["cafe", "café"]
+        assert catalog.matched_words([ids[1]], ["cafe", "run"])[ids[1]][0] == ["runs", "CAFÉ"]
+
+
 def test_every_write_a_search_is_built_from_advances_the_search_generation(catalog_location):
     # The search index's copy beside the catalog is valid for one generation (lucida.search_index).
     with open_catalog(catalog_location) as catalog:

@@ -217,11 +217,14 @@ class SearchIndex:
         ids = description_ids[description_ids < len(self.description_rows)]
         rows = self.description_rows[ids]
         rows = rows[rows >= 0]
-        if len(rows) * 16 < len(self.vectors.image_ids):  # few: sorting them beats a mask over every row
-            return np.unique(rows)
-        mask = np.zeros(len(self.vectors.image_ids), dtype=bool)
-        mask[rows] = True
-        return np.flatnonzero(mask)
+        # Descriptions are mostly made in the order of their photos, so these rows come nearly
+        # sorted, and a stable sort (timsort) runs through them in one pass: 0.2 ms for the
+        # 27,000 photos of "boat" at a million, against 2.5 ms for np.unique or 0.8 for a mask
+        # over every row.
+        rows.sort(kind="stable")
+        distinct = np.ones(len(rows), dtype=bool)
+        distinct[1:] = rows[1:] != rows[:-1]
+        return rows[distinct]
 
     @classmethod
     def load(cls, catalog: CatalogStore, embedder: Embedder, conse: float, exports: str | None) -> SearchIndex:
@@ -329,7 +332,9 @@ def _read(folder: Path) -> tuple[SearchIndex, int] | None:
         meta = json.loads((folder / "meta.json").read_text())
         if meta.get("format") != INDEX_FORMAT or not isinstance(meta.get("generation"), int):
             return None
-        arrays = {name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in meta["arrays"]}
+        # Plain arrays over the mapped files: numpy's memmap class indexes through Python code,
+        # 0.5 ms of a million-photo search's 10 (its 30 row lookups).
+        arrays = {name: np.asarray(np.load(folder / f"{name}.npy", mmap_mode="r")) for name in meta["arrays"]}
         groups_json = json.loads((folder / "groups.json").read_text())
         groups = PhotoGroups(
             {int(i): int(g) for i, g in groups_json["group_of"]},

@@ -483,14 +483,14 @@ class PostgresCatalog(Catalog):
         ).fetchone()
         return np.array(ids or [], dtype=np.int64)
 
-    def _highlighted(self, description_ids: list[int], words: list[str]) -> dict[int, str]:
+    def _highlighted(self, descriptions: list[tuple[int, str]], words: list[str]) -> dict[int, str]:
         query, values = _tsquery(words, every=False)
         return dict(
             self._db.execute(
                 f"SELECT id, ts_headline('lucida_words', text, ({query}), "
                 "'StartSel=\"' || chr(1) || '\", StopSel=\"' || chr(2) || '\", HighlightAll=true') "
                 f"FROM descriptions WHERE id = ANY(?::bigint[]) AND words @@ ({query})",
-                (*values, [int(i) for i in description_ids], *values),
+                (*values, [int(i) for i, _ in descriptions], *values),
             ).fetchall()
         )
 
