@@ -133,11 +133,14 @@ def _export(what: str, target: Path, export_into: Callable[[Path], dict]) -> Non
             shutil.rmtree(work, ignore_errors=True)
 
 
-def session(model_file: Path, what: str):
-    """An ONNX Runtime session on the CPU; ExportFailed when the file cannot be loaded."""
+def session(model_file: Path, what: str, threads: int | None = None):
+    """An ONNX Runtime session on the CPU (`threads`: its intra-op threads; None: one per core);
+    ExportFailed when the file cannot be loaded."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
+    if threads is not None:
+        options.intra_op_num_threads = threads
     # Threads that spin between operations take the CPU from the decoders, the search and the
     # web server's other requests on a small machine.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")

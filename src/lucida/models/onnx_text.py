@@ -81,15 +81,24 @@ class OnnxTextEmbedder:
             self._tokenizer = Tokenizer.from_file(str(self.folder / "tokenizer.json"))
         except Exception as error:  # a damaged cache: exported again
             raise ExportFailed(f"{what}: its export in {self.folder} cannot be loaded ({error})") from error
-        self._session = session(self.folder / "model.onnx", what)
+        # Queries on one thread: a query is a dozen tokens, and a second thread only adds its
+        # wake-ups between the model's small operations. At a million photos a search takes as
+        # long (p50 8.4 ms) and 1.2 ms less CPU, which a busy server lacks (docs/benchmarks.md,
+        # issue 15). Documents, made in batches of long texts, use every core: a session of its
+        # own, made on first use, so a search process loads the model once.
+        self._session = session(self.folder / "model.onnx", what, threads=1)
+        self._documents_session = None
+        self._what = what
 
     def embed_documents(self, texts: list[str]) -> np.ndarray:
-        return self._encode([self.convention.passage + t for t in texts])
+        if self._documents_session is None:
+            self._documents_session = session(self.folder / "model.onnx", self._what)
+        return self._encode([self.convention.passage + t for t in texts], self._documents_session)
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:
-        return self._encode([self.convention.query + t for t in texts])
+        return self._encode([self.convention.query + t for t in texts], self._session)
 
-    def _encode(self, texts: list[str]) -> np.ndarray:
+    def _encode(self, texts: list[str], on) -> np.ndarray:
         vectors = np.zeros((len(texts), self.dimensions), dtype=np.float32)
         if not texts:
             return vectors
@@ -108,7 +117,7 @@ class OnnxTextEmbedder:
                     name: np.array([getattr(encodings[i], _ENCODING_FIELD[name]) for i in chosen], dtype=np.int64)
                     for name in self.inputs
                 }
-                vectors[chosen] = self._session.run(None, feeds)[0]
+                vectors[chosen] = on.run(None, feeds)[0]
         return vectors
 
 
@@ -192,8 +201,9 @@ def _export_into(name: str, weights: Path, work: Path) -> dict:
 
     reference = model.encode(PROBE_TEXTS, normalize_embeddings=True, convert_to_numpy=True, batch_size=4)
     candidate = OnnxTextEmbedder(name, work, NO_PREFIXES, batch_size=4)
-    together = candidate._encode(PROBE_TEXTS)
-    alone = np.concatenate([candidate._encode([t]) for t in PROBE_TEXTS])
+    # Both sessions: documents together, queries one at a time.
+    together = candidate.embed_documents(PROBE_TEXTS)
+    alone = np.concatenate([candidate.embed_queries([t]) for t in PROBE_TEXTS])
     cosine = float(min((together * reference).sum(axis=1).min(), (alone * reference).sum(axis=1).min()))
     if cosine < MIN_COSINE:
         raise ExportFailed(
