@@ -15,7 +15,9 @@ Reports, with the real query embedder loaded:
 
 The catalog file is read once first, so that the timings are of a catalog in the page cache, as a
 server's is once it has answered for a while (a 1M catalog is about 10 GB; the passes below then
-pay no disk reads that the pass before them made). `--cold` leaves that out.
+pay no disk reads that the pass before them made). `--cold` leaves that out. The searchers read
+the nearest-neighbour index into memory, as `lucida serve` does; `--mapped` searches through the
+mapped file, as a one-search process (`lucida search`) does.
 
     HF_HUB_OFFLINE=1 python bench/ann_search.py --catalog /tmp/syn1m.db --out /tmp/ann1m.json
     HF_HUB_OFFLINE=1 python bench/ann_search.py --catalog postgresql://…   # the same catalog copied there
@@ -65,6 +67,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--changes", type=int, default=10_000, help="photos changed before the timed update")
     parser.add_argument("--depths", default="", help="also measure vector search asking the index for these many neighbours, e.g. 500,1000")
+    parser.add_argument("--mapped", action="store_true", help="search through the index file mapped, as `lucida search` does, not read into memory as `lucida serve` does")
     parser.add_argument("--cold", action="store_true", help="do not read the catalog file into the page cache first")
     parser.add_argument("--out")
     args = parser.parse_args()
@@ -76,9 +79,10 @@ def main() -> None:
     from lucida.search import Searcher
 
     facts = machine()
+    resident = not args.mapped
     print_machine(facts)
     embedder = load_embedder(DEFAULT_EMBEDDER)
-    result: dict = {"benchmark": "ann_search", "machine": facts, "catalog": args.catalog, "k": args.k}
+    result: dict = {"benchmark": "ann_search", "machine": facts, "catalog": args.catalog, "k": args.k, "index_in_memory": resident}
     if not args.cold and "://" not in args.catalog:
         (result["page_cache_read_gb"], result["page_cache_read_s"]) = read_through(args.catalog)
         print(f"catalog read into the page cache: {result['page_cache_read_gb']:.1f} GB in {result['page_cache_read_s']:.1f} s")
@@ -87,12 +91,12 @@ def main() -> None:
         size, result["search_index_load_ms"] = timed(lambda: exact.size)
         print(f"{size} photos; the search index's copy loaded (or built from SQL) in {result['search_index_load_ms'] / 1000:.1f} s")
         folder = ann_index.folder_for(catalog.path, embedder.name, exact.conse)
-        near = Searcher(catalog, embedder, ranking="vector", exact=False)
+        near = Searcher(catalog, embedder, ranking="vector", exact=False, resident_index=resident)
         fresh = ann_index.AnnIndex.open(folder) is None
         _, result["ann_open_or_build_ms"] = timed(lambda: near.size)
         print(f"nearest-neighbour index {'built from scratch' if fresh else 'opened'} in {result['ann_open_or_build_ms'] / 1000:.1f} s")
         result["ann_built_from_scratch"] = fresh
-        reopened = Searcher(catalog, embedder, ranking="vector", exact=False)
+        reopened = Searcher(catalog, embedder, ranking="vector", exact=False, resident_index=resident)
         _, result["reopen_ms"] = timed(lambda: reopened.size)
         print(f"a new searcher opens both in {result['reopen_ms']:.0f} ms")
 
@@ -130,7 +134,7 @@ def main() -> None:
 
         # The same, as `lucida search` prints and the web page asks (`why=false`): without saying
         # why each photo matched. A searcher of its own, so that it fetches each word itself.
-        lean = Searcher(catalog, embedder, ranking="vector", exact=False)
+        lean = Searcher(catalog, embedder, ranking="vector", exact=False, resident_index=resident)
         lean_ms, lean_warm_ms = [], []
         for timings in (lean_ms, lean_warm_ms):
             for query in queries[WARMUP:]:
@@ -176,7 +180,7 @@ def main() -> None:
             print(f"  asking the index for {depth} neighbours: p50 {stats(near_ms)['p50']:.1f} ms p95 "
                   f"{stats(near_ms)['p95']:.1f} ms, recall@{args.k} {np.mean(recalls):.3f}")
 
-        hybrid_near = Searcher(catalog, embedder, exact=False)
+        hybrid_near = Searcher(catalog, embedder, exact=False, resident_index=resident)
         hybrid_exact = Searcher(catalog, embedder, exact=True)
         for query in queries[:WARMUP]:
             hybrid_near.search(query, args.k, weak=False)

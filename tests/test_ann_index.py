@@ -123,6 +123,34 @@ def test_a_removed_photo_never_appears_even_before_the_index_catches_up(indexed,
     assert updated.generation > written.generation and updated.size == 67
 
 
+def test_an_index_read_into_memory_answers_as_the_mapped_file_and_follows_every_update(indexed, embedder, monkeypatch):
+    # `lucida serve` reads the index into memory (Library(serving=True)); `lucida search` maps it.
+    monkeypatch.setattr(search, "ANN_FROM", 0)  # searched through the index, as a large catalog is
+    with Catalog.open(indexed, create=False) as catalog:
+        assert Searcher(catalog, embedder, exact=False).update_nearest_index()
+        mapped = Searcher(catalog, embedder)
+        resident = Searcher(catalog, embedder, resident_index=True)
+        for query in QUERIES:
+            assert [r.image_id for r in resident.search(query, k=10, weak=True)] == [
+                r.image_id for r in mapped.search(query, k=10, weak=True)
+            ], query
+        held = resident._ann
+        assert held is not None and held.path == mapped._ann.path
+        assert held.resident and not mapped._ann.resident
+        # A write that leaves the index file as it is: the index in memory is kept, not read again.
+        coffee = resident.search("a cup of coffee", k=1)[0].image_id
+        catalog.put_description(coffee, "notes", "", "a mug on a saucer")
+        resident.search("a mug", k=1)
+        assert resident._ann is held
+        # A removed photo: the update writes a new file, which the resident searcher reads.
+        catalog.remove_paths([path for image_id, path in catalog.image_files() if image_id == coffee])
+        catalog.prune_orphan_images()
+        assert coffee not in [r.image_id for r in resident.search("a cup of coffee", k=20, weak=True)]
+        assert resident.update_nearest_index()
+        assert resident._ann is not held and resident._ann.size == 67
+        assert resident._ann.path == AnnIndex.open(_folder(indexed, embedder)).path
+
+
 def test_lists_are_trained_again_when_the_catalog_has_shrunk_past_half(indexed, embedder):
     _ranking(indexed, embedder, False, "a cat")
     trained = AnnIndex.open(_folder(indexed, embedder))

@@ -23,8 +23,8 @@ The catalog stays the truth; the index is derived and can be deleted at any time
   (docs/benchmarks.md, "Issue 15"): photo libraries are clusters of near-duplicates (bursts, a
   describer's identical texts), where a graph's links stay inside each cluster: usearch's HNSW
   reached recall@10 0.52 at a million such photos, the inverted file 0.96. It is also built in
-  seconds rather than minutes, and adds and removes entries directly. The file is memory-mapped,
-  so a new process searches at once.
+  seconds rather than minutes, and adds and removes entries directly. A one-search process maps
+  the file and searches at once; a server reads it into memory, where a search is faster.
 """
 
 from __future__ import annotations
@@ -101,6 +101,7 @@ class AnnIndex:
     generation: int
     path: Path
     placement: Placement | None = None  # None for an index written before placements were kept
+    resident: bool = False  # read into memory, not mapped (see open)
 
     @property
     def size(self) -> int:
@@ -121,20 +122,28 @@ class AnnIndex:
         return found[0][found[0] >= 0].astype(np.int64)
 
     @classmethod
-    def open(cls, folder: Path) -> AnnIndex | None:
-        """The newest index in this folder, memory-mapped; None when there is none or it cannot
-        be read (it is then rebuilt by the next update)."""
+    def open(cls, folder: Path, resident: bool = False, reuse: AnnIndex | None = None) -> AnnIndex | None:
+        """The newest index in this folder, memory-mapped (`resident`: read into memory); None
+        when there is none or it cannot be read (it is then rebuilt by the next update).
+        A process that answers many searches reads it: at a million photos a search through the
+        read index takes 7.5-7.7 ms (p50) against 9.0-9.6 through the mapped file, which its
+        lists' 4 KB pages slow, for 0.1-0.2 s more to open (docs/benchmarks.md, issue 15). A
+        one-search process (`lucida search`) maps it and reads only the lists it asks for.
+        `reuse`: an index opened before, returned as it is when it is still the newest file
+        (each write to the catalog opens the index again; a file is never changed in place)."""
         import faiss
 
         path = _newest(folder)
         if path is None:
             return None
+        if reuse is not None and reuse.path == path:
+            return reuse
         try:
-            index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
+            index = faiss.read_index(str(path), 0 if resident else faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
         except RuntimeError as error:
             log.info("nearest-neighbour index %s unreadable (%s); it will be rebuilt", path, error)
             return None
-        return cls(index, int(path.stem), path, _read_placement(path))
+        return cls(index, int(path.stem), path, _read_placement(path), resident)
 
 
 def probes(lists: int, size: int) -> int:
@@ -143,13 +152,16 @@ def probes(lists: int, size: int) -> int:
     return min(lists, max(PROBES, math.ceil(MIN_SCANNED / per_list)))
 
 
-def update(folder: Path, image_ids: np.ndarray, vectors: np.ndarray, generation: int, changed: np.ndarray) -> AnnIndex:
+def update(
+    folder: Path, image_ids: np.ndarray, vectors: np.ndarray, generation: int, changed: np.ndarray, resident: bool = False
+) -> AnnIndex:
     """Bring the index in `folder` to `generation`: the current search vectors are (image_ids,
     vectors), rows aligned; `changed` the image ids changed since the index's own generation
-    (all of them when there is no index). Writes the new file and returns it, memory-mapped."""
+    (all of them when there is no index). Writes the new file and returns it, memory-mapped
+    (`resident`: read into memory, see AnnIndex.open)."""
     import faiss
 
-    current = AnnIndex.open(folder)
+    current = AnnIndex.open(folder, resident)
     if current is not None and current.generation >= generation:
         return current
     index = None
@@ -162,7 +174,8 @@ def update(folder: Path, image_ids: np.ndarray, vectors: np.ndarray, generation:
             placement = current.placement or Placement(_reference(current.index, vectors))
             placement = placement.after(_centre_similarity(current.index, vectors[rows]))
             if placement.misplaced <= MISPLACED_SHARE * len(image_ids):
-                index = faiss.read_index(str(current.path))  # in memory: a mapped file cannot change
+                # In memory: a mapped file cannot change.
+                index = current.index if current.resident else faiss.read_index(str(current.path))
                 index.remove_ids(np.ascontiguousarray(changed, dtype=np.int64))
             else:
                 log.info("%d new photos lie far from the index's lists: training them again", placement.below)
@@ -176,7 +189,7 @@ def update(folder: Path, image_ids: np.ndarray, vectors: np.ndarray, generation:
     for old in [*folder.glob(f"*{_SUFFIX}"), *folder.glob(f"*{_PLACEMENT}")]:
         if old.name.split(".")[0] != path.stem:
             old.unlink(missing_ok=True)
-    opened = AnnIndex.open(folder)
+    opened = AnnIndex.open(folder, resident)
     if opened is None:
         raise OSError(f"the nearest-neighbour index just written to {path} cannot be read")
     return opened

@@ -184,13 +184,17 @@ class Library:
         config: Config | None = None,
         models: ModelSet | None = None,
         exports: str | None = None,
+        serving: bool = False,
     ):
         """`exports` names exported JPEGs ("{stem}_DxO") so they join their RAW's photo in search
-        results (lucida.pairs)."""
+        results (lucida.pairs). `serving`: this process answers many searches (`lucida serve`),
+        so its searchers read the nearest-neighbour index into memory rather than map it
+        (lucida.ann_index.AnnIndex.open)."""
         self.catalog = catalog
         self.config = config if config is not None else Config.load()
         self.models = models or ModelSet()
         self.exports = exports
+        self.serving = serving
         self._searchers: dict[tuple, Searcher] = {}
 
     @classmethod
@@ -201,9 +205,10 @@ class Library:
         config: Config | None = None,
         models: ModelSet | None = None,
         exports: str | None = None,
+        serving: bool = False,
     ) -> Library:
         config = config if config is not None else Config.load()  # a bad config file fails first
-        return cls(open_catalog(location, create=create, roots=config.named_roots()), config, models, exports)
+        return cls(open_catalog(location, create=create, roots=config.named_roots()), config, models, exports, serving)
 
     @property
     def path(self) -> Path:
@@ -462,7 +467,7 @@ class Library:
                 raise self._nothing_indexed()
             self._searchers[key] = Searcher(
                 self.catalog, model, self.exports, ranking=ranking, conse=CONSE_WEIGHT if conse is None else conse,
-                exact=exact,
+                exact=exact, resident_index=self.serving,
             )  # fmt: skip
         return self._searchers[key]
 

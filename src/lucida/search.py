@@ -150,13 +150,15 @@ class Searcher:
         conse: float = CONSE_WEIGHT,
         classes: float = CLASS_WEIGHT,
         exact: bool | None = None,
+        resident_index: bool = False,
     ):
         """`ranking`: "hybrid" (vectors, words and classes, fused) or "vector" (cosine only);
         `conse`: the weight of class-embedding vectors mixed into photos' vectors (0: none);
         `classes`: the fusion weight of the ranking by the classes a query names (0: none);
         `exact`: True scores every photo; False goes through the nearest-neighbour index,
         building it when there is none; None (default) uses the index from ANN_FROM photos on
-        when one has been built (lucida.ann_index)."""
+        when one has been built (lucida.ann_index); `resident_index`: that index read into
+        memory rather than mapped, for a process that answers many searches (AnnIndex.open)."""
         if ranking not in RANKINGS:
             raise LucidaError(f"unknown ranking {ranking!r}; known: {', '.join(RANKINGS)}")
         if conse < 0:
@@ -178,6 +180,7 @@ class Searcher:
         self._version: int | None = None
         self.recent_queries = RecentQueryVectors()
         self.exact = exact
+        self.resident_index = resident_index
         # The nearest-neighbour index in use (None: exact search), and the rows of the photos
         # changed since it was written, which are scored exactly beside it.
         self._ann: AnnIndex | None = None
@@ -204,16 +207,17 @@ class Searcher:
     def _open_ann(self, build: bool) -> None:
         """Use the nearest-neighbour index beside the catalog when it applies (see __init__'s
         `exact`); with `build`, build or update it first."""
+        previous = self._ann
         self._ann, self._changed_rows = None, np.zeros(0, dtype=np.int64)
         stored = self._index.vectors
         folder = ann_index.folder_for(self.catalog.path, self.embedder.name, self.conse)
         if not self._through_index() or folder is None or len(stored.image_ids) == 0:
             return
-        ann = ann_index.AnnIndex.open(folder)
+        ann = ann_index.AnnIndex.open(folder, self.resident_index, reuse=previous)
         if build and (ann is None or ann.generation < self._version):
             changed = self.catalog.changed_since(ann.generation) if ann is not None else stored.image_ids
             try:
-                ann = ann_index.update(folder, stored.image_ids, stored.vectors, self._version, changed)
+                ann = ann_index.update(folder, stored.image_ids, stored.vectors, self._version, changed, self.resident_index)
             except OSError as error:  # a read-only folder, a full disk: search stays exact
                 log.info("nearest-neighbour index not saved beside the catalog: %s", error)
                 return

@@ -90,7 +90,7 @@ class LibraryThread:
         self.library: Library
 
         def open_() -> None:
-            self.library = Library.open(catalog_path, models=models, exports=exports)
+            self.library = Library.open(catalog_path, models=models, exports=exports, serving=True)
 
         self._executor.submit(open_).result()
 
