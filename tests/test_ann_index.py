@@ -151,6 +151,19 @@ def test_an_index_read_into_memory_answers_as_the_mapped_file_and_follows_every_
         assert resident._ann.path == AnnIndex.open(_folder(indexed, embedder)).path
 
 
+def test_photos_scored_in_parts_score_as_scored_at_once(indexed, embedder, monkeypatch):
+    with Catalog.open(indexed, create=False) as catalog:
+        searcher = Searcher(catalog, embedder, exact=False)
+        searcher.size  # noqa: B018 - loads the vectors
+        vector = embedder.embed_queries(["a cup of coffee"])[0]
+        rows = np.arange(0, 68, 2)
+        whole = searcher._similarity(vector, rows)
+        monkeypatch.setattr(search, "SIMILARITY_CHUNK", 5)
+        assert np.array_equal(searcher._similarity(vector, rows), whole)
+        assert np.allclose(whole, searcher._index.vectors.vectors[rows] @ vector, atol=1e-6)
+        assert _ranking(indexed, embedder, False, "a cup of coffee", weak=True) == _ranking(indexed, embedder, True, "a cup of coffee", weak=True)
+
+
 def test_lists_are_trained_again_when_the_catalog_has_shrunk_past_half(indexed, embedder):
     _ranking(indexed, embedder, False, "a cat")
     trained = AnnIndex.open(_folder(indexed, embedder))
