@@ -164,6 +164,30 @@ def test_photos_scored_in_parts_score_as_scored_at_once(indexed, embedder, monke
         assert _ranking(indexed, embedder, False, "a cup of coffee", weak=True) == _ranking(indexed, embedder, True, "a cup of coffee", weak=True)
 
 
+def test_a_word_most_photos_hold_is_weighed_where_the_index_finds_them(indexed, embedder, monkeypatch):
+    # Past WORDS_EXACT_UP_TO holders, hybrid ranking weighs those among the index's neighbours (asked
+    # for in proportion), as a broad filter is searched, not every one of them.
+    monkeypatch.setattr(search, "WORDS_EXACT_UP_TO", 8)
+    monkeypatch.setattr(search, "ANN_DEPTH", 5)
+    with Catalog.open(indexed, create=False) as catalog:
+        near = Searcher(catalog, embedder, exact=False)
+        near.size  # noqa: B018 - loads the vectors and the index
+        word = max(["brown", "grey", "black", "red", "blue", "animal"], key=lambda w: len(near._holding_rows([w])))
+        holding = near._holding_rows([word])
+        assert len(holding) >= 20, word
+        vector = embedder.embed_queries([word])[0]
+        weighed = near._nearest_holding(vector, holding, 10)
+        assert 0 < len(weighed) < len(holding) and np.isin(weighed, holding).all()
+        # Deeper pages ask for more neighbours, up to every holder.
+        assert len(near._nearest_holding(vector, holding, 40)) > len(weighed)
+        assert np.array_equal(near._nearest_holding(vector, holding, 68), holding)
+        monkeypatch.setattr(search, "WORDS_EXACT_UP_TO", 10**6)
+        assert np.array_equal(near._nearest_holding(vector, holding, 10), holding)
+    monkeypatch.setattr(search, "WORDS_EXACT_UP_TO", 8)
+    bounded = _ranking(indexed, embedder, False, word, k=5)
+    assert bounded and bounded == _ranking(indexed, embedder, True, word, k=5)
+
+
 def test_lists_are_trained_again_when_the_catalog_has_shrunk_past_half(indexed, embedder):
     _ranking(indexed, embedder, False, "a cat")
     trained = AnnIndex.open(_folder(indexed, embedder))
