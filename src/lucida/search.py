@@ -581,14 +581,11 @@ class Searcher:
             rows = np.flatnonzero(allowed)
             return rows, self._similarity(vector, rows)
         # A filter lets through a share of the photos: ask for proportionally more neighbours.
-        wanted = -(-depth * n // max(passing, 1))
+        wanted = _in_proportion(depth, n, passing)
         if wanted >= n:  # as many as there are photos: score them all
             rows = np.flatnonzero(allowed) if allowed is not None else np.arange(n)
             return rows, self._similarity(vector, rows)
-        ids = self._ann.nearest(vector, wanted)
-        ids = ids[ids < len(self._index.row_by_id)]
-        found = self._index.row_by_id[ids]
-        rows = np.unique(np.concatenate([found[found >= 0], self._changed_rows, also]))
+        rows = np.unique(np.concatenate([self._neighbour_rows(vector, wanted), self._changed_rows, also]))
         if allowed is not None:
             rows = rows[allowed[rows]]
             if len(rows) < needed:  # too few passed: every photo that passes, exactly
@@ -603,13 +600,18 @@ class Searcher:
         n = len(self._index.vectors.image_ids)
         if self._ann is None or len(holding) <= WORDS_EXACT_UP_TO:
             return holding
-        wanted = -(-max(needed, ANN_DEPTH) * n // len(holding))
+        wanted = _in_proportion(max(needed, ANN_DEPTH), n, len(holding))
         if wanted >= n:
             return holding
-        ids = self._ann.nearest(vector, wanted)
-        found = self._index.row_by_id[ids[ids < len(self._index.row_by_id)]]
-        found = np.unique(found[found >= 0])
+        found = self._neighbour_rows(vector, wanted)
         return found[_members(found, holding, n)]
+
+    def _neighbour_rows(self, vector: np.ndarray, k: int) -> np.ndarray:
+        """The rows (sorted) of the nearest-neighbour index's k nearest photos that the search
+        index still holds."""
+        ids = self._ann.nearest(vector, k)  # type: ignore[union-attr]
+        found = self._index.row_by_id[ids[ids < len(self._index.row_by_id)]]
+        return np.unique(found[found >= 0])
 
     def _similarity(self, vector: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """The cosine similarity of these rows' vectors to a unit query vector."""
@@ -800,6 +802,12 @@ class Searcher:
 
 
 _RANK_NAMES = ("vector_rank", "word_rank", "class_rank")
+
+
+def _in_proportion(depth: int, size: int, passing: int) -> int:
+    """Neighbours to ask the index for so that about `depth` of them are among the `passing`
+    photos of `size` (a filter's, or those holding a query's words)."""
+    return -(-depth * size // max(passing, 1))
 
 
 def _check_window(k: int, offset: int) -> None:
