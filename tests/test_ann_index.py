@@ -147,8 +147,11 @@ def test_an_index_read_into_memory_answers_as_the_mapped_file_and_follows_every_
         catalog.prune_orphan_images()
         assert coffee not in [r.image_id for r in resident.search("a cup of coffee", k=20, weak=True)]
         assert resident.update_nearest_index()
-        assert resident._ann is not held and resident._ann.size == 67
+        assert resident._ann is not held and resident._ann.size == 67 and resident._ann.resident
         assert resident._ann.path == AnnIndex.open(_folder(indexed, embedder)).path
+        # The index it updated in memory finds what the file written finds.
+        vector = embedder.embed_queries(["a cat"])[0]
+        assert resident._ann.nearest(vector, 30).tolist() == AnnIndex.open(_folder(indexed, embedder)).nearest(vector, 30).tolist()
 
 
 def test_photos_scored_in_parts_score_as_scored_at_once(indexed, embedder, monkeypatch):

@@ -153,15 +153,22 @@ def probes(lists: int, size: int) -> int:
 
 
 def update(
-    folder: Path, image_ids: np.ndarray, vectors: np.ndarray, generation: int, changed: np.ndarray, resident: bool = False
+    folder: Path,
+    image_ids: np.ndarray,
+    vectors: np.ndarray,
+    generation: int,
+    changed: np.ndarray,
+    resident: bool = False,
+    reuse: AnnIndex | None = None,
 ) -> AnnIndex:
     """Bring the index in `folder` to `generation`: the current search vectors are (image_ids,
     vectors), rows aligned; `changed` the image ids changed since the index's own generation
     (all of them when there is no index). Writes the new file and returns it, memory-mapped
-    (`resident`: read into memory, see AnnIndex.open)."""
+    (`resident`: the index as updated in memory, see AnnIndex.open). `reuse`: as for open; a
+    resident index it returns is changed in place."""
     import faiss
 
-    current = AnnIndex.open(folder, resident)
+    current = AnnIndex.open(folder, resident, reuse=reuse)
     if current is not None and current.generation >= generation:
         return current
     index = None
@@ -189,10 +196,12 @@ def update(
     for old in [*folder.glob(f"*{_SUFFIX}"), *folder.glob(f"*{_PLACEMENT}")]:
         if old.name.split(".")[0] != path.stem:
             old.unlink(missing_ok=True)
-    opened = AnnIndex.open(folder, resident)
+    # Read back mapped, which costs no reading of the lists, to know the file is sound; a
+    # resident index is the one in memory, not read again (400 MB at a million photos).
+    opened = AnnIndex.open(folder)
     if opened is None:
         raise OSError(f"the nearest-neighbour index just written to {path} cannot be read")
-    return opened
+    return AnnIndex(index, opened.generation, opened.path, opened.placement, resident=True) if resident else opened
 
 
 def _trained(vectors: np.ndarray):

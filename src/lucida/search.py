@@ -226,7 +226,9 @@ class Searcher:
         if build and (ann is None or ann.generation < self._version):
             changed = self.catalog.changed_since(ann.generation) if ann is not None else stored.image_ids
             try:
-                ann = ann_index.update(folder, stored.image_ids, stored.vectors, self._version, changed, self.resident_index)
+                ann = ann_index.update(
+                    folder, stored.image_ids, stored.vectors, self._version, changed, self.resident_index, reuse=ann
+                )
             except OSError as error:  # a read-only folder, a full disk: search stays exact
                 log.info("nearest-neighbour index not saved beside the catalog: %s", error)
                 return
