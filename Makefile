@@ -5,7 +5,7 @@ LUCIDA := HF_HUB_OFFLINE=1 $(VENV)/bin/lucida
 DEMO_DB := demo/catalog.db
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install system-deps exiftool dictionaries eval-photos-deps face-photos demo test clean mpnet
+.PHONY: install system-deps exiftool dictionaries eval-photos-deps bench-deps face-photos demo test clean mpnet
 
 $(VENV)/.installed: pyproject.toml Makefile
 	python3 -m venv $(VENV)
@@ -62,6 +62,12 @@ eval-photos-deps: system-deps
 	@dpkg -s $(EVAL_PHOTO_PACKAGES) >/dev/null 2>&1 || { \
 		$(SUDO) apt-get update && \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(EVAL_PHOTO_PACKAGES); }
+
+# For bench/serve_load.py --generator wrk: a load generator that leaves the cores to the server.
+bench-deps: install
+	@command -v wrk >/dev/null || { \
+		$(SUDO) apt-get update && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends wrk; }
 
 # Photos of real faces from two PyPI source distributions (bench/face_photos.py): the people
 # tests and benchmarks use them with the faces scikit-image and matplotlib ship.
