@@ -100,6 +100,37 @@ def test_search_vectors_prefer_the_active_describer(catalog_location):
             assert catalog.image_record(image_id).preferred.text == f"by {describer}"
 
 
+def test_result_rows_are_kept_only_until_a_write(catalog_location, monkeypatch):
+    """Rows read before are answered from memory (SQLite), but a write by this connection or by
+    another is seen at once, and a page larger than what is kept still comes back whole."""
+    import lucida.catalog.store as store
+
+    with open_catalog(catalog_location) as catalog:
+        a = add_photo(catalog, "/p/a.jpg", "h1", "a red car", describer="old")
+        b = add_photo(catalog, "/p/b.jpg", "h2", "a blue boat", describer="old")
+        c = add_photo(catalog, "/p/c.jpg", "h3", "a green tree", describer="old")
+        first = catalog.result_rows([a, b, c])
+        assert [first[i].caption for i in (a, b, c)] == ["a red car", "a blue boat", "a green tree"]
+        assert catalog.result_rows([c, a]) == {c: first[c], a: first[a]}
+        # This connection: another describer becomes the active one.
+        with catalog.transaction():
+            description_id = catalog.put_description(a, "new", "", "a red vintage car")
+            catalog.put_embedding(description_id, "e", unit(1.0, 0.0))
+            catalog.set_setting("describer", "new")
+        assert catalog.result_rows([a])[a].caption == "a red vintage car"
+        # Another connection: b gains a file whose name sorts first, c loses its only file.
+        with open_catalog(catalog_location) as other:
+            with other.transaction():
+                other.put_file("/p/0-b.jpg", 1, 1, b)
+            other.remove_paths(["/p/c.jpg"])
+        again = catalog.result_rows([a, b, c])
+        assert again[b].path == "/p/0-b.jpg" and c not in again
+        # Fewer kept than a page asks for: every row still answered, the least recent let go.
+        monkeypatch.setattr(store, "RESULT_ROWS_KEPT", 1)
+        assert sorted(catalog.result_rows([a, b])) == sorted([a, b])
+        assert catalog.result_rows([b, a]) == {b: again[b], a: again[a]}
+
+
 def test_orphans_pruned_and_skips_cleared_when_a_file_is_indexed(catalog_location):
     with open_catalog(catalog_location) as catalog:
         with catalog.transaction():
