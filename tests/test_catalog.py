@@ -125,6 +125,12 @@ def test_result_rows_are_kept_only_until_a_write(catalog_location, monkeypatch):
             other.remove_paths(["/p/c.jpg"])
         again = catalog.result_rows([a, b, c])
         assert again[b].path == "/p/0-b.jpg" and c not in again
+        # Read inside a transaction that is rolled back: what it read is not what is kept.
+        with pytest.raises(RuntimeError), catalog.transaction():
+            catalog.put_file("/p/0-a.jpg", 1, 1, b)
+            assert catalog.result_rows([b])[b].path == "/p/0-a.jpg"
+            raise RuntimeError("rolled back")
+        assert catalog.result_rows([b])[b].path == "/p/0-b.jpg"
         # Fewer kept than a page asks for: every row still answered, the least recent let go.
         monkeypatch.setattr(store, "RESULT_ROWS_KEPT", 1)
         assert sorted(catalog.result_rows([a, b])) == sorted([a, b])

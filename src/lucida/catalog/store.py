@@ -906,7 +906,10 @@ class Catalog(FaceStore):
     def _write_state(self) -> tuple | None:
         """What changes whenever anything may have been written to the catalog: another
         connection's commit (SQLite's data_version) or a row this connection changed. None where
-        no such marker can be had cheaply."""
+        no such marker can be had cheaply, and inside a transaction: a rollback undoes rows this
+        connection changed without moving either marker back."""
+        if self._db.in_transaction:
+            return None
         return (self.data_version(), self._db.total_changes)
 
     def _filtered_image_ids(self, photo_filter: PhotoFilter) -> list[int]:
