@@ -82,8 +82,8 @@ async def load(
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
 
-        async def one_client(number: int, stop_at: float) -> None:
-            i = number
+        async def one_client(number: int, stop_at: float, first: int = 0) -> None:
+            i = first + number
             while time.monotonic() < stop_at:
                 query = queries[i % len(queries)] if repeat else f"{queries[i % len(queries)]} (#{i})"
                 i += clients
@@ -99,8 +99,9 @@ async def load(
                 except httpx.HTTPError as error:
                     errors[type(error).__name__] = errors.get(type(error).__name__, 0) + 1
 
-        # Warm-up: two seconds of the same load, not counted.
-        await asyncio.gather(*(one_client(n, time.monotonic() + 2) for n in range(clients)))
+        # Warm-up: two seconds of the same load, not counted, with request numbers of its own, so
+        # that no timed request repeats a warm-up query (the server would have its vector).
+        await asyncio.gather(*(one_client(n, time.monotonic() + 2, WARM_UP_FIRST) for n in range(clients)))
         latencies.clear()
         errors.clear()
         began = time.monotonic()
@@ -109,6 +110,9 @@ async def load(
     return latencies, errors, elapsed
 
 
+# The warm-up's request numbers start here: the timed run's start at 0 and never reach it.
+WARM_UP_FIRST = 10_000_000
+
 # wrk's side: the same queries and parameters, the counters printed as one JSON line at the end.
 WRK_SCRIPT = """
 local queries = {}
@@ -116,7 +120,7 @@ for line in io.lines(QUERIES) do queries[#queries + 1] = line end
 local function encode(s)
   return (s:gsub("[^%w%-_%.~]", function(c) return string.format("%%%02X", string.byte(c)) end))
 end
-local n = 0
+local n = tonumber(os.getenv("LUCIDA_WRK_FIRST") or "0")
 request = function()
   local query = queries[(n % #queries) + 1]
   if not REPEAT then query = query .. " (#" .. n .. ")" end
@@ -150,11 +154,12 @@ def wrk_load(
     settings["WHY"] = json.dumps("" if why else "&why=false")
     script.write_text("".join(f"local {name} = {value}\n" for name, value in settings.items()) + WRK_SCRIPT)
 
-    def run(duration: float) -> str:
+    def run(duration: float, first: int = 0) -> str:
         command = [wrk, "-t1", f"-c{clients}", f"-d{duration:g}s", "--timeout", "30s", "-s", str(script), base]
-        return subprocess.run(command, capture_output=True, text=True, check=True).stdout
+        environment = {**os.environ, "LUCIDA_WRK_FIRST": str(first)}
+        return subprocess.run(command, capture_output=True, text=True, check=True, env=environment).stdout
 
-    run(2)
+    run(2, WARM_UP_FIRST)
     before, server_before = resource.getrusage(resource.RUSAGE_CHILDREN), cpu_seconds(server_pid)
     output = run(seconds)
     after, server_after = resource.getrusage(resource.RUSAGE_CHILDREN), cpu_seconds(server_pid)
