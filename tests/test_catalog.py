@@ -103,8 +103,6 @@ def test_search_vectors_prefer_the_active_describer(catalog_location):
 def test_result_rows_are_kept_only_until_a_write(catalog_location, monkeypatch):
     """Rows read before are answered from memory (SQLite), but a write by this connection or by
     another is seen at once, and a page larger than what is kept still comes back whole."""
-    import lucida.catalog.store as store
-
     with open_catalog(catalog_location) as catalog:
         a = add_photo(catalog, "/p/a.jpg", "h1", "a red car", describer="old")
         b = add_photo(catalog, "/p/b.jpg", "h2", "a blue boat", describer="old")
@@ -132,7 +130,7 @@ def test_result_rows_are_kept_only_until_a_write(catalog_location, monkeypatch):
             raise RuntimeError("rolled back")
         assert catalog.result_rows([b])[b].path == "/p/0-b.jpg"
         # Fewer kept than a page asks for: every row still answered, the least recent let go.
-        monkeypatch.setattr(store, "RESULT_ROWS_KEPT", 1)
+        monkeypatch.setattr(catalog._rows, "most", 1)
         assert sorted(catalog.result_rows([a, b])) == sorted([a, b])
         assert catalog.result_rows([b, a]) == {b: again[b], a: again[a]}
 

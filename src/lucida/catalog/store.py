@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 import numpy as np
 
@@ -187,11 +187,10 @@ class Catalog(FaceStore):
         # Paths go in as the catalog keeps them and come out as this machine's (lucida.named_roots).
         self._roots = roots or NamedRoots()
         self._in, self._out = self._roots.stored, self._roots.local
-        # The last few filters' passing images, with the catalog state they were read at.
-        self._filtered: OrderedDict[tuple, np.ndarray] = OrderedDict()
-        # Result rows read since the catalog's last write (see result_rows), least recent first.
-        self._rows: OrderedDict[int, ResultRow] = OrderedDict()
-        self._rows_state: tuple | None = None
+        # Answers read since the catalog's last write: the last few filters' passing images, and
+        # result rows (filtered_image_ids, result_rows).
+        self._filtered: _KeptUntilWrite[PhotoFilter, np.ndarray] = _KeptUntilWrite(FILTERS_KEPT)
+        self._rows: _KeptUntilWrite[int, ResultRow] = _KeptUntilWrite(RESULT_ROWS_KEPT)
         # Where a page's matched words are found (_highlighted), made when first needed.
         self._scratch: sqlite3.Connection | None = None
 
@@ -596,24 +595,14 @@ class Catalog(FaceStore):
         again (pages, repeated and similar searches), and the query was a fifth of a search's
         CPU at 10,000 photos."""
         state = self._write_state()
-        if state is None:
-            return self._read_result_rows(image_ids)
-        if state != self._rows_state:
-            self._rows.clear()
-            self._rows_state = state
-        kept = self._rows
         wanted = list(dict.fromkeys(image_ids))
-        missing = [i for i in wanted if i not in kept]
+        found = {i: row for i in wanted if (row := self._rows.get(state, i)) is not None}
+        missing = [i for i in wanted if i not in found]
         if missing:
-            kept.update(self._read_result_rows(missing))
-        found = {}
-        for image_id in wanted:
-            row = kept.get(image_id)
-            if row is not None:
-                kept.move_to_end(image_id)
-                found[image_id] = row
-        while len(kept) > RESULT_ROWS_KEPT:
-            kept.popitem(last=False)
+            read = self._read_result_rows(missing)
+            for image_id, row in read.items():
+                self._rows.put(state, image_id, row)
+            found = {i: row for i in wanted if (row := found.get(i) or read.get(i)) is not None}
         return found
 
     def _read_result_rows(self, image_ids: list[int]) -> dict[int, ResultRow]:
@@ -892,15 +881,11 @@ class Catalog(FaceStore):
         for every page of results, and a filter that lets most photos through reads every file's
         metadata (0.4-0.5 s at a million photos)."""
         state = self._write_state()
-        key = (photo_filter, state)
-        if state is not None and key in self._filtered:
-            self._filtered.move_to_end(key)
-            return self._filtered[key].tolist()
+        kept = self._filtered.get(state, photo_filter)
+        if kept is not None:
+            return kept.tolist()
         found = self._filtered_image_ids(photo_filter)
-        if state is not None:
-            self._filtered[key] = np.asarray(found, dtype=np.int64)
-            while len(self._filtered) > FILTERS_KEPT:
-                self._filtered.popitem(last=False)
+        self._filtered.put(state, photo_filter, np.asarray(found, dtype=np.int64))
         return found
 
     def _write_state(self) -> tuple | None:
@@ -1039,6 +1024,43 @@ class Catalog(FaceStore):
                 "SELECT count(*) FROM caption_failures c WHERE EXISTS (SELECT 1 FROM files f WHERE f.image_id = c.image_id)"
             ),
         )
+
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+class _KeptUntilWrite(Generic[_K, _V]):
+    """Answers a catalog read, kept until anything is written to it: each is kept for the write
+    state it was read at (Catalog._write_state), all are let go when that state moves on, the
+    least recently used past `most`. A state of None (no marker to be had) keeps nothing."""
+
+    def __init__(self, most: int):
+        self.most = most
+        self._state: tuple | None = None
+        self._kept: OrderedDict[_K, _V] = OrderedDict()
+
+    def get(self, state: tuple | None, key: _K) -> _V | None:
+        if state is None or state != self._state:
+            return None
+        value = self._kept.get(key)
+        if value is not None:
+            self._kept.move_to_end(key)
+        return value
+
+    def put(self, state: tuple | None, key: _K, value: _V) -> None:
+        if state is None:
+            return
+        if state != self._state:
+            self._kept.clear()
+            self._state = state
+        self._kept[key] = value
+        self._kept.move_to_end(key)
+        while len(self._kept) > self.most:
+            self._kept.popitem(last=False)
+
+    def clear(self) -> None:
+        self._kept.clear()
 
 
 # Filters whose passing images a catalog keeps (a few million ids at most, at 1M photos).
