@@ -53,6 +53,18 @@ def load_average() -> float | None:
         return None
 
 
+def process_memory_mb(pid: int, *names: str) -> dict[str, float]:
+    """Memory figures of a running process from /proc/PID/status ("VmRSS", "VmHWM", "RssAnon",
+    ...), in MB; those it does not report are left out."""
+    found = {}
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            name, _, value = line.partition(":")
+            if name in names:
+                found[name] = int(value.split()[0]) / 1024
+    return found
+
+
 def spread(values: list[float]) -> dict:
     return {
         "mean": statistics.fmean(values),

@@ -21,21 +21,14 @@ import time
 
 import httpx
 
-from _common import load_average, machine, percentile, print_machine, write_out
+from _common import load_average, machine, percentile, print_machine, process_memory_mb, write_out
 from search_latency import make_queries
 from serve_load import free_port
 
 
 def memory(pid: int) -> dict[str, float]:
     """The process's VmHWM, VmRSS, RssAnon and RssFile in GB."""
-    wanted = ("VmHWM", "VmRSS", "RssAnon", "RssFile")
-    found = {}
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            name, _, value = line.partition(":")
-            if name in wanted:
-                found[name] = int(value.split()[0]) / 1024 / 1024
-    return found
+    return {name: mb / 1024 for name, mb in process_memory_mb(pid, "VmHWM", "VmRSS", "RssAnon", "RssFile").items()}
 
 
 def main() -> None:

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import httpx
 
-from _common import load_average, machine, percentile, print_machine, write_out
+from _common import load_average, machine, percentile, print_machine, process_memory_mb, write_out
 from search_latency import fill_catalog, make_queries
 from serve_load import free_port, start_server
 
@@ -66,13 +66,9 @@ def warm_photo() -> bytes:
 
 def rss_mb(pid: int) -> float | None:
     try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
+        return process_memory_mb(pid, "VmRSS").get("VmRSS")
     except OSError:
         return None
-    return None
 
 
 def disk_mb(folder: Path) -> float:

@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from _common import load_average, machine, percentile, print_machine, spread, write_out
+from _common import load_average, machine, percentile, print_machine, process_memory_mb, spread, write_out
 
 PASS_LINE = re.compile(r"^watch: (.*?): (\d+) described, (\d+) moved or copied .*?, (\d+) removed, (\d+) skipped")
 
@@ -80,10 +80,7 @@ class Watch:
         return self.passes()[since:]
 
     def peak_rss_mb(self) -> float:
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-        return float("nan")
+        return process_memory_mb(self.process.pid, "VmHWM").get("VmHWM", float("nan"))
 
     def stop(self) -> int:
         self.process.send_signal(signal.SIGINT)
